@@ -1,0 +1,280 @@
+"""Read calls: filters, keyset pages, counts per model version, one call, streaming for export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, func, select, true, tuple_
+from sqlalchemy.orm import Session, joinedload
+
+from evalboard.store.models import Call, ModelVersion
+from evalboard.store.search import search_condition
+
+PREVIEW_CHARS = 160
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """What a Browse view shows; every field maps to a query parameter."""
+
+    model_versions: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    search: str = ""
+    advanced_search: bool = False
+    meta_key: str = ""
+    meta_value: str = ""
+    min_latency_ms: float | None = None
+    max_latency_ms: float | None = None
+    min_tokens: int | None = None
+    max_tokens: int | None = None
+    errors_only: bool = False
+
+    def without_versions(self) -> CallFilter:
+        return replace(self, model_versions=())
+
+
+@dataclass(frozen=True)
+class SortOrder:
+    """A sort key with its direction; NULL keys are left out of a sorted view."""
+
+    key: str
+    label: str
+    column: Any
+    descending: bool
+
+
+SORTS: dict[str, SortOrder] = {
+    s.key: s
+    for s in (
+        SortOrder("newest", "Newest first", Call.created_at, True),
+        SortOrder("oldest", "Oldest first", Call.created_at, False),
+        SortOrder("slowest", "Slowest first", Call.latency_ms, True),
+        SortOrder("fastest", "Fastest first", Call.latency_ms, False),
+        SortOrder("most_tokens", "Most tokens first", Call.total_tokens, True),
+        SortOrder("fewest_tokens", "Fewest tokens first", Call.total_tokens, False),
+    )
+}
+DEFAULT_SORT = "newest"
+
+
+@dataclass(frozen=True)
+class CallRow:
+    """One line of the Browse table."""
+
+    id: int
+    created_at: datetime
+    model_version: str
+    source: str
+    input_preview: str
+    output_preview: str
+    latency_ms: float | None
+    total_tokens: int | None
+    error: bool
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a keyset page ends: the sort value and id of its last row."""
+
+    value: Any
+    id: int
+
+    def encode(self) -> str:
+        value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
+        return f"{value}~{self.id}"
+
+    @staticmethod
+    def decode(token: str, sort: SortOrder) -> Cursor:
+        """Parse a token from a URL; raise ValueError when it does not fit the sort."""
+        raw_value, _, raw_id = token.rpartition("~")
+        if sort.column is Call.created_at:
+            value: Any = datetime.fromisoformat(raw_value)
+        elif sort.column is Call.total_tokens:
+            value = int(raw_value)
+        else:
+            value = float(raw_value)
+        return Cursor(value, int(raw_id))
+
+
+@dataclass
+class CallPage:
+    rows: list[CallRow]
+    next_cursor: Cursor | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _version_ids(conn: Connection, names: tuple[str, ...]) -> list[int]:
+    return list(conn.scalars(select(ModelVersion.id).where(ModelVersion.name.in_(names))))
+
+
+def filter_conditions(conn: Connection, f: CallFilter) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of a filter, with bound parameters only."""
+    conditions: list[ColumnElement[bool]] = []
+    if f.model_versions:
+        conditions.append(Call.model_version_id.in_(_version_ids(conn, f.model_versions)))
+    if f.sources:
+        conditions.append(Call.source.in_(f.sources))
+    if f.since is not None:
+        conditions.append(Call.created_at >= f.since)
+    if f.until is not None:
+        conditions.append(Call.created_at < f.until)
+    if f.search.strip():
+        conditions.append(search_condition(conn.dialect.name, f.search, f.advanced_search))
+    if f.meta_key.strip():
+        value = Call.meta[f.meta_key.strip()].as_string()
+        conditions.append(value == f.meta_value if f.meta_value != "" else value.isnot(None))
+    for column, low, high in (
+        (Call.latency_ms, f.min_latency_ms, f.max_latency_ms),
+        (Call.total_tokens, f.min_tokens, f.max_tokens),
+    ):
+        if low is not None:
+            conditions.append(column >= low)
+        if high is not None:
+            conditions.append(column <= high)
+    if f.errors_only:
+        conditions.append(Call.error.isnot(None))
+    return conditions
+
+
+def _row_select() -> Select[Any]:
+    return select(
+        Call.id,
+        Call.created_at,
+        ModelVersion.name,
+        Call.source,
+        func.substr(Call.input_text, 1, PREVIEW_CHARS),
+        func.substr(Call.output, 1, PREVIEW_CHARS),
+        Call.latency_ms,
+        Call.total_tokens,
+        Call.error.isnot(None),
+    ).join(ModelVersion, ModelVersion.id == Call.model_version_id)
+
+
+def page_query(
+    conn: Connection,
+    f: CallFilter,
+    sort_key: str = DEFAULT_SORT,
+    after: Cursor | None = None,
+    limit: int = PAGE_SIZE,
+) -> Select[Any]:
+    """The keyset-paged SELECT of one Browse page (exposed for EXPLAIN and benchmarks)."""
+    sort = SORTS[sort_key]
+    column = sort.column
+    query = _row_select().where(and_(true(), *filter_conditions(conn, f)))
+    if column is not Call.created_at:
+        query = query.where(column.isnot(None))
+    if after is not None:
+        key = tuple_(column, Call.id)
+        query = query.where(
+            key < (after.value, after.id) if sort.descending else key > (after.value, after.id)
+        )
+    order = (column.desc(), Call.id.desc()) if sort.descending else (column.asc(), Call.id.asc())
+    return query.order_by(*order).limit(limit)
+
+
+def list_calls(
+    engine: Engine,
+    f: CallFilter,
+    sort_key: str = DEFAULT_SORT,
+    after: Cursor | None = None,
+    limit: int = PAGE_SIZE,
+) -> CallPage:
+    """One page of calls, newest first by default; `next_cursor` is None on the last page."""
+    sort = SORTS[sort_key]
+    with engine.connect() as conn:
+        fetched = conn.execute(page_query(conn, f, sort_key, after, limit + 1)).all()
+    rows = [CallRow(*row) for row in fetched[:limit]]
+    next_cursor = None
+    if len(fetched) > limit:
+        last = rows[-1]
+        value = {
+            Call.created_at: last.created_at,
+            Call.latency_ms: last.latency_ms,
+            Call.total_tokens: last.total_tokens,
+        }[sort.column]
+        next_cursor = Cursor(value, last.id)
+    return CallPage(rows, next_cursor)
+
+
+def count_by_version(engine: Engine, f: CallFilter) -> list[tuple[str, int]]:
+    """How many calls of each model version match the filter, largest first."""
+    with engine.connect() as conn:
+        counts = conn.execute(
+            select(Call.model_version_id, func.count())
+            .where(and_(true(), *filter_conditions(conn, f)))
+            .group_by(Call.model_version_id)
+        ).all()
+        names = dict(conn.execute(select(ModelVersion.id, ModelVersion.name)).tuples().all())
+    return sorted(((names[vid], n) for vid, n in counts), key=lambda item: (-item[1], item[0]))
+
+
+def count_calls(engine: Engine, f: CallFilter | None = None) -> int:
+    with engine.connect() as conn:
+        conditions = filter_conditions(conn, f) if f else []
+        return conn.execute(
+            select(func.count()).select_from(Call).where(and_(true(), *conditions))
+        ).scalar_one()
+
+
+def has_calls(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(Call.id).limit(1)).first() is not None
+
+
+def get_call(engine: Engine, call_id: int) -> Call | None:
+    """The whole call with its model version, or None."""
+    with Session(engine) as session:
+        return session.get(Call, call_id, options=[joinedload(Call.model_version)])
+
+
+def list_model_versions(engine: Engine) -> list[ModelVersion]:
+    """Every model version in creation order."""
+    with Session(engine) as session:
+        return list(
+            session.scalars(select(ModelVersion).order_by(ModelVersion.created_at, ModelVersion.id))
+        )
+
+
+def iter_calls(engine: Engine, f: CallFilter, batch_size: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every matching call as a plain dict, oldest first, read in keyset batches."""
+    last_id = 0
+    while True:
+        with Session(engine) as session:
+            conn = session.connection()
+            rows = session.execute(
+                select(Call, ModelVersion.name)
+                .join(ModelVersion, ModelVersion.id == Call.model_version_id)
+                .where(and_(Call.id > last_id, *filter_conditions(conn, f)))
+                .order_by(Call.id)
+                .limit(batch_size)
+            ).all()
+        if not rows:
+            return
+        for call, version in rows:
+            yield call_as_dict(call, version)
+        last_id = rows[-1][0].id
+
+
+def call_as_dict(call: Call, version: str) -> dict[str, Any]:
+    """A call in the exchange shape that `evalboard import` reads back."""
+    return {
+        "id": call.id,
+        "created_at": call.created_at.isoformat(),
+        "model_version": version,
+        "source": call.source,
+        "input": call.input_messages if call.input_messages is not None else call.input_text,
+        "output": call.output,
+        "latency_ms": call.latency_ms,
+        "prompt_tokens": call.prompt_tokens,
+        "completion_tokens": call.completion_tokens,
+        "error": call.error,
+        "metadata": call.meta,
+        "session_id": call.session_id,
+        "external_id": call.external_id,
+    }

@@ -1,0 +1,76 @@
+"""Full-text search over call input and output, with the dialect hidden behind one function."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import ColumnElement, Connection, Select, and_, or_, select, text, true
+from sqlalchemy.exc import OperationalError
+
+from evalboard.store.models import Call
+from evalboard.store.schema_extras import FTS_TABLE
+
+_TOKEN = re.compile(r"\S+")
+MAX_QUERY_CHARS = 1000
+
+
+class SearchSyntaxError(ValueError):
+    """An advanced search query that the full-text engine cannot parse."""
+
+
+def escape_fts(query: str) -> str:
+    """Turn any text into a valid FTS5 query: every word quoted, all words required."""
+    words = _TOKEN.findall(query[:MAX_QUERY_CHARS])
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+def fts_expression(query: str, advanced: bool) -> str:
+    return query[:MAX_QUERY_CHARS].strip() if advanced else escape_fts(query)
+
+
+def matching_ids(dialect: str, query: str, advanced: bool) -> Select[tuple[int]] | None:
+    """A select of matching call ids for the SQLite FTS index (None on other dialects)."""
+    if dialect != "sqlite":
+        return None
+    return (
+        select(text("rowid"))
+        .select_from(text(FTS_TABLE))
+        .where(
+            text(f"{FTS_TABLE} MATCH :fts_query").bindparams(
+                fts_query=fts_expression(query, advanced)
+            )
+        )
+    )
+
+
+def search_condition(dialect: str, query: str, advanced: bool = False) -> ColumnElement[bool]:
+    """A WHERE clause matching calls whose input or output contains the query."""
+    ids = matching_ids(dialect, query, advanced)
+    if ids is not None:
+        return Call.id.in_(ids)
+    # Portable fallback: every word must appear in the input or the output.
+    return and_(
+        true(),
+        *(
+            or_(
+                Call.input_text.icontains(word, autoescape=True),
+                Call.output.icontains(word, autoescape=True),
+            )
+            for word in _TOKEN.findall(query[:MAX_QUERY_CHARS])
+        ),
+    )
+
+
+def validate_advanced_query(conn: Connection, query: str) -> None:
+    """Raise SearchSyntaxError with the engine's explanation when an advanced query is invalid."""
+    ids = matching_ids(conn.dialect.name, query, advanced=True)
+    if ids is None:
+        return
+    try:
+        conn.execute(ids.limit(1)).all()
+    except OperationalError as exc:
+        message = str(exc.orig) if exc.orig is not None else str(exc)
+        raise SearchSyntaxError(
+            f'{message}. Quote words with special characters, e.g. "C++", or turn off '
+            "advanced search to search for the words as typed."
+        ) from None

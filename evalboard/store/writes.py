@@ -1,0 +1,111 @@
+"""Write calls and model versions: the one path every logger, importer and demo goes through."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from evalboard.store.engine import write_connection
+from evalboard.store.ids import IdPool
+from evalboard.store.models import Call, ModelVersion, utcnow
+
+CALL_COLUMNS = [c.key for c in Call.__table__.columns]
+
+
+@dataclass(frozen=True)
+class WriteSummary:
+    inserted: int
+    already_present: int
+
+
+def _dialect_insert(conn: Connection):  # type: ignore[no-untyped-def]
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+
+
+def ensure_model_versions(conn: Connection, names: Iterable[str]) -> dict[str, int]:
+    """Ids of the named model versions, creating the missing ones."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    found = dict(
+        conn.execute(
+            select(ModelVersion.name, ModelVersion.id).where(ModelVersion.name.in_(wanted))
+        )
+        .tuples()
+        .all()
+    )
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        now = utcnow()
+        conn.execute(
+            _dialect_insert(conn)(ModelVersion)
+            .values([{"name": name, "created_at": now} for name in missing])
+            .on_conflict_do_nothing()
+        )
+        found.update(
+            conn.execute(
+                select(ModelVersion.name, ModelVersion.id).where(ModelVersion.name.in_(missing))
+            )
+            .tuples()
+            .all()
+        )
+    return found
+
+
+def _existing_external_ids(
+    conn: Connection, rows: Sequence[dict[str, Any]]
+) -> set[tuple[str, str]]:
+    keys = {(r["source"], r["external_id"]) for r in rows if r.get("external_id") is not None}
+    if not keys:
+        return set()
+    present: set[tuple[str, str]] = set()
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 400):
+        chunk = ordered[start : start + 400]
+        present.update(
+            conn.execute(
+                select(Call.source, Call.external_id).where(
+                    tuple_(Call.source, Call.external_id).in_(chunk)
+                )
+            )
+            .tuples()
+            .all()
+        )
+    return present
+
+
+def insert_calls(
+    conn: Connection, rows: Sequence[dict[str, Any]], version_ids: dict[str, int]
+) -> WriteSummary:
+    """Insert normalised rows that already carry an `id`; skip (source, external_id) repeats."""
+    present = _existing_external_ids(conn, rows)
+    seen: set[tuple[str, str]] = set()
+    to_insert: list[dict[str, Any]] = []
+    for row in rows:
+        if row.get("external_id") is not None:
+            key = (row["source"], row["external_id"])
+            if key in present or key in seen:
+                continue
+            seen.add(key)
+        values = {k: row.get(k) for k in CALL_COLUMNS if k not in ("model_version_id", "metadata")}
+        values["model_version_id"] = version_ids[row["model_version"]]
+        values["metadata"] = row.get("meta")
+        to_insert.append(values)
+    if to_insert:
+        conn.execute(insert(Call.__table__), to_insert)
+    return WriteSummary(inserted=len(to_insert), already_present=len(rows) - len(to_insert))
+
+
+def write_calls(engine: Engine, rows: Sequence[dict[str, Any]], ids: IdPool) -> WriteSummary:
+    """Give rows without an id one from the pool and write them in one short transaction."""
+    missing = [row for row in rows if row.get("id") is None]
+    for row, new_id in zip(missing, ids.take_many(len(missing)), strict=True):
+        row["id"] = new_id
+    with write_connection(engine) as conn:
+        versions = ensure_model_versions(conn, (row["model_version"] for row in rows))
+        return insert_calls(conn, rows, versions)
