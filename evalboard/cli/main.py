@@ -1,0 +1,59 @@
+"""Entry point: the typer app and one place that turns known errors into one-line messages."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from evalboard.cli import calls_commands, db_commands, serve_command
+from evalboard.cli.common import CLIError
+from evalboard.import_readers import ImportFileError
+from evalboard.importing import MappingError
+from evalboard.store.engine import StoreURLError
+
+app = typer.Typer(
+    name="evalboard",
+    help="Log, review and test the outputs of your fine-tuned LLMs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(db_commands.app, name="db")
+calls_commands.register(app)
+serve_command.register(app)
+
+_USER_ERRORS = (StoreURLError, ImportFileError, MappingError, ValueError, OSError)
+
+
+def main() -> None:
+    """Run the CLI; known errors print one line on stderr instead of a traceback."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(standalone_mode=False)
+    except CLIError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.code)
+    except _USER_ERRORS as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        typer.echo(f"error: the store cannot be used: {str(reason).splitlines()[0]}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        # Usage errors from typer's bundled click: they know how to show themselves.
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if type(exc).__name__ == "Abort":
+            sys.exit(1)
+        raise

@@ -1,0 +1,79 @@
+"""Export calls as JSONL, CSV or Parquet, streamed in keyset batches (never a whole table)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Engine
+
+from evalboard.iterutil import chunked
+from evalboard.store.calls_query import CallFilter, iter_calls
+
+EXPORT_FORMATS = ("jsonl", "csv", "parquet")
+EXPORT_COLUMNS = (
+    "id", "created_at", "model_version", "source", "input", "output", "latency_ms",
+    "prompt_tokens", "completion_tokens", "error", "metadata", "session_id", "external_id",
+)
+
+
+def _flat(record: dict[str, Any]) -> dict[str, Any]:
+    """A record with nested values (chat messages, metadata) as JSON text, for tables."""
+    return {
+        key: json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+        for key, value in record.items()
+    }
+
+
+def write_jsonl(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
+    count = 0
+    for record in records:
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    count = 0
+    for record in records:
+        writer.writerow(_flat(record))
+        count += 1
+    return count
+
+
+def write_parquet(records: Iterable[dict[str, Any]], path: Path, batch_size: int = 10_000) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([
+        ("id", pa.int64()), ("created_at", pa.string()), ("model_version", pa.string()),
+        ("source", pa.string()), ("input", pa.string()), ("output", pa.string()),
+        ("latency_ms", pa.float64()), ("prompt_tokens", pa.int64()),
+        ("completion_tokens", pa.int64()), ("error", pa.string()), ("metadata", pa.string()),
+        ("session_id", pa.string()), ("external_id", pa.string()),
+    ])
+    count = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        for chunk in chunked(records, batch_size):
+            writer.write_table(pa.Table.from_pylist([_flat(r) for r in chunk], schema=schema))
+            count += len(chunk)
+    return count
+
+
+def export_calls(engine: Engine, path: str | Path, fmt: str | None = None,
+                 f: CallFilter | None = None) -> int:
+    """Write the calls matching `f` to `path`; return how many were written."""
+    path = Path(path)
+    fmt = fmt or path.suffix.lower().lstrip(".")
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+    records = iter_calls(engine, f or CallFilter())
+    if fmt == "parquet":
+        return write_parquet(records, path)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        return write_jsonl(records, out) if fmt == "jsonl" else write_csv(records, out)
