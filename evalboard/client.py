@@ -140,11 +140,11 @@ class Evalboard:
         error: str | None = None
         try:
             yield recording
-        except BaseException as exc:
+        except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            metadata = {**fields.pop("metadata", {}), **recording.metadata} or None
+            metadata = {**(fields.pop("metadata", None) or {}), **recording.metadata} or None
             recording.id = self.log_call(
                 recording.input,
                 recording.output,
@@ -167,7 +167,7 @@ class Evalboard:
                     raise TypeError(f"{generate.__name__}() got no prompt or messages to log")
                 with self.record(prompt, **fields) as recording:  # type: ignore[arg-type]
                     result = generate(*args, **kwargs)
-                    recording.output = result if isinstance(result, str) else str(result)
+                    recording.output = result  # type: ignore[assignment] - JSON if structured
                 return result
 
             return wrapper
@@ -202,6 +202,37 @@ def _flush_at_exit(client: Evalboard) -> None:
     atexit.register(close_if_alive)
 
 
-def connect(url: str | None = None, **options: Any) -> Evalboard:
-    """Open the store at `url` (default: $EVALBOARD_DB_URL or sqlite:///evalboard.db)."""
-    return Evalboard(url, **options)
+def default_dead_letter(engine: Engine) -> Path:
+    """Where unwritable calls go: beside a SQLite store file, else the working directory."""
+    name = f"evalboard-unwritten-{os.getpid()}.jsonl"
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        return Path(database).expanduser().resolve().parent / name
+    return Path.cwd() / name
+
+
+def connect(
+    url: str | None = None,
+    *,
+    mode: Mode = "batch",
+    model_version: str | None = None,
+    source: str = "production",
+    batch_size: int = 500,
+    flush_interval: float = 0.2,
+    max_pending: int = 20_000,
+    dead_letter: str | Path | None = None,
+) -> Evalboard:
+    """Open the store at `url` (default: $EVALBOARD_DB_URL or sqlite:///evalboard.db).
+
+    mode="batch" writes in the background (call `flush()` to wait); mode="sync" writes at once.
+    """
+    return Evalboard(
+        url,
+        mode=mode,
+        model_version=model_version,
+        source=source,
+        batch_size=batch_size,
+        flush_interval=flush_interval,
+        max_pending=max_pending,
+        dead_letter=dead_letter,
+    )

@@ -15,8 +15,19 @@ from evalboard.store.calls_query import CallFilter, iter_calls
 
 EXPORT_FORMATS = ("jsonl", "csv", "parquet")
 EXPORT_COLUMNS = (
-    "id", "created_at", "model_version", "source", "input", "output", "latency_ms",
-    "prompt_tokens", "completion_tokens", "error", "metadata", "session_id", "external_id",
+    "id",
+    "created_at",
+    "model_version",
+    "source",
+    "input",
+    "output",
+    "latency_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "error",
+    "metadata",
+    "session_id",
+    "external_id",
 )
 
 
@@ -50,13 +61,23 @@ def write_parquet(records: Iterable[dict[str, Any]], path: Path, batch_size: int
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema([
-        ("id", pa.int64()), ("created_at", pa.string()), ("model_version", pa.string()),
-        ("source", pa.string()), ("input", pa.string()), ("output", pa.string()),
-        ("latency_ms", pa.float64()), ("prompt_tokens", pa.int64()),
-        ("completion_tokens", pa.int64()), ("error", pa.string()), ("metadata", pa.string()),
-        ("session_id", pa.string()), ("external_id", pa.string()),
-    ])
+    schema = pa.schema(
+        [
+            ("id", pa.int64()),
+            ("created_at", pa.string()),
+            ("model_version", pa.string()),
+            ("source", pa.string()),
+            ("input", pa.string()),
+            ("output", pa.string()),
+            ("latency_ms", pa.float64()),
+            ("prompt_tokens", pa.int64()),
+            ("completion_tokens", pa.int64()),
+            ("error", pa.string()),
+            ("metadata", pa.string()),
+            ("session_id", pa.string()),
+            ("external_id", pa.string()),
+        ]
+    )
     count = 0
     with pq.ParquetWriter(path, schema) as writer:
         for chunk in chunked(records, batch_size):
@@ -65,8 +86,9 @@ def write_parquet(records: Iterable[dict[str, Any]], path: Path, batch_size: int
     return count
 
 
-def export_calls(engine: Engine, path: str | Path, fmt: str | None = None,
-                 f: CallFilter | None = None) -> int:
+def export_calls(
+    engine: Engine, path: str | Path, fmt: str | None = None, f: CallFilter | None = None
+) -> int:
     """Write the calls matching `f` to `path`; return how many were written."""
     path = Path(path)
     fmt = fmt or path.suffix.lower().lstrip(".")

@@ -15,8 +15,13 @@ from typing import Any
 
 FORMATS = ("jsonl", "json", "csv", "parquet")
 _SUFFIXES = {
-    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "csv",
-    ".parquet": "parquet", ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
 }
 CSV_MAX_FIELD = 64 * 1024 * 1024
 
@@ -69,15 +74,15 @@ def read_records(path: Path, fmt: str) -> Iterator[SourceRecord]:
         raise ImportFileError(f"{path} is a folder, not a file")
     if path.stat().st_size == 0:
         raise ImportFileError(f"{path} is empty: there is nothing to import")
-    readers = {"jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv,
-               "parquet": _read_parquet}
+    readers = {"jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv, "parquet": _read_parquet}
     return readers[fmt](path)
 
 
 def _object_or_problem(where: str, number: int, value: Any, raw: bytes | None) -> SourceRecord:
     if not isinstance(value, dict):
-        return SourceRecord(where, number, None, raw,
-                            f"expected a JSON object, got {type(value).__name__}")
+        return SourceRecord(
+            where, number, None, raw, f"expected a JSON object, got {type(value).__name__}"
+        )
     return SourceRecord(where, number, value, raw)
 
 
@@ -90,14 +95,20 @@ def _read_jsonl(path: Path) -> Iterator[SourceRecord]:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield SourceRecord(where, number, None, raw,
-                                   f"invalid UTF-8 at byte {exc.start + 1}")
+                yield SourceRecord(
+                    where, number, None, raw, f"invalid UTF-8 at byte {exc.start + 1}"
+                )
                 continue
             try:
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
-                yield SourceRecord(where, number, None, raw,
-                                   f"malformed JSON at character {exc.pos + 1}: {exc.msg}")
+                yield SourceRecord(
+                    where,
+                    number,
+                    None,
+                    raw,
+                    f"malformed JSON at character {exc.pos + 1}: {exc.msg}",
+                )
                 continue
             yield _object_or_problem(where, number, value, raw)
 
@@ -149,15 +160,24 @@ def _read_csv(path: Path) -> Iterator[SourceRecord]:
             for row in reader:
                 where, number, next_line = f"line {next_line}", next_line, reader.line_num + 1
                 if None in row:
-                    yield SourceRecord(where, number, None, None,
-                                       f"{len(header) + len(row[None])} fields where the header "
-                                       f"has {len(header)}")
+                    yield SourceRecord(
+                        where,
+                        number,
+                        None,
+                        None,
+                        f"{len(header) + len(row[None])} fields where the header has {len(header)}",
+                    )
                     continue
                 raw = json.dumps(row, sort_keys=True, ensure_ascii=False).encode()
                 yield SourceRecord(where, number, dict(row), raw)
         except UnicodeDecodeError:
-            yield SourceRecord(f"line {next_line}", next_line, None, None,
-                               "invalid UTF-8; the rest of the file cannot be read as CSV")
+            yield SourceRecord(
+                f"line {next_line}",
+                next_line,
+                None,
+                None,
+                "invalid UTF-8; the rest of the file cannot be read as CSV",
+            )
         except csv.Error as exc:
             yield SourceRecord(f"line {next_line}", next_line, None, None, f"CSV error: {exc}")
 

@@ -128,13 +128,13 @@ class RecordMapper:
         values: dict[str, Any] = {}
         used: set[str] = set()
         for target in CALL_FIELDS:
-            candidates = (self.mapping[target],) if target in self.mapping \
-                else DEFAULT_SOURCES[target]
+            candidates = (
+                (self.mapping[target],) if target in self.mapping else DEFAULT_SOURCES[target]
+            )
             for path in candidates:
                 value = lookup(record, path)
                 if value is not _MISSING and value is not None and value != "":
-                    values[target] = _decode_json_text(target, value) if self.text_cells \
-                        else value
+                    values[target] = _decode_json_text(target, value) if self.text_cells else value
                     used.add(path.split(".")[0])
                     break
         for target, default in self.defaults.items():
@@ -150,8 +150,9 @@ def _content_id(record: SourceRecord) -> str:
     return "sha1:" + hashlib.sha1(record.raw or b"").hexdigest()
 
 
-def _rows(records: Iterator[SourceRecord], mapper: RecordMapper,
-          summary: ImportSummary) -> Iterator[dict[str, Any]]:
+def _rows(
+    records: Iterator[SourceRecord], mapper: RecordMapper, summary: ImportSummary
+) -> Iterator[dict[str, Any]]:
     for record in records:
         if record.problem is not None or record.data is None:
             summary.problems.append(RowProblem(record.where, "", record.problem or "empty"))
@@ -186,8 +187,9 @@ def import_file(
     """
     path = Path(path)
     fmt = detect_format(path, fmt)
-    mapper = RecordMapper(mapping or {}, {"model_version": model_version, "source": source},
-                          text_cells=fmt == "csv")
+    mapper = RecordMapper(
+        mapping or {}, {"model_version": model_version, "source": source}, text_cells=fmt == "csv"
+    )
     if on_error == "abort":
         check = ImportSummary()
         for _ in _rows(read_records(path, fmt), mapper, check):

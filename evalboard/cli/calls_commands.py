@@ -20,11 +20,17 @@ SHOWN_PROBLEMS = 20
 
 
 def import_command(
-    file: Annotated[Path, typer.Argument(metavar="FILE", help="A .jsonl, .json, .csv or .parquet file.")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="A .jsonl, .json, .csv or .parquet file.")
+    ],
     map_: Annotated[
         list[str] | None,
-        typer.Option("--map", metavar="FIELD=SOURCE", help="FIELD=SOURCE, repeatable; SOURCE may be a dotted path, "
-                     "e.g. --map input=instruction --map output=response.text"),
+        typer.Option(
+            "--map",
+            metavar="FIELD=SOURCE",
+            help="FIELD=SOURCE, repeatable; SOURCE may be a dotted path, "
+            "e.g. --map input=instruction --map output=response.text",
+        ),
     ] = None,
     model_version: Annotated[
         str | None, typer.Option(help="Model version for rows that name none.")
@@ -47,7 +53,12 @@ def import_command(
     engine = store(db)
     with tqdm(unit=" rows", desc=f"importing {file.name}", disable=None) as bar:
         summary = import_file(
-            engine, file, mapping=mapping, model_version=model_version, source=source, fmt=fmt,
+            engine,
+            file,
+            mapping=mapping,
+            model_version=model_version,
+            source=source,
+            fmt=fmt,
             on_error=on_error,  # type: ignore[arg-type]
             progress=bar.update,
         )
@@ -56,14 +67,20 @@ def import_command(
     if summary.skipped > SHOWN_PROBLEMS:
         typer.echo(f"... and {summary.skipped - SHOWN_PROBLEMS} more problems", err=True)
     if summary.aborted:
-        fail(f"aborted: {summary.skipped} row(s) with problems, nothing imported "
-             "(use --on-error skip to import the good rows)")
-    typer.echo(f"imported {summary.imported}, skipped {summary.skipped}, "
-               f"already present {summary.already_present}")
+        fail(
+            f"aborted: {summary.skipped} row(s) with problems, nothing imported "
+            "(use --on-error skip to import the good rows)"
+        )
+    typer.echo(
+        f"imported {summary.imported}, skipped {summary.skipped}, "
+        f"already present {summary.already_present}"
+    )
 
 
 def export_command(
-    out: Annotated[Path, typer.Argument(metavar="OUT", help="Where to write: .jsonl, .csv or .parquet.")],
+    out: Annotated[
+        Path, typer.Argument(metavar="OUT", help="Where to write: .jsonl, .csv or .parquet.")
+    ],
     fmt: Annotated[
         str | None,
         typer.Option("--format", help=f"{', '.join(EXPORT_FORMATS)} (default: by suffix)"),
@@ -74,16 +91,22 @@ def export_command(
     source: Annotated[list[str] | None, typer.Option(help="Only these sources.")] = None,
     since: Annotated[datetime | None, typer.Option(help="From this time (UTC).")] = None,
     until: Annotated[datetime | None, typer.Option(help="Before this time (UTC).")] = None,
-    search: Annotated[str, typer.Option(help="Only calls whose input or output has these words.")
-                      ] = "",
+    search: Annotated[
+        str, typer.Option(help="Only calls whose input or output has these words.")
+    ] = "",
     db: DbOption = None,
 ) -> None:
     """Export calls (all, or a filter) as JSONL, CSV or Parquet."""
     if not out.parent.is_dir():
         fail(f"the folder {out.parent} does not exist")
     engine = store(db)
-    f = CallFilter(model_versions=tuple(model_version or ()), sources=tuple(source or ()),
-                   since=since, until=until, search=search)
+    f = CallFilter(
+        model_versions=tuple(model_version or ()),
+        sources=tuple(source or ()),
+        since=since,
+        until=until,
+        search=search,
+    )
     count = export_calls(engine, out, fmt, f)
     typer.echo(f"exported {count} calls to {out}")
 
@@ -98,10 +121,13 @@ def demo_command(
 
     engine = store(db)
     with tqdm(total=calls, unit=" calls", desc="demo", disable=None) as bar:
-        summary = load_demo(engine, calls=calls, seed=seed,
-                            progress=lambda done, total: bar.update(done - bar.n))
-    typer.echo(f"demo: {summary.inserted} calls added ({summary.already_present} already present)"
-               f" across {len(summary.model_versions)} model versions")
+        summary = load_demo(
+            engine, calls=calls, seed=seed, progress=lambda done, total: bar.update(done - bar.n)
+        )
+    typer.echo(
+        f"demo: {summary.inserted} calls added ({summary.already_present} already present)"
+        f" across {len(summary.model_versions)} model versions"
+    )
 
 
 def register(app: typer.Typer) -> None:

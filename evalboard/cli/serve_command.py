@@ -18,8 +18,13 @@ APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
 
 def serve_command(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501,
-    host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless the server "
-                                      "is behind an authenticating proxy.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to bind; keep 127.0.0.1 unless the server "
+            "is behind an authenticating proxy."
+        ),
+    ] = "127.0.0.1",
     db: DbOption = None,
 ) -> None:
     """Start the evalboard dashboard (Streamlit) on the store."""
@@ -30,9 +35,17 @@ def serve_command(
     if db:
         env[DB_URL_ENV] = db
     command = [
-        sys.executable, "-m", "streamlit", "run", str(APP_FILE),
-        "--server.port", str(port), "--server.address", host,
-        "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_FILE),
+        "--server.port",
+        str(port),
+        "--server.address",
+        host,
+        "--browser.gatherUsageStats",
+        "false",
     ]
     raise typer.Exit(subprocess.call(command, env=env))
 

@@ -7,7 +7,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, func, select, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    and_,
+    case,
+    func,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.orm import Session, joinedload
 
 from evalboard.store.models import Call, ModelVersion
@@ -142,13 +153,32 @@ def filter_conditions(conn: Connection, f: CallFilter) -> list[ColumnElement[boo
     return conditions
 
 
-def _row_select() -> Select[Any]:
+def _input_preview(dialect: str) -> ColumnElement[str]:
+    """The start of a prompt, or the end of a chat transcript (where the newest turn is)."""
+    tail = (
+        func.right(Call.input_text, PREVIEW_CHARS)
+        if dialect == "postgresql"
+        else func.substr(Call.input_text, -PREVIEW_CHARS)
+    )
+    return case(
+        (Call.input_messages.isnot(None), tail),
+        else_=func.substr(Call.input_text, 1, PREVIEW_CHARS),
+    )
+
+
+def _last_turn(preview: str) -> str:
+    """Cut a chat transcript's tail to its last user turn."""
+    start = preview.rfind("user: ")
+    return preview[start:] if start > 0 else preview
+
+
+def _row_select(dialect: str) -> Select[Any]:
     return select(
         Call.id,
         Call.created_at,
         ModelVersion.name,
         Call.source,
-        func.substr(Call.input_text, 1, PREVIEW_CHARS),
+        _input_preview(dialect),
         func.substr(Call.output, 1, PREVIEW_CHARS),
         Call.latency_ms,
         Call.total_tokens,
@@ -166,7 +196,7 @@ def page_query(
     """The keyset-paged SELECT of one Browse page (exposed for EXPLAIN and benchmarks)."""
     sort = SORTS[sort_key]
     column = sort.column
-    query = _row_select().where(and_(true(), *filter_conditions(conn, f)))
+    query = _row_select(conn.dialect.name).where(and_(true(), *filter_conditions(conn, f)))
     if column is not Call.created_at:
         query = query.where(column.isnot(None))
     if after is not None:
@@ -190,6 +220,7 @@ def list_calls(
     with engine.connect() as conn:
         fetched = conn.execute(page_query(conn, f, sort_key, after, limit + 1)).all()
     rows = [CallRow(*row) for row in fetched[:limit]]
+    rows = [replace(r, input_preview=_last_turn(r.input_preview)) for r in rows]
     next_cursor = None
     if len(fetched) > limit:
         last = rows[-1]
@@ -210,7 +241,7 @@ def count_by_version(engine: Engine, f: CallFilter) -> list[tuple[str, int]]:
             .where(and_(true(), *filter_conditions(conn, f)))
             .group_by(Call.model_version_id)
         ).all()
-        names = dict(conn.execute(select(ModelVersion.id, ModelVersion.name)).tuples().all())
+        names = dict(conn.execute(select(ModelVersion.id, ModelVersion.name)).all())
     return sorted(((names[vid], n) for vid, n in counts), key=lambda item: (-item[1], item[0]))
 
 

@@ -35,9 +35,7 @@ def ensure_model_versions(conn: Connection, names: Iterable[str]) -> dict[str, i
     found = dict(
         conn.execute(
             select(ModelVersion.name, ModelVersion.id).where(ModelVersion.name.in_(wanted))
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     missing = [name for name in wanted if name not in found]
     if missing:
@@ -50,9 +48,7 @@ def ensure_model_versions(conn: Connection, names: Iterable[str]) -> dict[str, i
         found.update(
             conn.execute(
                 select(ModelVersion.name, ModelVersion.id).where(ModelVersion.name.in_(missing))
-            )
-            .tuples()
-            .all()
+            ).all()
         )
     return found
 
@@ -68,13 +64,12 @@ def _existing_external_ids(
     for start in range(0, len(ordered), 400):
         chunk = ordered[start : start + 400]
         present.update(
-            conn.execute(
+            tuple(row)
+            for row in conn.execute(
                 select(Call.source, Call.external_id).where(
                     tuple_(Call.source, Call.external_id).in_(chunk)
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
     return present
 

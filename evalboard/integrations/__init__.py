@@ -1,0 +1,1 @@
+"""Integrations that log calls from model libraries (each imports its library lazily)."""

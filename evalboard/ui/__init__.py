@@ -1,0 +1,1 @@
+"""Streamlit building blocks; the only package besides pages/ and app.py that imports streamlit."""

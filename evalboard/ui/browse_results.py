@@ -1,0 +1,206 @@
+"""The Browse results: counts per model version, a keyset-paged table, downloads."""
+
+from __future__ import annotations
+
+import io
+from itertools import islice
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import Engine
+
+from evalboard.exporting import write_csv, write_jsonl
+from evalboard.store.calls_query import (
+    SORTS,
+    CallFilter,
+    CallPage,
+    Cursor,
+    count_by_version,
+    iter_calls,
+    list_calls,
+)
+from evalboard.ui.store import engine_for, store_url
+
+MAX_UI_DOWNLOAD = 100_000
+CALL_PARAM, AFTER_PARAM, PAGE_PARAM = "call", "after", "page"
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def cached_counts(url: str, f: CallFilter) -> list[tuple[str, int]]:
+    return count_by_version(engine_for(url), f)
+
+
+def version_counts(f: CallFilter) -> int:
+    """Show how many calls of each model version match; return the total."""
+    counts = cached_counts(store_url(), f)
+    total = sum(n for _, n in counts)
+    if not counts:
+        return 0
+    st.markdown("**Matching calls per model version**")
+    frame = pd.DataFrame(counts, columns=["model version", "calls"])
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "calls": st.column_config.ProgressColumn(
+                "matching calls", format="%d", min_value=0, max_value=max(n for _, n in counts)
+            )
+        },
+    )
+    return total
+
+
+def _reset_paging_when_filter_changes(f: CallFilter, sort_key: str) -> None:
+    signature = (f, sort_key)
+    if st.session_state.get("browse_signature") not in (None, signature):
+        st.query_params.pop(AFTER_PARAM, None)
+        st.query_params.pop(PAGE_PARAM, None)
+        st.session_state["browse_cursors"] = []
+    st.session_state["browse_signature"] = signature
+
+
+def _current_cursor(sort_key: str) -> Cursor | None:
+    token = st.query_params.get(AFTER_PARAM)
+    if not token:
+        return None
+    try:
+        return Cursor.decode(token, SORTS[sort_key])
+    except ValueError:
+        st.warning("The page in this link is not valid for this sort; showing the first page.")
+        st.query_params.pop(AFTER_PARAM, None)
+        return None
+
+
+def _go_older(page: CallPage, number: int) -> None:
+    stack: list[str] = st.session_state.setdefault("browse_cursors", [])
+    stack.append(st.query_params.get(AFTER_PARAM, ""))
+    assert page.next_cursor is not None
+    st.query_params[AFTER_PARAM] = page.next_cursor.encode()
+    st.query_params[PAGE_PARAM] = str(number + 1)
+
+
+def _go_newer(number: int) -> None:
+    stack: list[str] = st.session_state.setdefault("browse_cursors", [])
+    previous = stack.pop() if stack else ""
+    if previous:
+        st.query_params[AFTER_PARAM] = previous
+        st.query_params[PAGE_PARAM] = str(max(number - 1, 1))
+    else:
+        st.query_params.pop(AFTER_PARAM, None)
+        st.query_params.pop(PAGE_PARAM, None)
+
+
+def _frame(page: CallPage) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            (
+                r.id,
+                r.created_at,
+                r.model_version,
+                r.source,
+                r.input_preview,
+                r.output_preview,
+                r.latency_ms,
+                r.total_tokens,
+                "error" if r.error else "",
+            )
+            for r in page.rows
+        ],
+        columns=[
+            "id",
+            "time (UTC)",
+            "model version",
+            "source",
+            "input",
+            "output",
+            "latency ms",
+            "tokens",
+            "status",
+        ],
+    )
+
+
+def results_table(engine: Engine, f: CallFilter, sort_key: str, total: int) -> None:
+    """One page of calls; selecting a row opens it below (and puts it in the URL)."""
+    _reset_paging_when_filter_changes(f, sort_key)
+    cursor = _current_cursor(sort_key)
+    page = list_calls(engine, f, sort_key, cursor)
+    number = int(st.query_params.get(PAGE_PARAM, "1") or 1) if cursor else 1
+    first = (number - 1) * 50 + 1
+    if not page.rows:
+        st.info("No calls match these filters. Clear a filter or widen the dates.")
+        return
+    note = (
+        ""
+        if SORTS[sort_key].column.key == "created_at"
+        else " (calls without a value for this sort are not listed)"
+    )
+    st.caption(f"Page {number} · calls {first:,}–{first + len(page.rows) - 1:,} of {total:,}{note}")
+    event = st.dataframe(
+        _frame(page),
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key=f"browse_table_{cursor.encode() if cursor else 'first'}",
+        column_config={
+            "id": st.column_config.NumberColumn(format="%d", width="small"),
+            "time (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+            "input": st.column_config.TextColumn(width="large"),
+            "output": st.column_config.TextColumn(width="large"),
+            "latency ms": st.column_config.NumberColumn(format="%.0f"),
+        },
+    )
+    selected = event.selection.rows if event is not None else []
+    _open_selected_call([page.rows[i].id for i in selected])
+    newer, _, older = st.columns([1, 4, 1])
+    if newer.button("← Newer", disabled=cursor is None, width="stretch"):
+        _go_newer(number)
+        st.rerun()
+    if older.button("Older →", disabled=page.next_cursor is None, width="stretch"):
+        _go_older(page, number)
+        st.rerun()
+
+
+def _open_selected_call(selected_ids: list[int]) -> None:
+    """Open a newly selected row's call; a row still selected after its dialog closed stays shut."""
+    chosen = selected_ids[0] if selected_ids else None
+    if chosen != st.session_state.get("browse_selected"):
+        st.session_state["browse_selected"] = chosen
+        if chosen is not None:
+            st.query_params[CALL_PARAM] = str(chosen)
+
+
+def _export_text(url: str, f: CallFilter, fmt: str) -> str:
+    records = islice(iter_calls(engine_for(url), f), MAX_UI_DOWNLOAD)
+    buffer = io.StringIO()
+    (write_csv if fmt == "csv" else write_jsonl)(records, buffer)
+    return buffer.getvalue()
+
+
+def download_buttons(f: CallFilter, total: int) -> None:
+    """CSV and JSONL of the current filter, built only when clicked."""
+    url = store_url()
+    cols = st.columns([1, 1, 4])
+    cols[0].download_button(
+        "Download CSV",
+        lambda: _export_text(url, f, "csv"),
+        file_name="evalboard-calls.csv",
+        mime="text/csv",
+        disabled=total == 0,
+        icon=":material/download:",
+    )
+    cols[1].download_button(
+        "Download JSONL",
+        lambda: _export_text(url, f, "jsonl"),
+        file_name="evalboard-calls.jsonl",
+        mime="application/jsonl",
+        disabled=total == 0,
+        icon=":material/download:",
+    )
+    if total > MAX_UI_DOWNLOAD:
+        cols[2].caption(
+            f"Downloads stop at {MAX_UI_DOWNLOAD:,} calls; use `evalboard export` "
+            f"for all {total:,}."
+        )

@@ -1,0 +1,79 @@
+"""One call in full: input (as a conversation for chat), output, metadata, timings, tokens."""
+
+from __future__ import annotations
+
+import streamlit as st
+from sqlalchemy import Engine
+
+from evalboard.store.calls_query import get_call
+from evalboard.ui.text_view import display_mode, show_conversation, show_text
+
+CALL_PARAM = "call"
+
+
+def requested_call_id() -> int | None:
+    """The call named in the URL (?call=ID); warns about a malformed id."""
+    raw = st.query_params.get(CALL_PARAM)
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        st.warning(f"“{raw}” is not a call id.")
+        return None
+
+
+def _fmt(value: object, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.0f}{unit}"
+    return f"{value}{unit}"
+
+
+def close_call() -> None:
+    st.query_params.pop(CALL_PARAM, None)
+
+
+def open_call_dialog(engine: Engine) -> None:
+    """Show the call named in the URL in a dialog; closing it drops it from the URL."""
+    call_id = requested_call_id()
+    if call_id is not None:
+        st.dialog(f"Call {call_id}", width="large", on_dismiss=close_call)(call_detail)(
+            engine, call_id
+        )
+
+
+def call_detail(engine: Engine, call_id: int) -> None:
+    """Everything about one call."""
+    call = get_call(engine, call_id)
+    if call is None:
+        st.warning(f"Call {call_id} is not in this store.")
+        return
+    facts = st.columns(3)
+    facts[0].metric("Model version", call.model_version.name)
+    facts[1].metric("Latency", _fmt(call.latency_ms, " ms"))
+    facts[2].metric(
+        "Tokens (prompt + completion)",
+        f"{_fmt(call.prompt_tokens)} + {_fmt(call.completion_tokens)}",
+    )
+    st.caption(
+        f"Logged {call.created_at:%Y-%m-%d %H:%M:%S} UTC · source {call.source} · "
+        f"session {call.session_id or '—'} · external id {call.external_id or '—'}"
+    )
+    if call.error:
+        st.error(f"The call failed: {call.error}")
+    mode = display_mode(key="view")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Input**")
+        if call.input_messages:
+            show_conversation(call.input_messages, mode)
+        else:
+            show_text(call.input_text, mode)
+    with right:
+        st.markdown("**Output**")
+        show_text(call.output, mode, empty="(no output)")
+    if call.meta:
+        with st.expander("Metadata", expanded=True):
+            st.json(call.meta)

@@ -1,0 +1,35 @@
+"""The frame around every page: sidebar facts and a guard that turns crashes into messages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import streamlit as st
+from sqlalchemy.engine import make_url
+
+from evalboard.ui.store import store_url
+
+log = logging.getLogger("evalboard.ui")
+
+
+def redacted_store_url() -> str:
+    """The store URL without its password, for display."""
+    return make_url(store_url()).render_as_string(hide_password=True)
+
+
+def sidebar() -> None:
+    with st.sidebar:
+        st.caption(f"Store: `{redacted_store_url()}`")
+
+
+def guarded(run_page: Callable[[], None]) -> None:
+    """Run a page; an unexpected error is logged with its traceback and shown as one line."""
+    try:
+        run_page()
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for the UI
+        log.exception("page failed")
+        st.error(
+            f"Something went wrong on this page ({type(exc).__name__}). The details are in the "
+            "server log. Try again, or change the filters that led here."
+        )

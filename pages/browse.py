@@ -1,0 +1,26 @@
+"""Browse: filter, search and page through every logged call; open one in full."""
+
+import streamlit as st
+
+from evalboard.store.calls_query import has_calls, list_model_versions
+from evalboard.ui.browse_filters import filter_bar
+from evalboard.ui.browse_results import download_buttons, results_table, version_counts
+from evalboard.ui.call_detail import open_call_dialog
+from evalboard.ui.first_run import first_run
+from evalboard.ui.store import get_engine
+
+engine = get_engine()
+if not has_calls(engine):
+    first_run(engine)
+    st.stop()
+
+st.title("Browse calls")
+chosen = filter_bar(engine, [v.name for v in list_model_versions(engine)])
+if chosen is not None:
+    call_filter, sort_key = chosen
+    with st.sidebar:
+        total = version_counts(call_filter)
+    results_table(engine, call_filter, sort_key, total)
+    download_buttons(call_filter, total)
+
+open_call_dialog(engine)
