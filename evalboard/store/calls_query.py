@@ -67,8 +67,8 @@ SORTS: dict[str, SortOrder] = {
         SortOrder("oldest", "Oldest first", Call.created_at, False),
         SortOrder("slowest", "Slowest first", Call.latency_ms, True),
         SortOrder("fastest", "Fastest first", Call.latency_ms, False),
-        SortOrder("most_tokens", "Most tokens first", Call.total_tokens, True),
-        SortOrder("fewest_tokens", "Fewest tokens first", Call.total_tokens, False),
+        SortOrder("most tokens", "Most tokens first", Call.total_tokens, True),
+        SortOrder("fewest tokens", "Fewest tokens first", Call.total_tokens, False),
     )
 }
 DEFAULT_SORT = "newest"

@@ -51,12 +51,8 @@ def filter_bar(engine: Engine, version_names: list[str]) -> tuple[CallFilter, st
         "To (inclusive)", value=None, key="until", bind=BOUND, format="YYYY-MM-DD"
     )
     sort_key = cols[4].selectbox(
-        "Sort",
-        list(SORTS),
-        format_func=lambda k: SORTS[k].label,
-        key="sort",
-        bind=BOUND,
-        index=list(SORTS).index(DEFAULT_SORT),
+        "Sort by", list(SORTS), key="sort", bind=BOUND, index=list(SORTS).index(DEFAULT_SORT),
+        help="Newest first by default; latency and token sorts skip calls without a value.",
     )
     with st.expander("More filters: metadata, latency, tokens, errors"):
         more = st.columns(4)

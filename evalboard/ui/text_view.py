@@ -20,6 +20,7 @@ def display_mode(key: str) -> str:
         [RAW, MARKDOWN],
         default=RAW,
         key=key,
+        bind="query-params",
         required=True,
         help="Raw shows the model's text exactly; Markdown renders it without HTML or images.",
     )

@@ -1,0 +1,147 @@
+"""The Browse page under AppTest: first run, filters, search, pagination, deep links."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import T0, add_calls, make_rows
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def app(engine):
+    def run(**params) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=30)
+        for key, value in params.items():
+            at.query_params[key] = value
+        return at.run()
+
+    return run
+
+
+def _ids(at: AppTest) -> list[int]:
+    frame = next(df.value for df in at.dataframe if "id" in df.value.columns)
+    return [int(i) for i in frame["id"]]
+
+
+def _texts(at: AppTest) -> str:
+    return " ".join(str(e.value) for e in [*at.caption, *at.markdown, *at.info, *at.error,
+                                           *at.warning])
+
+
+@pytest.fixture
+def two_versions(engine):
+    add_calls(engine, make_rows(60, model_version="alpha", latency_ms=50.0))
+    add_calls(engine, make_rows(30, start=T0 + timedelta(days=2), model_version="beta",
+                                latency_ms=900.0, metadata={"tier": "pro"}))
+    add_calls(engine, [{"input": "please refund my order", "output": "Refund issued.",
+                        "model_version": "beta", "created_at": T0 + timedelta(days=3)}])
+
+
+def test_empty_store_offers_the_demo_and_a_snippet(app):
+    at = app()
+    assert not at.exception
+    assert at.title[0].value == "Welcome to evalboard"
+    assert any(b.label == "Load the demo" for b in at.button)
+    assert any("evalboard.connect()" in c.value for c in at.code)
+
+
+def test_first_run_button_loads_the_demo(app, engine):
+    pytest.importorskip("evalboard.demo")
+    at = app()
+    at.number_input[0].set_value(150)
+    next(b for b in at.button if b.label == "Load the demo").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Browse calls"
+    assert "of 150" in _texts(at)
+
+
+def test_first_page_lists_newest_calls_with_counts(app, two_versions):
+    at = app()
+    assert not at.exception
+    assert at.title[0].value == "Browse calls"
+    assert _ids(at) == list(range(91, 41, -1))
+    assert "calls 1–50 of 91" in _texts(at)
+    counts = next(df.value for df in at.sidebar.dataframe)
+    assert dict(zip(counts["model version"], counts["calls"], strict=True)) == {
+        "alpha": 60, "beta": 31}
+
+
+def test_older_and_newer_buttons_page_through_keyset(app, two_versions):
+    at = app()
+    older = next(b for b in at.button if b.label == "Older →")
+    older.click().run()
+    assert _ids(at) == list(range(41, 0, -1))
+    assert "Page 2" in _texts(at)
+    assert at.query_params["after"]
+    assert next(b for b in at.button if b.label == "Older →").disabled
+    next(b for b in at.button if b.label == "← Newer").click().run()
+    assert _ids(at)[0] == 91 and "after" not in at.query_params
+
+
+def test_filters_from_the_url(app, two_versions):
+    at = app(version=["beta"], sort="slowest")
+    assert set(_ids(at)) == set(range(61, 91))  # the refund call has no latency
+    assert "calls without a value" in _texts(at)
+    at = app(mkey="tier", mval="pro", until=str((T0 + timedelta(days=2)).date()))
+    assert len(_ids(at)) == 30
+
+
+def test_search_and_advanced_syntax_errors(app, two_versions):
+    at = app(q="refund")
+    assert _ids(at) == [91]
+    at = app(q='refund AND "open', adv="true")
+    assert not at.exception
+    assert "not valid FTS5 syntax" in _texts(at)
+    at = app(q='"; DROP TABLE calls; --')
+    assert not at.exception and "No calls match" in _texts(at)
+
+
+def test_deep_link_opens_a_call_raw_by_default(app, engine):
+    add_calls(engine, [{"input": "Show me <b>html</b>",
+                        "output": "<script>alert(1)</script>\n  indented",
+                        "model_version": "v1", "metadata": {"ticket": 7}}])
+    at = app(call="1")
+    assert not at.exception
+    shown = [c.value for c in at.code]
+    assert "<script>alert(1)</script>\n  indented" in shown
+    assert any(j.value for j in at.json)
+
+
+def test_deep_link_to_missing_or_bad_call(app, two_versions):
+    assert "not in this store" in _texts(app(call="99999"))
+    assert "not a call id" in _texts(app(call="abc"))
+
+
+def test_markdown_mode_escapes_html(app, engine):
+    add_calls(engine, [{"input": "x", "output": "**bold** <img src=x onerror=alert(1)>"}])
+    at = app(call="1", view="Markdown")
+    rendered = " ".join(m.value for m in at.markdown)
+    assert "**bold**" in rendered and "&lt;img" in rendered and "<img" not in rendered
+
+
+def _selection_script() -> None:
+    import streamlit as st
+
+    from evalboard.ui.browse_results import _open_selected_call
+
+    _open_selected_call(st.session_state.get("selection", []))
+
+
+def test_a_selected_row_opens_its_call_once():
+    # AppTest cannot click a data-frame row, so the selection handler runs on its own.
+    at = AppTest.from_function(_selection_script)
+    at.session_state["selection"] = [91]
+    at.run()
+    assert at.query_params["call"] == "91"
+    at.query_params.pop("call")  # the dialog was closed; the row is still selected
+    at.run()
+    assert "call" not in at.query_params
+    at.session_state["selection"] = [12]
+    at.run()
+    assert at.query_params["call"] == "12"

@@ -1,0 +1,200 @@
+"""Writes, id blocks, filters, keyset paging, search and counts in the query layer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from evalboard.store.calls_query import (
+    SORTS,
+    CallFilter,
+    count_by_version,
+    count_calls,
+    get_call,
+    list_calls,
+    list_model_versions,
+    page_query,
+)
+from evalboard.store.ids import IdPool, reserve_ids
+from evalboard.store.records import CallValidationError, normalize_call
+from evalboard.store.search import SearchSyntaxError, escape_fts, validate_advanced_query
+from tests.conftest import T0, add_calls, make_rows
+
+
+def _all_pages(engine, f, sort_key, limit=7):
+    ids, cursor, pages = [], None, 0
+    while True:
+        page = list_calls(engine, f, sort_key, cursor, limit=limit)
+        ids.extend(row.id for row in page.rows)
+        pages += 1
+        if page.next_cursor is None:
+            return ids, pages
+        cursor = page.next_cursor
+
+
+def test_reserved_id_blocks_never_overlap(engine):
+    first = reserve_ids(engine, 10)
+    second = reserve_ids(engine, 5)
+    assert list(first) == list(range(1, 11))
+    assert list(second) == list(range(11, 16))
+    pool = IdPool(engine, block_size=3)
+    taken = [pool.take() for _ in range(7)] + pool.take_many(4)
+    assert len(set(taken)) == 11 and min(taken) > 15
+
+
+def test_id_counter_never_falls_behind_existing_rows(engine):
+    add_calls(engine, make_rows(3))
+    with engine.begin() as conn:  # as after restoring a copy: the counter is behind the table
+        conn.execute(text("UPDATE id_blocks SET next_id = 1"))
+    block = reserve_ids(engine, 2)
+    assert block.start > 3
+
+
+def test_write_creates_versions_and_skips_repeated_external_ids(engine):
+    rows = make_rows(3, model_version="v1")
+    rows[0]["external_id"] = "x-1"
+    first = add_calls(engine, rows)
+    again = add_calls(engine, [dict(rows[0], output="changed")])
+    assert (first.inserted, first.already_present) == (3, 0)
+    assert (again.inserted, again.already_present) == (0, 1)
+    assert [v.name for v in list_model_versions(engine)] == ["v1"]
+    # the same external id under another source is another call
+    assert add_calls(engine, [dict(rows[0], source="eval")]).inserted == 1
+
+
+def test_chat_input_is_kept_as_messages_and_searchable(engine):
+    messages = [{"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Where is Timbuktu?"}]
+    add_calls(engine, [{"input": messages, "output": "In Mali.", "prompt_tokens": 9,
+                        "completion_tokens": 3}])
+    call = get_call(engine, 1)
+    assert call is not None
+    assert call.input_messages == messages
+    assert "user: Where is Timbuktu?" in call.input_text
+    assert call.total_tokens == 12
+    page = list_calls(engine, CallFilter(search="timbuktu"))
+    assert [r.id for r in page.rows] == [1]
+    assert page.rows[0].input_preview.startswith("user: Where is Timbuktu?")
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"input": None}, "input"),
+        ({"input": 42}, "input"),
+        ({"input": [{"content": "no role"}]}, "input"),
+        ({"input": "x", "source": "web"}, "source"),
+        ({"input": "x", "latency_ms": -1}, "latency_ms"),
+        ({"input": "x", "prompt_tokens": 1.5}, "prompt_tokens"),
+        ({"input": "x", "completion_tokens": True}, "completion_tokens"),
+        ({"input": "x", "metadata": [1]}, "metadata"),
+        ({"input": "x", "created_at": "yesterday"}, "created_at"),
+    ],
+)
+def test_invalid_fields_are_named(fields, field):
+    with pytest.raises(CallValidationError) as info:
+        normalize_call(**fields)
+    assert info.value.field == field
+
+
+def test_timestamps_are_stored_in_utc():
+    row = normalize_call(input="x", created_at="2026-11-01T10:00:00+02:00")
+    assert row["created_at"].isoformat() == "2026-11-01T08:00:00"
+    assert normalize_call(input="x", created_at=0)["created_at"].year == 1970
+
+
+@pytest.mark.parametrize("sort_key", list(SORTS))
+def test_keyset_pages_visit_every_row_once_in_order(engine, sort_key):
+    rows = make_rows(40)
+    for i, row in enumerate(rows):  # ties in latency and tokens exercise the id tie-breaker
+        row.update(latency_ms=float(i % 5), prompt_tokens=i % 3, completion_tokens=1)
+    add_calls(engine, rows)
+    ids, pages = _all_pages(engine, CallFilter(), sort_key)
+    assert sorted(ids) == list(range(1, 41)) and pages == 6
+    sort = SORTS[sort_key]
+    key = {"created_at": lambda i: (i, i), "latency_ms": lambda i: ((i - 1) % 5, i),
+           "total_tokens": lambda i: ((i - 1) % 3 + 1, i)}[sort.column.key]
+    assert ids == sorted(ids, key=key, reverse=sort.descending)
+
+
+def test_filters_combine(engine):
+    add_calls(engine, make_rows(10, model_version="a", latency_ms=100.0,
+                                metadata={"tier": "pro"}))
+    add_calls(engine, make_rows(10, start=T0 + timedelta(days=1), model_version="b",
+                                latency_ms=900.0, metadata={"tier": "free"}, source="eval"))
+    add_calls(engine, [{"input": "boom", "error": "Timeout", "model_version": "b"}])
+    assert count_calls(engine) == 21
+    assert count_calls(engine, CallFilter(model_versions=("a",))) == 10
+    assert count_calls(engine, CallFilter(sources=("eval",))) == 10
+    assert count_calls(engine, CallFilter(since=T0 + timedelta(days=1),
+                                          until=T0 + timedelta(days=1, minutes=5))) == 5
+    assert count_calls(engine, CallFilter(meta_key="tier", meta_value="pro")) == 10
+    assert count_calls(engine, CallFilter(meta_key="tier")) == 20
+    assert count_calls(engine, CallFilter(min_latency_ms=500)) == 10
+    assert count_calls(engine, CallFilter(max_latency_ms=500, model_versions=("b",))) == 0
+    assert count_calls(engine, CallFilter(errors_only=True)) == 1
+    assert count_by_version(engine, CallFilter()) == [("b", 11), ("a", 10)]
+    assert count_by_version(engine, CallFilter(search="answer")) == [("a", 10), ("b", 10)]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"', "AND", "OR NOT", "a*b", "NEAR(", "col:umn", "'; DROP TABLE calls; --", "(((",
+     "x" * 5000, "c++ ^ -1", "ünïcödé 日本語"],
+)
+def test_any_text_is_a_valid_plain_search(engine, query):
+    add_calls(engine, [{"input": "hello world", "output": "c++ ^ -1 '; DROP TABLE calls; --"}])
+    page = list_calls(engine, CallFilter(search=query))
+    assert isinstance(page.rows, list)
+    assert count_calls(engine) == 1  # nothing was dropped
+
+
+def test_search_matches_words_in_input_or_output(engine):
+    add_calls(engine, [{"input": "refund please", "output": "ok"},
+                       {"input": "hi", "output": "Your refund is on its way"},
+                       {"input": "unrelated", "output": "nothing"}])
+    assert {r.id for r in list_calls(engine, CallFilter(search="REFUND")).rows} == {1, 2}
+    assert {r.id for r in list_calls(engine, CallFilter(search="refund way")).rows} == {2}
+    assert escape_fts('say "hi"') == '"say" """hi"""'
+
+
+def test_advanced_search_syntax_errors_are_explained(engine):
+    add_calls(engine, [{"input": "alpha beta", "output": "gamma"}])
+    f = CallFilter(search="alpha OR gamma", advanced_search=True)
+    assert [r.id for r in list_calls(engine, f).rows] == [1]
+    with engine.connect() as conn, pytest.raises(SearchSyntaxError) as info:
+        validate_advanced_query(conn, 'alpha AND "unclosed')
+    assert "syntax" in str(info.value).lower() or "unterminated" in str(info.value).lower()
+
+
+def test_fts_index_follows_updates_and_deletes(engine):
+    add_calls(engine, [{"input": "first", "output": "apple"}])
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE calls SET output = 'banana' WHERE id = 1"))
+    assert count_calls(engine, CallFilter(search="apple")) == 0
+    assert count_calls(engine, CallFilter(search="banana")) == 1
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM calls WHERE id = 1"))
+    assert count_calls(engine, CallFilter(search="banana")) == 0
+
+
+def _plan(engine, query) -> str:
+    with engine.connect() as conn:
+        compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
+        rows = conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
+    return " | ".join(row[-1] for row in rows)
+
+
+def test_browse_queries_use_their_indexes(engine):
+    add_calls(engine, make_rows(50, model_version="v1", latency_ms=5.0))
+    page = list_calls(engine, CallFilter(), limit=10)
+    with engine.connect() as conn:
+        newest = page_query(conn, CallFilter(), "newest", page.next_cursor)
+        by_version = page_query(conn, CallFilter(model_versions=("v1",)), "newest")
+        slowest = page_query(conn, CallFilter(), "slowest")
+    newest_plan = _plan(engine, newest)
+    assert "ix_calls_created_at_id" in newest_plan and "TEMP B-TREE" not in newest_plan
+    assert "ix_calls_version_created_at" in _plan(engine, by_version)
+    assert "ix_calls_latency_id" in _plan(engine, slowest)
