@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from evalboard.ui.shell import guarded, sidebar
+from evalboard.ui.shell import APP_ICON, guarded, sidebar
 
-st.set_page_config(page_title="evalboard", page_icon=":material/fact_check:", layout="wide")
+# A local icon: a Material icon name here would make the browser fetch it from a font CDN.
+st.set_page_config(page_title="evalboard", page_icon=str(APP_ICON), layout="wide")
 
 navigation = st.navigation(
     [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import streamlit as st
 from sqlalchemy.engine import make_url
@@ -11,6 +12,7 @@ from sqlalchemy.engine import make_url
 from evalboard.ui.store import store_url
 
 log = logging.getLogger("evalboard.ui")
+APP_ICON = Path(__file__).parent / "assets" / "icon.png"
 
 
 def redacted_store_url() -> str:

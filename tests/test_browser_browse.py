@@ -1,0 +1,70 @@
+"""Browse in a real browser (Playwright + Debian's Chromium): renders, and model output is inert."""
+
+from __future__ import annotations
+
+import shutil
+from urllib.parse import urlparse
+
+import pytest
+
+from evalboard.testing_server import CHROMIUM, CHROMIUM_ARGS, running_app
+from tests.conftest import add_calls, make_rows
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed"),
+]
+
+HOSTILE_OUTPUT = (
+    "<script>window.__pwned = 1; alert('xss')</script>\n"
+    "<img src='http://203.0.113.9/track.png' onerror=\"window.__pwned = 2\">\n"
+    "![tracker](http://203.0.113.9/pixel.gif) [click me](javascript:window.__pwned=3)\n"
+    "  indented line kept"
+)
+
+
+@pytest.fixture
+def browser_page():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        yield page
+        browser.close()
+
+
+def _watch(page) -> tuple[list[str], list[str]]:
+    dialogs: list[str] = []
+    outside: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("request", lambda r: outside.append(r.url)
+            if urlparse(r.url).hostname not in ("127.0.0.1", "localhost", None)
+            and not r.url.startswith("data:") else None)
+    return dialogs, outside
+
+
+def test_browse_renders_and_hostile_output_stays_text(engine, db_url, browser_page, tmp_path):
+    add_calls(engine, make_rows(120, model_version="v1"))
+    add_calls(engine, [{"input": "render this", "output": HOSTILE_OUTPUT, "model_version": "v2"}])
+    page = browser_page
+    dialogs, outside = _watch(page)
+    with running_app(db_url, log_path=tmp_path / "server.log") as base:
+        page.goto(base + "/")
+        page.get_by_text("Browse calls").wait_for(timeout=30_000)
+        page.get_by_text("calls 1–50 of 121").wait_for(timeout=30_000)
+        page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
+
+        for mode in ("Raw", "Markdown"):
+            page.goto(f"{base}/?call=121&view={mode}")
+            dialog = page.get_by_role("dialog")
+            dialog.get_by_text("render this").first.wait_for(timeout=30_000)
+            page.wait_for_timeout(1000)
+            text = dialog.inner_text()
+            assert "<script>" in text or mode == "Markdown"
+            assert "click me" in text
+            for link in dialog.locator("a").all():
+                assert not (link.get_attribute("href") or "").lower().startswith("javascript:")
+            assert dialog.locator("img[src*='203.0.113.9']").count() == 0
+            assert page.evaluate("window.__pwned === undefined")
+    assert dialogs == []
+    assert outside == []
