@@ -1,0 +1,328 @@
+"""Demo data: four weeks of a fine-tuned support assistant, with planted failures to find.
+
+`load_demo` writes model versions (a base model and four fine-tunes, each with a parent and
+notes on what changed) and a history of calls whose failures are planted per version and
+named in `metadata["planted"]`, so review and metrics pages have something true to show.
+The same seed and `now` give the same rows; external ids make loading twice a no-op.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import accumulate
+from random import Random
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from evalboard.demo_content import (
+    BASE_MODEL,
+    EVAL_MIX,
+    FAILURE_MODES,
+    PRODUCTION_MIX,
+    SCENARIOS,
+    VERSIONS,
+    WRONG_FORMAT,
+    Task,
+    VersionSpec,
+    meta_for,
+    support_task,
+)
+from evalboard.store.engine import write_session
+from evalboard.store.ids import IdPool
+from evalboard.store.models import ModelVersion, utcnow
+from evalboard.store.records import normalize_call
+from evalboard.store.writes import write_calls
+
+DEMO_DAYS = 28
+BATCH_SIZE = 1000
+EVAL_SHARE = 0.08  # share of calls from eval runs (one run per version, at its creation)
+MAX_EVAL_CASES = 150  # size cap of the fixed eval set every version is run on
+EVAL_RUN = timedelta(hours=3)
+SESSION_SHARE = 0.08  # production events that are multi-turn conversations
+DEPLOY_DELAY = timedelta(hours=12)  # a new version is evaluated first, then deployed
+CANARY = timedelta(hours=48)  # its production share ramps from 10% to 100% meanwhile
+TIMEOUT_ERROR = "TimeoutError: no response from the inference server within 30 s"
+USER_TIERS = ("free", "pro", "enterprise")
+TIER_WEIGHTS = (6, 3, 1)
+WEEKEND_FACTOR = 0.3
+# fmt: off
+HOURLY = (  # relative traffic per UTC hour of a weekday: business hours dominate
+    0.12, 0.08, 0.06, 0.05, 0.05, 0.08, 0.18, 0.40, 0.70, 0.95, 1.00, 1.00,
+    0.90, 0.95, 1.00, 1.00, 0.95, 0.80, 0.60, 0.45, 0.35, 0.28, 0.22, 0.16,
+)
+# fmt: on
+_PRODUCTION_SCENARIOS = tuple(PRODUCTION_MIX)
+_PRODUCTION_WEIGHTS = tuple(PRODUCTION_MIX.values())
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What `load_demo` wrote."""
+
+    inserted: int
+    already_present: int
+    model_versions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Event:
+    """A production request (one call or a conversation) or one call of an eval run."""
+
+    at: datetime
+    turns: int = 1
+    version: int | None = None  # eval calls name their version; production asks the rollout
+    eval_case: int | None = None
+
+
+def load_demo(
+    engine: Engine,
+    calls: int = 3000,
+    seed: int = 0,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> DemoSummary:
+    """Fill the store with `calls` demo calls over the four weeks ending at `now`.
+
+    `now` defaults to the current time; a naive `now` is taken as UTC. `progress(done, total)`
+    is called after each batch of `BATCH_SIZE` calls is written.
+    """
+    if calls < 0:
+        raise ValueError("calls must not be negative")
+    end = _naive_utc(now) if now is not None else utcnow()
+    start = end - timedelta(days=DEMO_DAYS)
+    created = [start + timedelta(days=spec.day) for spec in VERSIONS]
+    _upsert_versions(engine, created)
+    rng = Random(seed)
+    cases, events = _plan(rng, calls, start, end, created)
+    deploys = [start] + [at + DEPLOY_DELAY for at in created[1:]]
+    ids = IdPool(engine, block_size=BATCH_SIZE)
+    inserted = present = done = 0
+    batch: list[dict[str, Any]] = []
+    stream = _call_fields(rng, seed, events, cases, deploys, end)
+    for fields in stream:
+        batch.append(normalize_call(**fields))
+        if len(batch) == BATCH_SIZE or done + len(batch) == calls:
+            written = write_calls(engine, batch, ids)
+            inserted += written.inserted
+            present += written.already_present
+            done += len(batch)
+            batch = []
+            if progress is not None:
+                progress(done, calls)
+    assert not batch and done == calls, "the plan yields exactly `calls` calls"
+    return DemoSummary(inserted, present, tuple(spec.name for spec in VERSIONS))
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _upsert_versions(engine: Engine, created: Sequence[datetime]) -> None:
+    """Create the demo versions, or fill in lineage and notes they lack; one transaction."""
+    with write_session(engine) as session:
+        parent: ModelVersion | None = None
+        for spec, at in zip(VERSIONS, created, strict=True):
+            version = session.scalar(select(ModelVersion).where(ModelVersion.name == spec.name))
+            if version is None:
+                version = ModelVersion(name=spec.name, created_at=at)
+                session.add(version)
+            version.base_model = version.base_model or BASE_MODEL
+            version.notes = version.notes or spec.notes
+            if parent is not None and version.parent_id is None:
+                version.parent = parent
+            session.flush()
+            parent = version
+
+
+def _cumulative_hour_weights(start: datetime) -> list[float]:
+    """Cumulative traffic weight of each hour of the period: weekdays and office hours."""
+    weights = []
+    for hour in range(DEMO_DAYS * 24):
+        moment = start + timedelta(hours=hour)
+        weekday = 1.0 if moment.weekday() < 5 else WEEKEND_FACTOR
+        weights.append(weekday * HOURLY[moment.hour])
+    return list(accumulate(weights))
+
+
+def _plan(
+    rng: Random, calls: int, start: datetime, end: datetime, created: Sequence[datetime]
+) -> tuple[list[Task], list[_Event]]:
+    """The eval set and every event of the period, in time order."""
+    per_version = min(MAX_EVAL_CASES, round(calls * EVAL_SHARE / len(VERSIONS)))
+    names, weights = zip(*EVAL_MIX.items(), strict=True)
+    cases = [SCENARIOS[name](rng) for name in rng.choices(names, weights, k=per_version)]
+    events: list[_Event] = []
+    for version, at in enumerate(created):
+        offsets = sorted(rng.uniform(0, EVAL_RUN.total_seconds()) for _ in range(per_version))
+        events += [
+            _Event(min(at + timedelta(seconds=offset), end), version=version, eval_case=case)
+            for case, offset in enumerate(offsets)
+        ]
+    remaining = calls - len(events)
+    sizes: list[int] = []
+    while remaining > 0:
+        turns = min(remaining, rng.randint(2, 4) if rng.random() < SESSION_SHARE else 1)
+        sizes.append(turns)
+        remaining -= turns
+    cumulative = _cumulative_hour_weights(start)
+    hours = rng.choices(range(len(cumulative)), cum_weights=cumulative, k=len(sizes))
+    starts = sorted(start + timedelta(hours=h, seconds=rng.random() * 3600) for h in hours)
+    events += [_Event(at, turns) for at, turns in zip(starts, sizes, strict=True)]
+    events.sort(key=lambda event: event.at)
+    return cases, events
+
+
+def _live_version(rng: Random, at: datetime, deploys: Sequence[datetime]) -> int:
+    """The version serving a production request: the newest deployed one, during its canary
+    ramp sometimes still its parent."""
+    newest = max(0, bisect_right(deploys, at) - 1)
+    ramp = (at - deploys[newest]) / CANARY
+    if newest > 0 and ramp < 1 and rng.random() >= 0.1 + 0.9 * ramp:
+        return newest - 1
+    return newest
+
+
+def _call_fields(
+    rng: Random,
+    seed: int,
+    events: Sequence[_Event],
+    cases: Sequence[Task],
+    deploys: Sequence[datetime],
+    end: datetime,
+) -> Iterator[dict[str, Any]]:
+    """Keyword arguments of `normalize_call` for every call, in time order.
+
+    Production calls get external ids `demo-{seed}-{i}` in time order, eval calls
+    `demo-{seed}-eval-{version}-{case}`: the same keys for any `now`, so reloading adds nothing.
+    Conversation turns overlap later events, so calls wait in a heap until their time comes.
+    """
+    pending: list[tuple[datetime, int, dict[str, Any]]] = []
+    produced = made = 0
+
+    def ready(until: datetime | None) -> Iterator[dict[str, Any]]:
+        nonlocal produced
+        while pending and (until is None or pending[0][0] <= until):
+            fields = heapq.heappop(pending)[2]
+            if fields["source"] == "production":
+                fields["external_id"] = f"demo-{seed}-{produced}"
+                produced += 1
+            yield fields
+
+    for number, event in enumerate(events):
+        yield from ready(event.at)
+        for fields in _event_calls(rng, seed, number, event, cases, deploys, end):
+            heapq.heappush(pending, (fields["created_at"], made, fields))
+            made += 1
+    yield from ready(None)
+
+
+def _event_calls(
+    rng: Random,
+    seed: int,
+    number: int,
+    event: _Event,
+    cases: Sequence[Task],
+    deploys: Sequence[datetime],
+    end: datetime,
+) -> Iterator[dict[str, Any]]:
+    """The calls of one event: an eval call, a production call or a conversation."""
+    if event.eval_case is not None and event.version is not None:
+        case = event.eval_case
+        meta = {"eval_case": f"case-{case:03d}"}
+        fields = _call(rng, cases[case], event.version, event.at, "eval", meta)
+        yield fields | {"external_id": f"demo-{seed}-eval-{fields['model_version']}-{case:03d}"}
+        return
+    version = _live_version(rng, event.at, deploys)
+    tier = rng.choices(USER_TIERS, TIER_WEIGHTS)[0]
+    if event.turns == 1:
+        scenario = rng.choices(_PRODUCTION_SCENARIOS, _PRODUCTION_WEIGHTS)[0]
+        yield _call(
+            rng, SCENARIOS[scenario](rng), version, event.at, "production", {"user_tier": tier}
+        )
+        return
+    history: list[dict[str, str]] = []
+    at = event.at
+    for turn in range(1, event.turns + 1):
+        task = support_task(rng, history)
+        meta = {"user_tier": tier, "turn": turn}
+        fields = _call(rng, task, version, at, "production", meta, f"demo-{seed}-session-{number}")
+        yield fields
+        if fields["output"] is not None and not isinstance(task.input, str):
+            history = [*task.input[1:], {"role": "assistant", "content": fields["output"]}]
+        at = min(at + timedelta(seconds=rng.uniform(20, 240)), end)
+
+
+def _call(
+    rng: Random,
+    task: Task,
+    version: int,
+    at: datetime,
+    source: str,
+    extra_meta: dict[str, Any],
+    session_id: str | None = None,
+) -> dict[str, Any]:
+    """One call of `task` answered by a version: a planted failure, a timeout or a good reply."""
+    spec = VERSIONS[version]
+    prompt_tokens = _prompt_tokens(task.input)
+    meta = meta_for(task) | extra_meta
+    fields: dict[str, Any] = {
+        "input": task.input,
+        "model_version": spec.name,
+        "source": source,
+        "prompt_tokens": prompt_tokens,
+        "session_id": session_id,
+        "created_at": at,
+    }
+    if rng.random() < spec.timeout_rate:
+        latency = 30_000 + rng.uniform(0, 80)
+        meta["planted"] = None
+        return fields | {
+            "output": None,
+            "error": TIMEOUT_ERROR,
+            "metadata": meta,
+            "latency_ms": round(latency, 1),
+        }
+    planted = _planted_failure(rng, spec, task)
+    output = task.bad[planted] if planted else task.good
+    if planted == WRONG_FORMAT and spec.chatty and task.chatty is not None:
+        output = task.chatty
+    completion = _tokens(output)
+    latency = spec.ttft_ms + 0.05 * prompt_tokens + spec.ms_per_token * completion
+    latency *= rng.lognormvariate(0, 0.25)
+    if rng.random() < 0.03:  # queueing spikes: the long tail of p95/p99
+        latency *= rng.uniform(2, 4)
+    meta["planted"] = planted
+    return fields | {
+        "output": output,
+        "completion_tokens": completion,
+        "metadata": meta,
+        "latency_ms": round(latency, 1),
+    }
+
+
+def _planted_failure(rng: Random, spec: VersionSpec, task: Task) -> str | None:
+    """Pick at most one failure mode the task can show, with the version's rates."""
+    draw, total = rng.random(), 0.0
+    for mode in FAILURE_MODES:
+        if mode in task.bad:
+            total += spec.failure_rates.get(mode, 0.0)
+            if draw < total:
+                return mode
+    return None
+
+
+def _tokens(text: str) -> int:
+    """Roughly the tokens of `text`: four tokens for every three words."""
+    return math.ceil(len(text.split()) * 4 / 3)
+
+
+def _prompt_tokens(prompt: str | list[dict[str, str]]) -> int:
+    if isinstance(prompt, str):
+        return _tokens(prompt) + 3
+    return sum(_tokens(message["content"]) + 4 for message in prompt)
