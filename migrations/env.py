@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from evalboard.store.models import Base
+from evalboard.store.schema import Base
 from evalboard.store.schema_extras import is_managed_by_migrations_only
 
 config = context.config

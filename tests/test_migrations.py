@@ -8,7 +8,7 @@ from sqlalchemy import inspect, text
 
 from evalboard.store import migrate
 from evalboard.store.engine import make_engine
-from evalboard.store.models import Base
+from evalboard.store.schema import Base
 from evalboard.store.schema_extras import is_managed_by_migrations_only
 
 

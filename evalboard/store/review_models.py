@@ -1,0 +1,146 @@
+"""Typed ORM models of reviewing: labels, append-only annotations, review sessions, settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from evalboard.store.models import Base, utcnow
+
+LABEL_KINDS = ("failure", "success")
+VERDICTS = ("pass", "fail", "unsure")
+ACTIONS = ("judge", "skip", "retract")
+
+annotation_labels = Table(
+    "annotation_labels",
+    Base.metadata,
+    Column("annotation_id", ForeignKey("annotations.id", ondelete="CASCADE"), primary_key=True),
+    Column("label_id", ForeignKey("labels.id"), primary_key=True),
+    Index("ix_annotation_labels_label_id", "label_id"),
+)
+
+
+class Label(Base):
+    """An entry of the failure/success taxonomy; a used label is archived, never deleted."""
+
+    __tablename__ = "labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    description: Mapped[str] = mapped_column(Text, default="")
+    color: Mapped[str] = mapped_column(String(7), default="#868e96")
+    shortcut: Mapped[str | None] = mapped_column(String(1))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Annotation(Base):
+    """One reviewer's action on a call. Rows are only appended: a `retract` row undoes the row
+    it names, and a reviewer's newest unretracted `judge` row is their current judgement."""
+
+    __tablename__ = "annotations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    reviewer: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(10), default="judge")
+    verdict: Mapped[str | None] = mapped_column(String(10))
+    note: Mapped[str | None] = mapped_column(Text)
+    corrected_output: Mapped[str | None] = mapped_column(Text)
+    seconds_spent: Mapped[float | None] = mapped_column(Float)
+    retracts_id: Mapped[int | None] = mapped_column(ForeignKey("annotations.id"))
+    batch_id: Mapped[str | None] = mapped_column(String(36))
+    review_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("review_sessions.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    labels: Mapped[list[Label]] = relationship(secondary=annotation_labels, lazy="selectin")
+
+    __table_args__ = (
+        Index("ix_annotations_call_reviewer", "call_id", "reviewer", "id"),
+        Index("ix_annotations_reviewer_created_at", "reviewer", "created_at"),
+        Index("ix_annotations_created_at", "created_at"),
+        Index("ix_annotations_retracts_id", "retracts_id"),
+        Index("ix_annotations_batch_id", "batch_id"),
+    )
+
+
+class ReviewSession(Base):
+    """A daily "look at your data" queue of calls picked by a strategy."""
+
+    __tablename__ = "review_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    reviewer: Mapped[str] = mapped_column(String(200))
+    strategy: Mapped[str] = mapped_column(String(32))
+    filters: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    size: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_review_sessions_reviewer_created_at", "reviewer", "created_at"),)
+
+
+class ReviewItem(Base):
+    """One call's place in a review session."""
+
+    __tablename__ = "review_items"
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("review_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    annotation_id: Mapped[int | None] = mapped_column(ForeignKey("annotations.id"))
+
+    __table_args__ = (
+        UniqueConstraint("session_id", "call_id", name="uq_review_items_session_call"),
+        Index("ix_review_items_call_id", "call_id"),
+    )
+
+
+class Setting(Base):
+    """A named piece of configuration kept in the store (e.g. the review guidelines)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class CallEmbedding(Base):
+    """Normalised sentence embeddings of a call's input and output (float32 bytes)."""
+
+    __tablename__ = "call_embeddings"
+
+    call_id: Mapped[int] = mapped_column(
+        ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(200))
+    input_vector: Mapped[bytes] = mapped_column(LargeBinary)
+    output_vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
