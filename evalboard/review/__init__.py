@@ -1,0 +1,1 @@
+"""Reviewing calls: labels, guidelines, annotations, review sessions."""

@@ -1,0 +1,290 @@
+"""Append-only annotations: judge, skip, bulk-judge and undo; read current state and history."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, and_, exists, func, select
+from sqlalchemy.orm import Session, aliased
+
+from evalboard.review.labels import labels_by_name
+from evalboard.store.engine import write_session
+from evalboard.store.models import Call
+from evalboard.store.review_models import VERDICTS, Annotation, Label, annotation_labels
+
+BULK_CHUNK = 500
+
+
+class AnnotationError(ValueError):
+    """An annotation that cannot be recorded; the message says why."""
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What a reviewer decides about a call."""
+
+    verdict: str | None
+    labels: tuple[str, ...] = ()
+    note: str = ""
+    corrected_output: str | None = None
+
+    def check(self) -> None:
+        if self.verdict is not None and self.verdict not in VERDICTS:
+            raise AnnotationError(f"a verdict is pass, fail or unsure, not {self.verdict!r}")
+        if (
+            self.verdict is None
+            and not self.labels
+            and not self.note.strip()
+            and not self.corrected_output
+        ):
+            raise AnnotationError("choose a verdict or a label, or write a note")
+
+
+@dataclass(frozen=True)
+class AnnotationView:
+    id: int
+    call_id: int
+    reviewer: str
+    action: str
+    verdict: str | None
+    labels: tuple[str, ...]
+    note: str | None
+    corrected_output: str | None
+    seconds_spent: float | None
+    created_at: datetime
+    retracted: bool = False
+    batch_id: str | None = None
+
+
+@dataclass
+class UndoResult:
+    retracted_ids: list[int] = field(default_factory=list)
+    call_ids: list[int] = field(default_factory=list)
+
+
+def clean_reviewer(reviewer: str) -> str:
+    name = " ".join((reviewer or "").split())
+    if not name:
+        raise AnnotationError("say who is reviewing (a reviewer name)")
+    return name[:200]
+
+
+def _retracted():  # type: ignore[no-untyped-def]
+    retract = aliased(Annotation)
+    return exists().where(retract.retracts_id == Annotation.id)
+
+
+def live_judgements():  # type: ignore[no-untyped-def]
+    """WHERE clause of judge rows that no retract row has undone."""
+    return and_(Annotation.action == "judge", ~_retracted())
+
+
+def _new_annotation(
+    session: Session,
+    call_id: int,
+    reviewer: str,
+    judgement: Judgement,
+    label_ids: dict[str, int],
+    **extra: object,
+) -> Annotation:
+    annotation = Annotation(
+        call_id=call_id,
+        reviewer=reviewer,
+        action="judge",
+        verdict=judgement.verdict,
+        note=judgement.note.strip() or None,
+        corrected_output=judgement.corrected_output if judgement.corrected_output else None,
+        **extra,
+    )
+    annotation.labels = [session.get(Label, label_ids[name]) for name in judgement.labels]
+    session.add(annotation)
+    return annotation
+
+
+def annotate(
+    engine: Engine,
+    call_id: int,
+    reviewer: str,
+    judgement: Judgement,
+    *,
+    seconds_spent: float | None = None,
+    review_session_id: int | None = None,
+) -> int:
+    """Record a reviewer's judgement of a call; returns the annotation id."""
+    judgement.check()
+    reviewer = clean_reviewer(reviewer)
+    label_ids = labels_by_name(engine, judgement.labels)
+    with write_session(engine) as session:
+        if session.get(Call, call_id) is None:
+            raise AnnotationError(f"there is no call {call_id}")
+        annotation = _new_annotation(
+            session,
+            call_id,
+            reviewer,
+            judgement,
+            label_ids,
+            seconds_spent=seconds_spent,
+            review_session_id=review_session_id,
+        )
+        session.flush()
+        return annotation.id
+
+
+def record_skip(
+    engine: Engine, call_id: int, reviewer: str, review_session_id: int | None = None
+) -> int:
+    """Record that a reviewer skipped a call (it stays unreviewed)."""
+    with write_session(engine) as session:
+        annotation = Annotation(
+            call_id=call_id,
+            reviewer=clean_reviewer(reviewer),
+            action="skip",
+            review_session_id=review_session_id,
+        )
+        session.add(annotation)
+        session.flush()
+        return annotation.id
+
+
+def bulk_annotate(
+    engine: Engine, call_ids: Sequence[int], reviewer: str, judgement: Judgement
+) -> str:
+    """Apply one judgement to many calls as one undoable action; returns its batch id."""
+    judgement.check()
+    reviewer = clean_reviewer(reviewer)
+    label_ids = labels_by_name(engine, judgement.labels)
+    batch_id = uuid.uuid4().hex
+    unique_ids = list(dict.fromkeys(call_ids))
+    with write_session(engine) as session:
+        for start in range(0, len(unique_ids), BULK_CHUNK):
+            for call_id in unique_ids[start : start + BULK_CHUNK]:
+                _new_annotation(session, call_id, reviewer, judgement, label_ids, batch_id=batch_id)
+            session.flush()
+    return batch_id
+
+
+def undo_last(engine: Engine, reviewer: str, *, review_session_id: int | None = None) -> UndoResult:
+    """Retract the reviewer's newest action that is not retracted yet (a whole bulk action at
+    once). With a review session, only that session's actions are considered."""
+    reviewer = clean_reviewer(reviewer)
+    result = UndoResult()
+    with write_session(engine) as session:
+        query = select(Annotation).where(
+            Annotation.reviewer == reviewer, Annotation.action != "retract", ~_retracted()
+        )
+        if review_session_id is not None:
+            query = query.where(Annotation.review_session_id == review_session_id)
+        last = session.scalars(query.order_by(Annotation.id.desc()).limit(1)).first()
+        if last is None:
+            return result
+        targets = (
+            [last]
+            if last.batch_id is None
+            else list(
+                session.scalars(
+                    select(Annotation).where(Annotation.batch_id == last.batch_id, ~_retracted())
+                )
+            )
+        )
+        for target in targets:
+            session.add(
+                Annotation(
+                    call_id=target.call_id,
+                    reviewer=reviewer,
+                    action="retract",
+                    retracts_id=target.id,
+                    review_session_id=target.review_session_id,
+                )
+            )
+            result.retracted_ids.append(target.id)
+            result.call_ids.append(target.call_id)
+    return result
+
+
+def _views(session: Session, annotations: Sequence[Annotation]) -> list[AnnotationView]:
+    ids = [a.id for a in annotations]
+    retracted = (
+        set(session.scalars(select(Annotation.retracts_id).where(Annotation.retracts_id.in_(ids))))
+        if ids
+        else set()
+    )
+    return [
+        AnnotationView(
+            a.id,
+            a.call_id,
+            a.reviewer,
+            a.action,
+            a.verdict,
+            tuple(label.name for label in a.labels),
+            a.note,
+            a.corrected_output,
+            a.seconds_spent,
+            a.created_at,
+            a.id in retracted,
+            a.batch_id,
+        )
+        for a in annotations
+    ]
+
+
+def call_history(engine: Engine, call_id: int) -> list[AnnotationView]:
+    """Every annotation row of a call, newest first (retracted ones flagged)."""
+    with Session(engine) as session:
+        rows = list(
+            session.scalars(
+                select(Annotation)
+                .where(Annotation.call_id == call_id)
+                .order_by(Annotation.id.desc())
+            )
+        )
+        return _views(session, rows)
+
+
+def current_judgements(engine: Engine, call_ids: Sequence[int]) -> dict[int, list[AnnotationView]]:
+    """Each call's current judgement per reviewer (newest unretracted judge row)."""
+    if not call_ids:
+        return {}
+    with Session(engine) as session:
+        rows = list(
+            session.scalars(
+                select(Annotation)
+                .where(Annotation.call_id.in_(call_ids), live_judgements())
+                .order_by(Annotation.id.desc())
+            )
+        )
+        current: dict[int, list[AnnotationView]] = {}
+        seen: set[tuple[int, str]] = set()
+        for view in _views(session, rows):
+            if (view.call_id, view.reviewer) not in seen:
+                seen.add((view.call_id, view.reviewer))
+                current.setdefault(view.call_id, []).append(view)
+        return current
+
+
+def current_judgement(engine: Engine, call_id: int, reviewer: str) -> AnnotationView | None:
+    for view in current_judgements(engine, [call_id]).get(call_id, []):
+        if view.reviewer == reviewer:
+            return view
+    return None
+
+
+def is_reviewed():  # type: ignore[no-untyped-def]
+    """WHERE clause (on Call) true when someone's current judgement of the call exists."""
+    return exists().where(Annotation.call_id == Call.id, live_judgements())
+
+
+def label_usage(engine: Engine) -> dict[str, int]:
+    """How many live judgements carry each label."""
+    with Session(engine) as session:
+        return dict(
+            session.execute(
+                select(Label.name, func.count())
+                .join(annotation_labels, annotation_labels.c.label_id == Label.id)
+                .join(Annotation, Annotation.id == annotation_labels.c.annotation_id)
+                .where(live_judgements())
+                .group_by(Label.name)
+            ).all()
+        )

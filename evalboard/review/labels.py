@@ -1,0 +1,197 @@
+"""The label taxonomy: list, add, rename, recolour, re-key and archive labels."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, exists, func, select
+from sqlalchemy.orm import Session
+
+from evalboard.store.engine import write_session
+from evalboard.store.review_models import LABEL_KINDS, Label, annotation_labels
+
+# Keys the review screen uses for verdicts and navigation, and keys Streamlit reserves.
+RESERVED_KEYS = frozenset("PFUSZJKNCR")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class LabelError(ValueError):
+    """A label change that cannot be made; the message says why."""
+
+
+@dataclass(frozen=True)
+class LabelView:
+    id: int
+    name: str
+    kind: str
+    description: str
+    color: str
+    shortcut: str | None
+    position: int
+    archived: bool
+
+
+def _view(label: Label) -> LabelView:
+    return LabelView(
+        label.id,
+        label.name,
+        label.kind,
+        label.description,
+        label.color,
+        label.shortcut,
+        label.position,
+        label.archived,
+    )
+
+
+def list_labels(engine: Engine, *, include_archived: bool = False) -> list[LabelView]:
+    """Labels in display order (failure modes first, as positioned)."""
+    with Session(engine) as session:
+        query = select(Label).order_by(Label.position, Label.id)
+        if not include_archived:
+            query = query.where(Label.archived.is_(False))
+        return [_view(label) for label in session.scalars(query)]
+
+
+def labels_by_name(engine: Engine, names: Sequence[str]) -> dict[str, int]:
+    """Ids of active labels by name; raise LabelError naming any unknown or archived one."""
+    if not names:
+        return {}
+    with Session(engine) as session:
+        found = dict(
+            session.execute(
+                select(Label.name, Label.id).where(Label.name.in_(names), Label.archived.is_(False))
+            ).all()
+        )
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise LabelError(f"unknown or archived label(s): {', '.join(missing)}")
+    return found
+
+
+def _check_name(name: str) -> str:
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise LabelError("a label needs a name")
+    if len(cleaned) > 100:
+        raise LabelError("a label name has at most 100 characters")
+    return cleaned
+
+
+def _check_key(session: Session, key: str | None, label_id: int | None) -> str | None:
+    if key is None or key.strip() == "":
+        return None
+    key = key.strip().upper()
+    if len(key) != 1 or not key.isalnum():
+        raise LabelError(f"a shortcut is one letter or digit, not {key!r}")
+    if key in RESERVED_KEYS:
+        raise LabelError(
+            f"{key} is taken by the review screen (P pass, F fail, U unsure, S skip, Z undo, "
+            "J/K next/previous, N note) or reserved by Streamlit (C, R)"
+        )
+    clash = session.scalar(
+        select(Label.name).where(
+            func.upper(Label.shortcut) == key,
+            Label.archived.is_(False),
+            Label.id != (label_id or -1),
+        )
+    )
+    if clash:
+        raise LabelError(f"the key {key} already belongs to “{clash}”")
+    return key
+
+
+def _check_colour(color: str) -> str:
+    if not _COLOUR.match(color):
+        raise LabelError(f"a colour is #RRGGBB, not {color!r}")
+    return color.lower()
+
+
+def create_label(
+    engine: Engine,
+    name: str,
+    kind: str,
+    *,
+    description: str = "",
+    color: str = "#868e96",
+    shortcut: str | None = None,
+) -> int:
+    if kind not in LABEL_KINDS:
+        raise LabelError(f"a label's kind is failure or success, not {kind!r}")
+    with write_session(engine) as session:
+        name = _check_name(name)
+        if session.scalar(select(Label.id).where(Label.name == name)):
+            raise LabelError(f"a label named “{name}” exists already (it may be archived)")
+        position = (session.scalar(select(func.max(Label.position))) or 0) + 1
+        label = Label(
+            name=name,
+            kind=kind,
+            description=description.strip(),
+            color=_check_colour(color),
+            shortcut=_check_key(session, shortcut, None),
+            position=position,
+        )
+        session.add(label)
+        session.flush()
+        return label.id
+
+
+def update_label(
+    engine: Engine,
+    label_id: int,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    color: str | None = None,
+    shortcut: str | None = None,
+    clear_shortcut: bool = False,
+) -> None:
+    """Rename, describe, recolour or re-key a label."""
+    with write_session(engine) as session:
+        label = session.get(Label, label_id)
+        if label is None:
+            raise LabelError(f"no label with id {label_id}")
+        if name is not None and _check_name(name) != label.name:
+            new_name = _check_name(name)
+            if session.scalar(select(Label.id).where(Label.name == new_name)):
+                raise LabelError(f"a label named “{new_name}” exists already")
+            label.name = new_name
+        if description is not None:
+            label.description = description.strip()
+        if color is not None:
+            label.color = _check_colour(color)
+        if clear_shortcut:
+            label.shortcut = None
+        elif shortcut is not None:
+            label.shortcut = _check_key(session, shortcut, label_id)
+
+
+def is_used(session: Session, label_id: int) -> bool:
+    return bool(session.scalar(select(exists().where(annotation_labels.c.label_id == label_id))))
+
+
+def archive_label(engine: Engine, label_id: int) -> str:
+    """Retire a label: archived when used (annotations keep it), deleted when never used.
+
+    Returns "archived" or "deleted".
+    """
+    with write_session(engine) as session:
+        label = session.get(Label, label_id)
+        if label is None:
+            raise LabelError(f"no label with id {label_id}")
+        if is_used(session, label_id):
+            label.archived = True
+            label.shortcut = None
+            return "archived"
+        session.delete(label)
+        return "deleted"
+
+
+def restore_label(engine: Engine, label_id: int) -> None:
+    with write_session(engine) as session:
+        label = session.get(Label, label_id)
+        if label is None:
+            raise LabelError(f"no label with id {label_id}")
+        label.archived = False

@@ -1,0 +1,131 @@
+"""Pick the calls of a review session: each strategy returns call ids, never one twice."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, and_, select, true
+
+from evalboard.review.annotations import is_reviewed, live_judgements
+from evalboard.store.calls_query import DEFAULT_SORT, CallFilter, filter_conditions, list_calls
+from evalboard.store.models import Call
+from evalboard.store.review_models import Annotation
+
+STRATEGIES: dict[str, str] = {
+    "random": "Random unreviewed",
+    "stratified": "Stratified across model versions (unreviewed)",
+    "newest": "Newest unreviewed first",
+    "disagreements": "Disagreements first (reviewers differ)",
+    "as_displayed": "As displayed in Browse (current filter and sort)",
+}
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """How many calls, from which slice of the data, picked how."""
+
+    size: int
+    strategy: str = "random"
+    call_filter: CallFilter = field(default_factory=CallFilter)
+    sort_key: str = DEFAULT_SORT
+    seed: int | None = None
+
+
+def _unreviewed_candidates(engine: Engine, f: CallFilter) -> list[tuple[int, int]]:
+    """(call id, model version id) of every matching call nobody has judged yet."""
+    with engine.connect() as conn:
+        conditions = filter_conditions(conn, f)
+        return [
+            tuple(row)
+            for row in conn.execute(
+                select(Call.id, Call.model_version_id)
+                .where(and_(true(), *conditions), ~is_reviewed())
+                .order_by(Call.id)
+            )
+        ]
+
+
+def _random(engine: Engine, spec: SessionSpec) -> list[int]:
+    ids = [call_id for call_id, _ in _unreviewed_candidates(engine, spec.call_filter)]
+    return random.Random(spec.seed).sample(ids, min(spec.size, len(ids)))
+
+
+def _stratified(engine: Engine, spec: SessionSpec) -> list[int]:
+    """Equal shares per model version; a version with too few calls leaves its share to others."""
+    rng = random.Random(spec.seed)
+    by_version: dict[int, list[int]] = defaultdict(list)
+    for call_id, version_id in _unreviewed_candidates(engine, spec.call_filter):
+        by_version[version_id].append(call_id)
+    pools = [rng.sample(ids, len(ids)) for _, ids in sorted(by_version.items())]
+    picked: list[int] = []
+    while len(picked) < spec.size and any(pools):
+        for pool in pools:
+            if pool and len(picked) < spec.size:
+                picked.append(pool.pop())
+    rng.shuffle(picked)
+    return picked
+
+
+def _newest(engine: Engine, spec: SessionSpec) -> list[int]:
+    with engine.connect() as conn:
+        conditions = filter_conditions(conn, spec.call_filter)
+        return list(
+            conn.scalars(
+                select(Call.id)
+                .where(and_(true(), *conditions), ~is_reviewed())
+                .order_by(Call.created_at.desc(), Call.id.desc())
+                .limit(spec.size)
+            )
+        )
+
+
+def _disagreements(engine: Engine, spec: SessionSpec) -> list[int]:
+    """Calls whose reviewers' current verdicts differ, newest first."""
+    with engine.connect() as conn:
+        conditions = filter_conditions(conn, spec.call_filter)
+        rows = conn.execute(
+            select(Annotation.call_id, Annotation.reviewer, Annotation.verdict)
+            .join(Call, Call.id == Annotation.call_id)
+            .where(live_judgements(), *conditions)
+            .order_by(Annotation.id.desc())
+        ).all()
+    verdicts: dict[int, dict[str, str | None]] = defaultdict(dict)
+    for call_id, reviewer, verdict in rows:  # newest first: the first row is current
+        verdicts[call_id].setdefault(reviewer, verdict)
+    differing = [c for c, by_reviewer in verdicts.items() if len(set(by_reviewer.values())) > 1]
+    return sorted(differing, reverse=True)[: spec.size]
+
+
+def _as_displayed(engine: Engine, spec: SessionSpec) -> list[int]:
+    picked: list[int] = []
+    cursor = None
+    while len(picked) < spec.size:
+        page = list_calls(
+            engine, spec.call_filter, spec.sort_key, cursor, limit=min(500, spec.size - len(picked))
+        )
+        picked.extend(row.id for row in page.rows)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    return picked
+
+
+SAMPLERS: dict[str, Callable[[Engine, SessionSpec], list[int]]] = {
+    "random": _random,
+    "stratified": _stratified,
+    "newest": _newest,
+    "disagreements": _disagreements,
+    "as_displayed": _as_displayed,
+}
+
+
+def pick_calls(engine: Engine, spec: SessionSpec) -> list[int]:
+    """The call ids of a new session, in review order, without repeats."""
+    if spec.strategy not in SAMPLERS:
+        raise ValueError(f"unknown strategy {spec.strategy!r}; use one of {', '.join(SAMPLERS)}")
+    if spec.size < 1:
+        raise ValueError("a session needs at least one call")
+    return list(dict.fromkeys(SAMPLERS[spec.strategy](engine, spec)))
