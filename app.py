@@ -9,7 +9,8 @@ st.set_page_config(page_title="evalboard", page_icon=str(APP_ICON), layout="wide
 
 navigation = st.navigation(
     [
-        st.Page("pages/browse.py", title="Browse", icon=":material/table_rows:", default=True),
+        st.Page("app_pages/browse.py", title="Browse", icon=":material/table_rows:", default=True),
+        st.Page("app_pages/review.py", title="Review", icon=":material/rate_review:"),
     ]
 )
 sidebar()

@@ -13,7 +13,7 @@ from evalboard.store.engine import write_session
 from evalboard.store.review_models import LABEL_KINDS, Label, annotation_labels
 
 # Keys the review screen uses for verdicts and navigation, and keys Streamlit reserves.
-RESERVED_KEYS = frozenset("PFUSZJKNCR")
+RESERVED_KEYS = frozenset("PFUSZJKCR")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -89,7 +89,7 @@ def _check_key(session: Session, key: str | None, label_id: int | None) -> str |
     if key in RESERVED_KEYS:
         raise LabelError(
             f"{key} is taken by the review screen (P pass, F fail, U unsure, S skip, Z undo, "
-            "J/K next/previous, N note) or reserved by Streamlit (C, R)"
+            "J/K next/previous) or reserved by Streamlit (C, R)"
         )
     clash = session.scalar(
         select(Label.name).where(

@@ -1,1 +1,1 @@
-"""Streamlit building blocks; the only package besides pages/ and app.py that imports streamlit."""
+"""Streamlit building blocks; the only package besides app_pages/ and app.py importing streamlit."""

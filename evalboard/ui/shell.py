@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 from sqlalchemy.engine import make_url
 
+from evalboard.ui.reviewer import reviewer_input
 from evalboard.ui.store import store_url
 
 log = logging.getLogger("evalboard.ui")
@@ -21,6 +22,7 @@ def redacted_store_url() -> str:
 
 
 def sidebar() -> None:
+    reviewer_input()
     with st.sidebar:
         st.caption(f"Store: `{redacted_store_url()}`")
 

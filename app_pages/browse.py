@@ -5,6 +5,7 @@ import streamlit as st
 from evalboard.store.calls_query import has_calls, list_model_versions
 from evalboard.ui.browse_filters import filter_bar
 from evalboard.ui.browse_results import download_buttons, results_table, version_counts
+from evalboard.ui.browse_state import remember_browse_view
 from evalboard.ui.call_detail import open_call_dialog
 from evalboard.ui.first_run import first_run
 from evalboard.ui.store import get_engine
@@ -18,6 +19,7 @@ st.title("Browse calls")
 chosen = filter_bar(engine, [v.name for v in list_model_versions(engine)])
 if chosen is not None:
     call_filter, sort_key = chosen
+    remember_browse_view(call_filter, sort_key)
     with st.sidebar:
         total = version_counts(call_filter)
     results_table(engine, call_filter, sort_key, total)

@@ -1,0 +1,29 @@
+"""Review: look at your data every day and label what is wrong, with the keyboard."""
+
+import streamlit as st
+
+from evalboard.review.sessions import open_session_of
+from evalboard.ui.review_focus import focus_view
+from evalboard.ui.review_start import SESSION_PARAM, recent_sessions, start_form
+from evalboard.ui.reviewer import require_reviewer
+from evalboard.ui.store import get_engine
+
+engine = get_engine()
+st.title("Review")
+reviewer = require_reviewer()
+
+requested = st.query_params.get(SESSION_PARAM)
+session_id = int(requested) if requested and requested.isdigit() else open_session_of(
+    engine, reviewer)
+
+if session_id is None or st.query_params.get("new"):
+    start_form(engine, reviewer)
+    recent_sessions(engine, reviewer)
+    st.stop()
+
+st.query_params[SESSION_PARAM] = str(session_id)
+if st.button("New session", icon=":material/add:"):
+    st.query_params.pop(SESSION_PARAM, None)
+    st.query_params["new"] = "1"
+    st.rerun()
+focus_view(engine, session_id, reviewer)

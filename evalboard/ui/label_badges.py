@@ -1,0 +1,33 @@
+"""Labels drawn as coloured badges (names escaped: they are user-entered text)."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+import streamlit as st
+
+from evalboard.review.labels import LabelView
+
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def readable_text_colour(background: str) -> str:
+    """Black or white, whichever contrasts more with the background (WCAG luminance)."""
+    channels = [int(background[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#000000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#ffffff"
+
+
+def badge_html(label: LabelView) -> str:
+    colour = label.color if _COLOUR.match(label.color) else "#868e96"
+    return (f'<span style="background:{colour};color:{readable_text_colour(colour)};'
+            f'padding:2px 8px;border-radius:10px;margin-right:4px;font-size:0.85em">'
+            f"{html.escape(label.name)}</span>")
+
+
+def label_badges(labels: Sequence[LabelView]) -> None:
+    if labels:
+        st.markdown(" ".join(badge_html(label) for label in labels), unsafe_allow_html=True)

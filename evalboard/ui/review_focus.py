@@ -1,0 +1,236 @@
+"""The focus view: one call at a time, labelled with the keyboard alone.
+
+Keys: a label's key toggles it; P pass, F fail, U unsure; Enter submits and advances;
+K previous, J next, S skip, Z undo. The view is a fragment, so a keypress reruns only it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import streamlit as st
+from sqlalchemy import Engine
+
+from evalboard.review.annotations import AnnotationError, Judgement, current_judgement
+from evalboard.review.guidelines import get_guidelines
+from evalboard.review.labels import LabelView, list_labels
+from evalboard.review.sessions import (
+    SessionView,
+    get_session,
+    item_at,
+    judge_item,
+    move_to,
+    skip_item,
+    undo_in_session,
+)
+from evalboard.store.calls_query import get_call
+from evalboard.ui.text_view import display_mode, show_conversation, show_text
+
+VERDICT_KEYS = {"pass": "P", "fail": "F", "unsure": "U"}
+VERDICT_ICONS = {"pass": ":material/check:", "fail": ":material/close:",
+                 "unsure": ":material/help:"}
+_DRAFTS = "review_drafts"
+_MESSAGE = "review_message"
+
+
+@dataclass
+class Draft:
+    """The reviewer's unsaved choices for one item."""
+
+    verdict: str | None = None
+    labels: set[str] = field(default_factory=set)
+    started: float = field(default_factory=time.monotonic)
+
+
+def _draft(session_id: int, position: int, engine: Engine, call_id: int, reviewer: str) -> Draft:
+    drafts: dict[tuple[int, int], Draft] = st.session_state.setdefault(_DRAFTS, {})
+    key = (session_id, position)
+    if key not in drafts:
+        existing = current_judgement(engine, call_id, reviewer)
+        drafts[key] = Draft(existing.verdict, set(existing.labels)) if existing else Draft()
+    return drafts[key]
+
+
+def _forget_draft(session_id: int, position: int) -> None:
+    st.session_state.setdefault(_DRAFTS, {}).pop((session_id, position), None)
+
+
+def _field_key(kind: str, session_id: int, position: int) -> str:
+    return f"{kind}_{session_id}_{position}"
+
+
+def _say(kind: str, text: str) -> None:
+    st.session_state[_MESSAGE] = (kind, text)
+
+
+# --- actions (button callbacks: they run before the fragment reruns) ------------------------
+
+def _set_verdict(draft: Draft, verdict: str) -> None:
+    draft.verdict = None if draft.verdict == verdict else verdict
+
+
+def _toggle_label(draft: Draft, name: str) -> None:
+    draft.labels.symmetric_difference_update({name})
+
+
+def _submit(engine: Engine, view: SessionView, position: int, reviewer: str, draft: Draft,
+            labels: list[LabelView]) -> None:
+    order = {label.name: label.position for label in labels}
+    note = st.session_state.get(_field_key("note", view.id, position), "") or ""
+    fix = st.session_state.get(_field_key("fix", view.id, position), "") or ""
+    judgement = Judgement(draft.verdict, tuple(sorted(draft.labels, key=order.get)), note,
+                          fix if fix.strip() else None)
+    try:
+        judge_item(engine, view.id, position, reviewer, judgement,
+                   seconds_spent=round(time.monotonic() - draft.started, 1))
+    except AnnotationError as exc:
+        _say("warning", f"Not saved: {exc}.")
+        return
+    _forget_draft(view.id, position)
+    _say("toast", f"Saved call {position + 1} ({draft.verdict or 'no verdict'}). Z undoes it.")
+
+
+def _skip(engine: Engine, view: SessionView, position: int, reviewer: str) -> None:
+    skip_item(engine, view.id, position, reviewer)
+    _forget_draft(view.id, position)
+    _say("toast", f"Skipped call {position + 1}. Z undoes it.")
+
+
+def _undo(engine: Engine, view: SessionView, reviewer: str) -> None:
+    position = undo_in_session(engine, view.id, reviewer)
+    if position is None:
+        _say("toast", "Nothing to undo in this session.")
+        return
+    _forget_draft(view.id, position)
+    _say("toast", f"Undone: call {position + 1} is pending again.")
+
+
+def _move(engine: Engine, view: SessionView, position: int) -> None:
+    move_to(engine, view.id, position)
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+def _show_message() -> None:
+    message = st.session_state.pop(_MESSAGE, None)
+    if message is None:
+        return
+    kind, text = message
+    if kind == "toast":
+        st.toast(text, icon=":material/undo:")
+    else:
+        st.warning(text)
+
+
+def _call_panel(engine: Engine, call_id: int) -> None:
+    call = get_call(engine, call_id)
+    if call is None:
+        st.warning(f"Call {call_id} is no longer in the store; skip it.")
+        return
+    st.caption(f"Call {call.id} · {call.model_version.name} · {call.source} · "
+               f"{call.created_at:%Y-%m-%d %H:%M} UTC"
+               + (f" · {call.latency_ms:,.0f} ms" if call.latency_ms is not None else ""))
+    if call.error:
+        st.error(f"The call failed: {call.error}")
+    mode = display_mode(key="review_view")
+    st.markdown("**Input**")
+    if call.input_messages:
+        show_conversation(call.input_messages, mode)
+    else:
+        show_text(call.input_text, mode)
+    st.markdown("**Output**")
+    show_text(call.output, mode, empty="(no output)")
+    if call.meta:
+        with st.expander("Metadata"):
+            st.json(call.meta)
+
+
+def _judgement_panel(engine: Engine, view: SessionView, position: int, reviewer: str,
+                     draft: Draft, labels: list[LabelView]) -> None:
+    st.markdown("**Verdict**")
+    cols = st.columns(3)
+    for col, (verdict, key) in zip(cols, VERDICT_KEYS.items(), strict=True):
+        col.button(verdict.title(), key=f"verdict_{verdict}", shortcut=key, width="stretch",
+                   icon=VERDICT_ICONS[verdict],
+                   type="primary" if draft.verdict == verdict else "secondary",
+                   on_click=_set_verdict, args=(draft, verdict))
+    for kind, title in (("failure", "Failure modes"), ("success", "Success modes")):
+        group = [label for label in labels if label.kind == kind]
+        if not group:
+            continue
+        st.markdown(f"**{title}**")
+        cells = st.columns(2)
+        for index, label in enumerate(group):
+            chosen = label.name in draft.labels
+            cells[index % 2].button(
+                label.name, key=f"label_{label.id}", shortcut=label.shortcut, width="stretch",
+                help=label.description or None,
+                icon=":material/check_box:" if chosen else ":material/check_box_outline_blank:",
+                type="primary" if chosen else "secondary",
+                on_click=_toggle_label, args=(draft, label.name))
+    st.button("Submit and next", key="submit", shortcut="Enter", type="primary",
+              width="stretch", icon=":material/keyboard_return:",
+              on_click=_submit, args=(engine, view, position, reviewer, draft, labels))
+    nav = st.columns(4)
+    nav[0].button("Prev", key="prev", shortcut="K", width="stretch",
+                  disabled=position == 0, on_click=_move, args=(engine, view, position - 1))
+    nav[1].button("Next", key="next", shortcut="J", width="stretch",
+                  disabled=position >= view.size - 1,
+                  on_click=_move, args=(engine, view, position + 1))
+    nav[2].button("Skip", key="skip", shortcut="S", width="stretch",
+                  on_click=_skip, args=(engine, view, position, reviewer))
+    nav[3].button("Undo", key="undo", shortcut="Z", width="stretch",
+                  on_click=_undo, args=(engine, view, reviewer))
+    st.text_area("Note", key=_field_key("note", view.id, position), height=80,
+                 placeholder="Why? What is wrong or right?")
+    st.text_area("Corrected output (optional)", key=_field_key("fix", view.id, position),
+                 height=100, placeholder="What the model should have answered: it becomes a "
+                 "fine-tuning example and a test reference.")
+
+
+def _prefill_fields(engine: Engine, view: SessionView, position: int, call_id: int,
+                    reviewer: str) -> None:
+    """Put the reviewer's saved note and correction in the fields the first time they show."""
+    note_key = _field_key("note", view.id, position)
+    if note_key in st.session_state:
+        return
+    existing = current_judgement(engine, call_id, reviewer)
+    st.session_state[note_key] = (existing.note or "") if existing else ""
+    st.session_state[_field_key("fix", view.id, position)] = (
+        (existing.corrected_output or "") if existing else "")
+
+
+@st.fragment
+def focus_view(engine: Engine, session_id: int, reviewer: str) -> None:
+    """One call of the session with the labelling controls beside it."""
+    view = get_session(engine, session_id)
+    if view is None:
+        st.warning(f"There is no review session {session_id}.")
+        return
+    _show_message()
+    reviewed = view.done + view.skipped
+    st.progress(reviewed / view.size,
+                text=f"Call {view.position + 1} of {view.size} · {view.done} reviewed · "
+                f"{view.skipped} skipped")
+    if view.finished and view.remaining == 0:
+        st.success("Session finished: every call is reviewed or skipped. Start another from "
+                   "“New session”, or step back with Prev to change an answer.",
+                   icon=":material/celebration:")
+    item = item_at(engine, session_id, view.position)
+    if item is None:
+        st.warning("This session has no calls.")
+        return
+    labels = list_labels(engine)
+    draft = _draft(session_id, item.position, engine, item.call_id, reviewer)
+    _prefill_fields(engine, view, item.position, item.call_id, reviewer)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        _call_panel(engine, item.call_id)
+    with right:
+        with st.popover("Guidelines", icon=":material/menu_book:"):
+            st.markdown(get_guidelines(engine) or "No guidelines yet: write them in Settings.")
+        if item.status != "pending":
+            st.caption(f"You {'skipped' if item.status == 'skipped' else 'reviewed'} this call; "
+                       "submitting again replaces your answer.")
+        _judgement_panel(engine, view, item.position, reviewer, draft, labels)
