@@ -224,7 +224,7 @@ def focus_view(engine: Engine, session_id: int, reviewer: str) -> None:
     labels = list_labels(engine)
     draft = _draft(session_id, item.position, engine, item.call_id, reviewer)
     _prefill_fields(engine, view, item.position, item.call_id, reviewer)
-    left, right = st.columns([3, 2], gap="large")
+    left, right = st.columns([5, 4], gap="medium")
     with left:
         _call_panel(engine, item.call_id)
     with right:
