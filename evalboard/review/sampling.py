@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, and_, select, true
 
-from evalboard.review.annotations import is_reviewed, live_judgements
+from evalboard.agreement_query import disagreements
+from evalboard.review.annotations import is_reviewed
 from evalboard.store.calls_query import DEFAULT_SORT, CallFilter, filter_conditions, list_calls
 from evalboard.store.models import Call
-from evalboard.store.review_models import Annotation
 
 STRATEGIES: dict[str, str] = {
     "random": "Random unreviewed",
@@ -83,20 +83,11 @@ def _newest(engine: Engine, spec: SessionSpec) -> list[int]:
 
 
 def _disagreements(engine: Engine, spec: SessionSpec) -> list[int]:
-    """Calls whose reviewers' current verdicts differ, newest first."""
-    with engine.connect() as conn:
-        conditions = filter_conditions(conn, spec.call_filter)
-        rows = conn.execute(
-            select(Annotation.call_id, Annotation.reviewer, Annotation.verdict)
-            .join(Call, Call.id == Annotation.call_id)
-            .where(live_judgements(), *conditions)
-            .order_by(Annotation.id.desc())
-        ).all()
-    verdicts: dict[int, dict[str, str | None]] = defaultdict(dict)
-    for call_id, reviewer, verdict in rows:  # newest first: the first row is current
-        verdicts[call_id].setdefault(reviewer, verdict)
-    differing = [c for c, by_reviewer in verdicts.items() if len(set(by_reviewer.values())) > 1]
-    return sorted(differing, reverse=True)[: spec.size]
+    """Calls whose reviewers' current judgements differ (verdict or labels), newest first."""
+    f = spec.call_filter
+    found = disagreements(engine, limit=spec.size, model_versions=f.model_versions,
+                          since=f.since, until=f.until)
+    return [d.call_id for d in found]
 
 
 def _as_displayed(engine: Engine, spec: SessionSpec) -> list[int]:
