@@ -11,6 +11,7 @@ navigation = st.navigation(
     [
         st.Page("app_pages/browse.py", title="Browse", icon=":material/table_rows:", default=True),
         st.Page("app_pages/review.py", title="Review", icon=":material/rate_review:"),
+        st.Page("app_pages/agreement.py", title="Agreement", icon=":material/groups:"),
         st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
     ]
 )

@@ -6,8 +6,10 @@ from evalboard.store.calls_query import has_calls, list_model_versions
 from evalboard.ui.browse_filters import filter_bar
 from evalboard.ui.browse_results import download_buttons, results_table, version_counts
 from evalboard.ui.browse_state import remember_browse_view
+from evalboard.ui.bulk_label import bulk_mode, bulk_panel
 from evalboard.ui.call_detail import open_call_dialog
 from evalboard.ui.first_run import first_run
+from evalboard.ui.review_start import review_view_button
 from evalboard.ui.store import get_engine
 
 engine = get_engine()
@@ -22,7 +24,14 @@ if chosen is not None:
     remember_browse_view(call_filter, sort_key)
     with st.sidebar:
         total = version_counts(call_filter)
-    results_table(engine, call_filter, sort_key, total)
+    toggle_col, review_col = st.columns([4, 1], vertical_alignment="center")
+    with toggle_col:
+        bulk = bulk_mode()
+    with review_col:
+        review_view_button(engine, call_filter, sort_key, total)
+    selected = results_table(engine, call_filter, sort_key, total, bulk=bulk)
+    if bulk:
+        bulk_panel(engine, call_filter, selected, total)
     download_buttons(call_filter, total)
 
 open_call_dialog(engine)

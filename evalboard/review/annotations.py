@@ -166,11 +166,27 @@ def bulk_annotate(
     return batch_id
 
 
-def undo_last(engine: Engine, reviewer: str, *, review_session_id: int | None = None) -> UndoResult:
+def _retract(session: Session, reviewer: str, targets: Sequence[Annotation]) -> UndoResult:
+    result = UndoResult()
+    for target in targets:
+        session.add(Annotation(call_id=target.call_id, reviewer=reviewer, action="retract",
+                               retracts_id=target.id,
+                               review_session_id=target.review_session_id))
+        result.retracted_ids.append(target.id)
+        result.call_ids.append(target.call_id)
+    return result
+
+
+def _live_batch(session: Session, batch_id: str) -> list[Annotation]:
+    return list(session.scalars(
+        select(Annotation).where(Annotation.batch_id == batch_id, ~_retracted())))
+
+
+def undo_last(engine: Engine, reviewer: str, *, review_session_id: int | None = None
+              ) -> UndoResult:
     """Retract the reviewer's newest action that is not retracted yet (a whole bulk action at
     once). With a review session, only that session's actions are considered."""
     reviewer = clean_reviewer(reviewer)
-    result = UndoResult()
     with write_session(engine) as session:
         query = select(Annotation).where(
             Annotation.reviewer == reviewer, Annotation.action != "retract", ~_retracted()
@@ -179,29 +195,16 @@ def undo_last(engine: Engine, reviewer: str, *, review_session_id: int | None = 
             query = query.where(Annotation.review_session_id == review_session_id)
         last = session.scalars(query.order_by(Annotation.id.desc()).limit(1)).first()
         if last is None:
-            return result
-        targets = (
-            [last]
-            if last.batch_id is None
-            else list(
-                session.scalars(
-                    select(Annotation).where(Annotation.batch_id == last.batch_id, ~_retracted())
-                )
-            )
-        )
-        for target in targets:
-            session.add(
-                Annotation(
-                    call_id=target.call_id,
-                    reviewer=reviewer,
-                    action="retract",
-                    retracts_id=target.id,
-                    review_session_id=target.review_session_id,
-                )
-            )
-            result.retracted_ids.append(target.id)
-            result.call_ids.append(target.call_id)
-    return result
+            return UndoResult()
+        targets = [last] if last.batch_id is None else _live_batch(session, last.batch_id)
+        return _retract(session, reviewer, targets)
+
+
+def undo_batch(engine: Engine, reviewer: str, batch_id: str) -> UndoResult:
+    """Retract every still-live annotation of one bulk action."""
+    reviewer = clean_reviewer(reviewer)
+    with write_session(engine) as session:
+        return _retract(session, reviewer, _live_batch(session, batch_id))
 
 
 def _views(session: Session, annotations: Sequence[Annotation]) -> list[AnnotationView]:

@@ -169,7 +169,16 @@ def _input_preview(dialect: str) -> ColumnElement[str]:
 def _last_turn(preview: str) -> str:
     """Cut a chat transcript's tail to its last user turn."""
     start = preview.rfind("user: ")
-    return preview[start:] if start > 0 else preview
+    if start == 0:
+        return preview
+    return preview[start:] if start > 0 else "…" + preview
+
+
+def _call_row(row: Any) -> CallRow:
+    *fields, is_chat = row
+    call_row = CallRow(*fields)
+    return replace(call_row, input_preview=_last_turn(call_row.input_preview)) if is_chat \
+        else call_row
 
 
 def _row_select(dialect: str) -> Select[Any]:
@@ -183,6 +192,7 @@ def _row_select(dialect: str) -> Select[Any]:
         Call.latency_ms,
         Call.total_tokens,
         Call.error.isnot(None),
+        Call.input_messages.isnot(None),
     ).join(ModelVersion, ModelVersion.id == Call.model_version_id)
 
 
@@ -219,8 +229,7 @@ def list_calls(
     sort = SORTS[sort_key]
     with engine.connect() as conn:
         fetched = conn.execute(page_query(conn, f, sort_key, after, limit + 1)).all()
-    rows = [CallRow(*row) for row in fetched[:limit]]
-    rows = [replace(r, input_preview=_last_turn(r.input_preview)) for r in rows]
+    rows = [_call_row(row) for row in fetched[:limit]]
     next_cursor = None
     if len(fetched) > limit:
         last = rows[-1]
@@ -309,3 +318,21 @@ def call_as_dict(call: Call, version: str) -> dict[str, Any]:
         "session_id": call.session_id,
         "external_id": call.external_id,
     }
+
+
+def matching_ids(engine: Engine, f: CallFilter, batch_size: int = 10_000) -> list[int]:
+    """Ids of every call matching the filter (ids only, read in keyset batches)."""
+    ids: list[int] = []
+    while True:
+        with engine.connect() as conn:
+            batch = list(
+                conn.scalars(
+                    select(Call.id)
+                    .where(and_(Call.id > (ids[-1] if ids else 0), *filter_conditions(conn, f)))
+                    .order_by(Call.id)
+                    .limit(batch_size)
+                )
+            )
+        ids.extend(batch)
+        if len(batch) < batch_size:
+            return ids

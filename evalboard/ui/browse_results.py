@@ -42,11 +42,7 @@ def version_counts(f: CallFilter) -> int:
         frame,
         hide_index=True,
         width="stretch",
-        column_config={
-            "calls": st.column_config.ProgressColumn(
-                "matching calls", format="%d", min_value=0, max_value=max(n for _, n in counts)
-            )
-        },
+        column_config={"calls": st.column_config.NumberColumn("calls", format="localized")},
     )
     return total
 
@@ -121,8 +117,11 @@ def _frame(page: CallPage) -> pd.DataFrame:
     )
 
 
-def results_table(engine: Engine, f: CallFilter, sort_key: str, total: int) -> None:
-    """One page of calls; selecting a row opens it below (and puts it in the URL)."""
+def results_table(
+    engine: Engine, f: CallFilter, sort_key: str, total: int, *, bulk: bool = False
+) -> list[int]:
+    """One page of calls. Selecting a row opens it (and puts it in the URL); in bulk mode rows
+    are selected for labelling instead. Returns the selected call ids."""
     _reset_paging_when_filter_changes(f, sort_key)
     cursor = _current_cursor(sort_key)
     page = list_calls(engine, f, sort_key, cursor)
@@ -130,7 +129,7 @@ def results_table(engine: Engine, f: CallFilter, sort_key: str, total: int) -> N
     first = (number - 1) * 50 + 1
     if not page.rows:
         st.info("No calls match these filters. Clear a filter or widen the dates.")
-        return
+        return []
     note = (
         ""
         if SORTS[sort_key].column.key == "created_at"
@@ -142,8 +141,8 @@ def results_table(engine: Engine, f: CallFilter, sort_key: str, total: int) -> N
         hide_index=True,
         width="stretch",
         on_select="rerun",
-        selection_mode="single-row",
-        key=f"browse_table_{cursor.encode() if cursor else 'first'}",
+        selection_mode="multi-row" if bulk else "single-row",
+        key=f"browse_table_{'bulk' if bulk else 'open'}_{cursor.encode() if cursor else 'first'}",
         column_config={
             "id": st.column_config.NumberColumn(format="%d", width="small"),
             "time (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
@@ -152,8 +151,9 @@ def results_table(engine: Engine, f: CallFilter, sort_key: str, total: int) -> N
             "latency ms": st.column_config.NumberColumn(format="%.0f"),
         },
     )
-    selected = event.selection.rows if event is not None else []
-    _open_selected_call([page.rows[i].id for i in selected])
+    selected = [page.rows[i].id for i in (event.selection.rows if event is not None else [])]
+    if not bulk:
+        _open_selected_call(selected)
     newer, _, older = st.columns([1, 4, 1])
     if newer.button("← Newer", disabled=cursor is None, width="stretch"):
         _go_newer(number)
@@ -161,6 +161,7 @@ def results_table(engine: Engine, f: CallFilter, sort_key: str, total: int) -> N
     if older.button("Older →", disabled=page.next_cursor is None, width="stretch"):
         _go_older(page, number)
         st.rerun()
+    return selected
 
 
 def _open_selected_call(selected_ids: list[int]) -> None:

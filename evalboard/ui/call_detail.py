@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from evalboard.review.annotations import call_history
 from evalboard.store.calls_query import get_call
 from evalboard.ui.text_view import display_mode, show_conversation, show_text
 
@@ -77,3 +79,25 @@ def call_detail(engine: Engine, call_id: int) -> None:
     if call.meta:
         with st.expander("Metadata", expanded=True):
             st.json(call.meta)
+    annotation_history(engine, call.id)
+
+
+def annotation_history(engine: Engine, call_id: int) -> None:
+    """Every review of the call, newest first; undone ones are marked."""
+    history = call_history(engine, call_id)
+    st.markdown("**Reviews**")
+    if not history:
+        st.caption("Nobody has reviewed this call yet.")
+        return
+    st.dataframe(
+        pd.DataFrame([
+            {"when (UTC)": h.created_at, "reviewer": h.reviewer,
+             "action": "undo" if h.action == "retract" else h.action,
+             "verdict": h.verdict or "", "labels": ", ".join(h.labels), "note": h.note or "",
+             "corrected output": h.corrected_output or "",
+             "status": "undone" if h.retracted else ("bulk" if h.batch_id else "")}
+            for h in history]),
+        hide_index=True, width="stretch",
+        column_config={"when (UTC)": st.column_config.DatetimeColumn(
+            format="YYYY-MM-DD HH:mm")},
+    )

@@ -12,6 +12,7 @@ from evalboard.review.sessions import ReviewSessionError, list_sessions, start_s
 from evalboard.store.calls_query import CallFilter, list_model_versions
 from evalboard.store.models import SOURCES
 from evalboard.ui.browse_state import last_browse_view
+from evalboard.ui.reviewer import current_reviewer
 
 SESSION_PARAM = "session"
 
@@ -64,6 +65,24 @@ def start_form(engine: Engine, reviewer: str) -> None:
         return
     open_session(session_id)
     st.rerun()
+
+
+def review_view_button(engine: Engine, call_filter: CallFilter, sort_key: str,
+                       count: int) -> None:
+    """On Browse: review the calls as displayed, in a new session."""
+    size = min(count, 50)
+    if not st.button(f"Review these ({size})", icon=":material/rate_review:",
+                     disabled=count == 0,
+                     help="Start a review session with the first calls of this list, as shown."):
+        return
+    reviewer = current_reviewer()
+    if not reviewer:
+        st.warning("Enter your name under **Reviewer** in the sidebar first.")
+        return
+    session_id = start_session(engine, reviewer, SessionSpec(
+        size=size, strategy="as_displayed", call_filter=call_filter, sort_key=sort_key))
+    st.switch_page("app_pages/review.py", query_params={SESSION_PARAM: str(session_id),
+                                                       "reviewer": reviewer})
 
 
 def recent_sessions(engine: Engine, reviewer: str) -> None:

@@ -1,0 +1,72 @@
+"""Agreement between reviewers and the disagreements to settle."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import Engine
+
+from evalboard.agreement_query import Agreement, agreement_report, disagreements
+from evalboard.ui.store import engine_for, store_url
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _row(agreement: Agreement) -> dict[str, object]:
+    return {
+        "subject": agreement.subject,
+        "kind": agreement.kind,
+        "calls": agreement.calls,
+        "reviewers": len(agreement.reviewers),
+        "agreement %": None if agreement.percent_agreement is None
+        else round(100 * agreement.percent_agreement, 1),
+        "Cohen's κ": _fmt(agreement.cohens_kappa),
+        "Fleiss' κ": _fmt(agreement.fleiss_kappa),
+        "Krippendorff's α": _fmt(agreement.krippendorff_alpha),
+    }
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _report(url: str, versions: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    return agreement_report(engine_for(url), model_versions=versions)
+
+
+def agreement_section(versions: tuple[str, ...]) -> None:
+    report = _report(store_url(), versions)
+    if report.calls == 0:
+        st.info("No call has been judged by two or more reviewers yet. Start a session with "
+                "the same calls for a colleague (strategy “As displayed”) to measure agreement.")
+        return
+    st.caption(f"{report.calls:,} calls judged by two or more of {len(report.reviewers)} "
+               f"reviewers ({', '.join(report.reviewers)}). κ and α: 1 is perfect agreement, "
+               "0 is chance; below 0.4 the label's definition probably needs work.")
+    frame = pd.DataFrame([_row(report.verdict), *(_row(a) for a in report.labels)])
+    st.dataframe(frame, hide_index=True, width="stretch")
+    pairs = [(a.subject, p) for a in (report.verdict, *report.labels) for p in a.pairs]
+    if pairs:
+        with st.expander("Per pair of reviewers"):
+            st.dataframe(pd.DataFrame([
+                {"subject": subject, "reviewers": " & ".join(p.reviewers), "calls": p.calls,
+                 "agreement %": None if p.percent_agreement is None
+                 else round(100 * p.percent_agreement, 1), "Cohen's κ": _fmt(p.cohens_kappa)}
+                for subject, p in pairs]), hide_index=True, width="stretch")
+
+
+def disagreements_section(engine: Engine, versions: tuple[str, ...]) -> None:
+    st.subheader("Disagreements to settle")
+    found = disagreements(engine, limit=100, model_versions=versions)
+    if not found:
+        st.caption("None: every call judged by several reviewers got the same answer.")
+        return
+    st.dataframe(pd.DataFrame([
+        {"call": f"/?call={d.call_id}", "model version": d.model_version,
+         "verdicts differ": d.verdict_differs, "labels that differ": ", ".join(d.differing_labels),
+         **{j.reviewer: f"{j.verdict or '—'}: {', '.join(j.labels) or 'no labels'}"
+            for j in d.judgements}}
+        for d in found]), hide_index=True, width="stretch",
+        column_config={"call": st.column_config.LinkColumn(
+            "call", display_text=r"\?call=(\d+)", help="Open the call in Browse")})
+    st.caption("Settle them by reviewing these calls together: start a session with the "
+               "strategy “Disagreements first”.")
