@@ -14,9 +14,10 @@ from evalboard.testing_server import CHROMIUM, CHROMIUM_ARGS, running_app
 
 # (file name, URL path and query, text that shows the page has rendered)
 SHOTS = [
-    ("browse.png", "/?sort=newest", "Browse calls"),
-    ("call-detail.png", "/?call=42", "Call 42"),
-    ("search.png", "/?q=json", "Browse calls"),
+    ("home.png", "/", "Reviewed per day"),
+    ("browse.png", "/browse?sort=newest", "Browse calls"),
+    ("call-detail.png", "/browse?call=42", "Call 42"),
+    ("search.png", "/browse?q=json", "Browse calls"),
 ]
 
 

@@ -19,7 +19,8 @@ def app(engine):
         at = AppTest.from_file(APP, default_timeout=30)
         for key, value in params.items():
             at.query_params[key] = value
-        return at.run()
+        at.run()
+        return at.switch_page("app_pages/browse.py").run()
 
     return run
 

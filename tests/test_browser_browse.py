@@ -49,13 +49,13 @@ def test_browse_renders_and_hostile_output_stays_text(engine, db_url, browser_pa
     page = browser_page
     dialogs, outside = _watch(page)
     with running_app(db_url, log_path=tmp_path / "server.log") as base:
-        page.goto(base + "/")
+        page.goto(base + "/browse")
         page.get_by_text("Browse calls").wait_for(timeout=30_000)
         page.get_by_text("calls 1–50 of 121").wait_for(timeout=30_000)
         page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
 
         for mode in ("Raw", "Markdown"):
-            page.goto(f"{base}/?call=121&view={mode}")
+            page.goto(f"{base}/browse?call=121&view={mode}")
             dialog = page.get_by_role("dialog")
             dialog.get_by_text("render this").first.wait_for(timeout=30_000)
             page.wait_for_timeout(1000)

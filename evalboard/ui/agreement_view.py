@@ -61,7 +61,7 @@ def disagreements_section(engine: Engine, versions: tuple[str, ...]) -> None:
         st.caption("None: every call judged by several reviewers got the same answer.")
         return
     st.dataframe(pd.DataFrame([
-        {"call": f"/?call={d.call_id}", "model version": d.model_version,
+        {"call": f"/browse?call={d.call_id}", "model version": d.model_version,
          "verdicts differ": d.verdict_differs, "labels that differ": ", ".join(d.differing_labels),
          **{j.reviewer: f"{j.verdict or '—'}: {', '.join(j.labels) or 'no labels'}"
             for j in d.judgements}}

@@ -1,0 +1,21 @@
+"""Home: what was logged, how much of it people looked at, and what they found."""
+
+import streamlit as st
+
+from evalboard.store.calls_query import has_calls
+from evalboard.ui.first_run import first_run
+from evalboard.ui.home_view import glance, habit_charts
+from evalboard.ui.reviewer import current_reviewer
+from evalboard.ui.store import get_engine
+
+engine = get_engine()
+if not has_calls(engine):
+    first_run(engine)
+    st.stop()
+
+st.title("evalboard")
+reviewer = current_reviewer()
+glance(reviewer)
+if st.button("Start today's review", type="primary", icon=":material/rate_review:"):
+    st.switch_page("app_pages/review.py")
+habit_charts()
