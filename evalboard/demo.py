@@ -33,6 +33,7 @@ from evalboard.demo_content import (
     meta_for,
     support_task,
 )
+from evalboard.demo_reviews import add_demo_reviews
 from evalboard.store.engine import write_session
 from evalboard.store.ids import IdPool
 from evalboard.store.models import ModelVersion, utcnow
@@ -86,11 +87,13 @@ def load_demo(
     seed: int = 0,
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
+    reviews: bool = True,
 ) -> DemoSummary:
     """Fill the store with `calls` demo calls over the four weeks ending at `now`.
 
     `now` defaults to the current time; a naive `now` is taken as UTC. `progress(done, total)`
-    is called after each batch of `BATCH_SIZE` calls is written.
+    is called after each batch of `BATCH_SIZE` calls is written. With `reviews`, two demo
+    reviewers also judge part of the production traffic (see `demo_reviews`).
     """
     if calls < 0:
         raise ValueError("calls must not be negative")
@@ -116,6 +119,8 @@ def load_demo(
             if progress is not None:
                 progress(done, calls)
     assert not batch and done == calls, "the plan yields exactly `calls` calls"
+    if reviews:
+        add_demo_reviews(engine, seed, end)
     return DemoSummary(inserted, present, tuple(spec.name for spec in VERSIONS))
 
 
