@@ -23,12 +23,10 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
-    exists,
     func,
     select,
     union,
 )
-from sqlalchemy.orm import aliased
 
 from evalboard.agreement import (
     NotEnoughRatings,
@@ -38,6 +36,7 @@ from evalboard.agreement import (
     krippendorff_alpha,
     percent_agreement,
 )
+from evalboard.review.annotations import is_current_judgement
 from evalboard.store.calls_query import CallFilter, filter_conditions
 from evalboard.store.models import Call, ModelVersion
 from evalboard.store.review_models import Annotation, Label, annotation_labels
@@ -126,42 +125,33 @@ class _LabelInfo:
 
 
 def current_judgements(conditions: Sequence[ColumnElement[bool]] = ()) -> CTE:
-    """One row per (call, reviewer) with a current judgement, for calls matching `conditions`.
+    """One row per (call, reviewer) with a current judgement (see `is_current_judgement`),
+    for calls matching `conditions`.
 
     Columns: annotation_id, call_id, reviewer, verdict, judged_at and ``raters`` (how many
     reviewers currently judge that call).
     """
-    retraction = aliased(Annotation)
-    retracted = exists().where(
-        retraction.action == "retract", retraction.retracts_id == Annotation.id
-    )
-    recency = func.row_number().over(
-        partition_by=(Annotation.call_id, Annotation.reviewer),
-        order_by=(Annotation.created_at.desc(), Annotation.id.desc()),
-    )
-    ranked = (
+    current = (
         select(
             Annotation.id.label("annotation_id"),
             Annotation.call_id,
             Annotation.reviewer,
             Annotation.verdict,
             Annotation.created_at.label("judged_at"),
-            recency.label("recency"),
         )
         .join(Call, Call.id == Annotation.call_id)
-        .where(Annotation.action == "judge", ~retracted, *conditions)
-        .subquery("ranked")
+        .where(is_current_judgement(), *conditions)
+        .subquery("current")
     )
     return (
         select(
-            ranked.c.annotation_id,
-            ranked.c.call_id,
-            ranked.c.reviewer,
-            ranked.c.verdict,
-            ranked.c.judged_at,
-            func.count().over(partition_by=ranked.c.call_id).label("raters"),
+            current.c.annotation_id,
+            current.c.call_id,
+            current.c.reviewer,
+            current.c.verdict,
+            current.c.judged_at,
+            func.count().over(partition_by=current.c.call_id).label("raters"),
         )
-        .where(ranked.c.recency == 1)
         .cte("current_judgements")
     )
 

@@ -107,11 +107,11 @@ def export_annotations_command(
     db: DbOption = None,
 ) -> None:
     """Export annotations as CSV or JSONL rows: current judgements, or the whole history."""
+    _check_out(out)
     try:
         fmt = annotation_format(out, fmt)
     except ValueError as exc:
         fail(str(exc), 2)
-    _check_out(out)
     engine = store(db)
     count = export_annotations(
         engine,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, exists, func, select
+from sqlalchemy import ColumnElement, Engine, and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from evalboard.review.labels import labels_by_name
@@ -80,6 +80,25 @@ def _retracted():  # type: ignore[no-untyped-def]
 def live_judgements():  # type: ignore[no-untyped-def]
     """WHERE clause of judge rows that no retract row has undone."""
     return and_(Annotation.action == "judge", ~_retracted())
+
+
+def is_current_judgement() -> ColumnElement[bool]:
+    """WHERE clause (on Annotation): the row is its reviewer's current judgement of the call,
+    i.e. a live judge row with no newer live judge row by the same reviewer on the same call."""
+    newer = aliased(Annotation)
+    retract = aliased(Annotation)
+    newer_live = (
+        exists()
+        .where(
+            newer.call_id == Annotation.call_id,
+            newer.reviewer == Annotation.reviewer,
+            newer.id > Annotation.id,
+            newer.action == "judge",
+            ~exists().where(retract.retracts_id == newer.id),
+        )
+        .correlate(Annotation)
+    )
+    return and_(live_judgements(), ~newer_live)
 
 
 def _new_annotation(
@@ -247,23 +266,16 @@ def call_history(engine: Engine, call_id: int) -> list[AnnotationView]:
 
 
 def current_judgements(engine: Engine, call_ids: Sequence[int]) -> dict[int, list[AnnotationView]]:
-    """Each call's current judgement per reviewer (newest unretracted judge row)."""
+    """Each call's current judgement per reviewer, newest first."""
     if not call_ids:
         return {}
     with Session(engine) as session:
-        rows = list(
-            session.scalars(
-                select(Annotation)
-                .where(Annotation.call_id.in_(call_ids), live_judgements())
-                .order_by(Annotation.id.desc())
-            )
-        )
+        rows = list(session.scalars(
+            select(Annotation).where(Annotation.call_id.in_(call_ids), is_current_judgement())
+            .order_by(Annotation.id.desc())))
         current: dict[int, list[AnnotationView]] = {}
-        seen: set[tuple[int, str]] = set()
         for view in _views(session, rows):
-            if (view.call_id, view.reviewer) not in seen:
-                seen.add((view.call_id, view.reviewer))
-                current.setdefault(view.call_id, []).append(view)
+            current.setdefault(view.call_id, []).append(view)
         return current
 
 

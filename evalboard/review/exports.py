@@ -24,11 +24,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import ColumnElement, Engine, and_, exists, or_, select, true
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Engine, exists, or_, select, true
+from sqlalchemy.orm import Session
 
 from evalboard.exporting import write_jsonl
-from evalboard.review.annotations import live_judgements
+from evalboard.review.annotations import is_current_judgement
 from evalboard.store.calls_query import CallFilter, filter_conditions
 from evalboard.store.models import Call, ModelVersion
 from evalboard.store.review_models import Annotation
@@ -54,24 +54,6 @@ ANNOTATION_COLUMNS = (
     "retracts_id",  # on retract rows: the annotation they undo
     "created_at",  # ISO 8601, UTC
 )
-
-
-def is_current_judgement() -> ColumnElement[bool]:
-    """WHERE clause (on Annotation): the row is its reviewer's current judgement of the call."""
-    newer = aliased(Annotation)
-    retract = aliased(Annotation)
-    newer_live = (
-        exists()
-        .where(
-            newer.call_id == Annotation.call_id,
-            newer.reviewer == Annotation.reviewer,
-            newer.id > Annotation.id,
-            newer.action == "judge",
-            ~exists().where(retract.retracts_id == newer.id),
-        )
-        .correlate(Annotation)
-    )
-    return and_(live_judgements(), ~newer_live)
 
 
 def _has_correction(annotation: Annotation) -> bool:
@@ -304,10 +286,12 @@ def annotation_format(path: str | Path, fmt: str | None = None) -> str:
     """`fmt`, or the format named by the file's suffix; ValueError when it is not one we write."""
     fmt = (fmt or Path(path).suffix.lstrip(".")).lower()
     if fmt not in ANNOTATION_FORMATS:
-        raise ValueError(
-            f"cannot write annotations as {fmt or 'a file without a suffix'!r}; "
-            f"use one of {', '.join(ANNOTATION_FORMATS)}"
+        problem = (
+            f"cannot write annotations as {fmt!r}"
+            if fmt
+            else f"cannot tell the format of {Path(path).name}"
         )
+        raise ValueError(f"{problem}; use one of {', '.join(ANNOTATION_FORMATS)}")
     return fmt
 
 
