@@ -3,6 +3,7 @@
 import streamlit as st
 
 from evalboard.review.sessions import open_session_of
+from evalboard.ui.review_downloads import review_downloads
 from evalboard.ui.review_focus import focus_view
 from evalboard.ui.review_start import SESSION_PARAM, recent_sessions, start_form
 from evalboard.ui.reviewer import require_reviewer
@@ -19,6 +20,7 @@ session_id = int(requested) if requested and requested.isdigit() else open_sessi
 if session_id is None or st.query_params.get("new"):
     start_form(engine, reviewer)
     recent_sessions(engine, reviewer)
+    review_downloads()
     st.stop()
 
 st.query_params[SESSION_PARAM] = str(session_id)
