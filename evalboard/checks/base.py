@@ -1,0 +1,261 @@
+"""The check contract: one registry of named, parameterised assertions on an output.
+
+A check function takes (output, params, context) and returns a CheckOutcome (passed, a score
+in [0, 1], a reason). `run_check` adds what every check can do: negation, a score threshold,
+and turning an exception into an error result so a run goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+PARAM_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "list[str]": (list, tuple),
+    "dict": (dict,),
+    "any": (object,),
+}
+
+
+class CheckError(ValueError):
+    """A check specification that cannot run: unknown type, missing or bad parameter.
+
+    `field` names the culprit, e.g. "type", "params.pattern", "threshold".
+    """
+
+    def __init__(self, field_name: str, reason: str) -> None:
+        super().__init__(f"{field_name}: {reason}")
+        self.field = field_name
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check may know besides the output: the case and the call around it."""
+
+    input: str | Sequence[Mapping[str, Any]] | None = None
+    references: tuple[str, ...] = ()
+    expected_entities: tuple[Mapping[str, Any], ...] = ()
+    latency_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    error: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What a check function returns."""
+
+    passed: bool
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a check type."""
+
+    type: str = "str"
+    required: bool = False
+    default: Any = None
+    doc: str = ""
+
+
+CheckFunction = Callable[[str, Mapping[str, Any], CheckContext], CheckOutcome]
+
+
+@dataclass(frozen=True)
+class CheckType:
+    """A registered check: its function, parameters and documentation."""
+
+    name: str
+    function: CheckFunction
+    params: Mapping[str, Param]
+    description: str
+    category: str
+    # For score-based checks: the threshold used when a spec gives none (promptfoo's
+    # default where the name is shared); passed = score >= threshold.
+    default_threshold: float | None = None
+    # A check whose threshold is not a minimum score (levenshtein: a maximum distance;
+    # latency: a maximum in ms) receives the spec's threshold as params["threshold"] and
+    # decides `passed` itself.
+    own_threshold: bool = False
+
+
+REGISTRY: dict[str, CheckType] = {}
+
+
+def register(
+    name: str,
+    *,
+    category: str,
+    params: Mapping[str, Param] | None = None,
+    default_threshold: float | None = None,
+    own_threshold: bool = False,
+) -> Callable[[CheckFunction], CheckFunction]:
+    """Decorator: add a check function to the registry under `name`."""
+
+    def decorate(function: CheckFunction) -> CheckFunction:
+        if name in REGISTRY:
+            raise ValueError(f"check {name!r} is registered twice")
+        REGISTRY[name] = CheckType(
+            name=name,
+            function=function,
+            params=dict(params or {}),
+            description=(function.__doc__ or "").strip().splitlines()[0]
+            if function.__doc__ else name,
+            category=category,
+            default_threshold=default_threshold,
+            own_threshold=own_threshold,
+        )
+        return function
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check of a test case: a type, its parameters, and how it counts."""
+
+    type: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    negate: bool = False
+    weight: float = 1.0
+    threshold: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": self.type}
+        if self.params:
+            data["params"] = dict(self.params)
+        if self.negate:
+            data["negate"] = True
+        if self.weight != 1.0:
+            data["weight"] = self.weight
+        if self.threshold is not None:
+            data["threshold"] = self.threshold
+        return data
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> CheckSpec:
+        """Build a spec from plain data (YAML/JSON); raise CheckError naming a bad field."""
+        if not isinstance(data, Mapping):
+            raise CheckError("check", f"expected an object with a 'type', got {data!r}")
+        unknown = set(data) - {"type", "params", "negate", "weight", "threshold"}
+        if unknown:
+            raise CheckError(sorted(unknown)[0], "unknown field (use type, params, negate, "
+                             "weight, threshold)")
+        params = data.get("params") or {}
+        if not isinstance(params, Mapping):
+            raise CheckError("params", "expected an object of parameters")
+        negate = data.get("negate", False)
+        if not isinstance(negate, bool):
+            raise CheckError("negate", f"expected true or false, got {negate!r}")
+        spec = CheckSpec(
+            type=str(data.get("type", "")),
+            params=dict(params),
+            negate=negate,
+            weight=_number("weight", data.get("weight", 1.0)),
+            threshold=None if data.get("threshold") is None
+            else _number("threshold", data["threshold"]),
+        )
+        validate_spec(spec)
+        return spec
+
+
+def _number(field_name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CheckError(field_name, f"expected a number, got {value!r}")
+    return float(value)
+
+
+def validate_spec(spec: CheckSpec) -> None:
+    """Raise CheckError when the spec names an unknown type or has a bad parameter."""
+    from evalboard.checks import catalogue  # noqa: F401 - fills the registry
+
+    check = REGISTRY.get(spec.type)
+    if check is None:
+        raise CheckError("type", f"unknown check {spec.type!r}; known checks: "
+                         f"{', '.join(sorted(REGISTRY))}")
+    if spec.weight < 0:
+        raise CheckError("weight", "must not be negative")
+    for name, value in spec.params.items():
+        param = check.params.get(name)
+        if param is None:
+            raise CheckError(f"params.{name}", f"{spec.type} takes no parameter {name!r} "
+                             f"(it takes: {', '.join(check.params) or 'none'})")
+        allowed = PARAM_TYPES[param.type]
+        if not isinstance(value, allowed) or (param.type in ("int", "float")
+                                              and isinstance(value, bool)):
+            raise CheckError(f"params.{name}", f"expected {param.type}, got {value!r}")
+        if param.type == "list[str]" and not all(isinstance(v, str) for v in value):
+            raise CheckError(f"params.{name}", "expected a list of strings")
+    for name, param in check.params.items():
+        if param.required and name not in spec.params:
+            raise CheckError(f"params.{name}", f"{spec.type} needs {name!r}: {param.doc}")
+
+
+def resolved_params(spec: CheckSpec) -> dict[str, Any]:
+    """The spec's parameters with the check type's defaults filled in."""
+    check = REGISTRY[spec.type]
+    return {**{k: p.default for k, p in check.params.items() if p.default is not None},
+            **spec.params}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A check's result inside a case: what the spec asked, and what came out."""
+
+    spec: CheckSpec
+    passed: bool
+    score: float
+    reason: str
+    error: str | None = None
+
+
+def run_check(spec: CheckSpec, output: str, context: CheckContext) -> CheckResult:
+    """Run one check; negation, thresholds and errors are applied here, once for all checks."""
+    try:
+        validate_spec(spec)
+        check = REGISTRY[spec.type]
+        params = resolved_params(spec)
+        if check.own_threshold and spec.threshold is not None:
+            params["threshold"] = spec.threshold
+        outcome = check.function(output or "", params, context)
+    except Exception as exc:  # noqa: BLE001 - a failing check is a result, not a crash
+        return CheckResult(spec, False, 0.0, f"error: {type(exc).__name__}: {exc}",
+                           error=f"{type(exc).__name__}: {exc}")
+    score = min(1.0, max(0.0, float(outcome.score)))
+    threshold = None if check.own_threshold else (
+        spec.threshold if spec.threshold is not None else check.default_threshold)
+    passed = score >= threshold if threshold is not None else bool(outcome.passed)
+    reason = outcome.reason
+    if threshold is not None:
+        reason = f"{reason} (score {score:.3f} vs threshold {threshold:g})"
+    if spec.negate:
+        return CheckResult(spec, not passed, 1.0 - score, f"NOT: {reason}")
+    return CheckResult(spec, passed, score, reason)
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    passed: bool
+    score: float
+    results: tuple[CheckResult, ...]
+
+
+def score_case(results: Sequence[CheckResult], threshold: float | None = None) -> CaseOutcome:
+    """A case passes when its weighted score reaches `threshold`; without one, when every check
+    passes. The weighted score is sum(weight * score) / sum(weight)."""
+    total_weight = sum(r.spec.weight for r in results)
+    score = (sum(r.spec.weight * r.score for r in results) / total_weight) if total_weight \
+        else (1.0 if all(r.passed for r in results) else 0.0)
+    passed = score >= threshold if threshold is not None else all(r.passed for r in results)
+    if any(r.error for r in results) and threshold is None:
+        passed = False
+    return CaseOutcome(passed, score, tuple(results))
