@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import ColumnElement, Connection, Engine, Row, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -37,8 +37,6 @@ BATCH_SIZE = 64
 # real text, and it keeps a megabyte-long output from costing a megabyte of tokenising.
 MAX_CHARS = MAX_TOKENS * 16
 _IN_CHUNK = 500  # ids per IN (...) list
-
-Vectors = "NDArray[np.float32]"
 
 
 class EmbedderUnavailableError(RuntimeError):
@@ -70,14 +68,21 @@ class Embedder:
         try:
             import torch
             from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as hf_logging
         except ImportError as exc:
             raise EmbedderUnavailableError("embeddings need torch and transformers") from exc
         path = Path(model_dir) if model_dir is not None else _model_dir()
         self.name = MODEL_NAME
         self.batch_size = batch_size
         self._torch = torch
-        self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        self._model = AutoModel.from_pretrained(path, local_files_only=True).to("cpu").eval()
+        bar_was_on = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            self._model = AutoModel.from_pretrained(path, local_files_only=True).to("cpu").eval()
+        finally:
+            if bar_was_on:
+                hf_logging.enable_progress_bar()
 
     def embed(self, texts: Sequence[str | None]) -> NDArray[np.float32]:
         out = np.zeros((len(texts), DIM), dtype=np.float32)
@@ -128,13 +133,11 @@ def _insert(conn: Connection, rows: list[dict[str, Any]]) -> int:
     """Insert embedding rows; rows another writer stored meanwhile are left alone."""
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     result = conn.execute(insert(CallEmbedding).on_conflict_do_nothing(), rows)
-    return max(result.rowcount, 0)
+    return result.rowcount if result.rowcount >= 0 else len(rows)  # -1: driver cannot tell
 
 
-def _store(
-    engine: Engine, calls: Sequence[tuple[int, str | None, str | None]], embedder: Embedder
-) -> int:
-    """Embed (id, input, output) triples and write them in one short transaction."""
+def _store(engine: Engine, calls: Sequence[Row[Any]], embedder: Embedder) -> int:
+    """Embed (id, input_text, output) rows and write them in one short transaction."""
     if not calls:
         return 0
     vectors = embedder.embed([text for _, i, o in calls for text in (i, o)])
@@ -153,14 +156,12 @@ def _store(
         return _insert(conn, rows)
 
 
-def _without_embedding():  # type: ignore[no-untyped-def]
+def _without_embedding() -> ColumnElement[bool]:
     return ~select(CallEmbedding.call_id).where(CallEmbedding.call_id == Call.id).exists()
 
 
 def count_missing(engine: Engine) -> int:
     """How many calls have no embedding yet."""
-    from sqlalchemy import func
-
     with engine.connect() as conn:
         return conn.execute(
             select(func.count()).select_from(Call).where(_without_embedding())
@@ -196,7 +197,7 @@ def embed_missing(
             ).all()
         if not calls:
             break
-        written = _store(engine, [tuple(c) for c in calls], embedder)  # type: ignore[misc]
+        written = _store(engine, calls, embedder)
         stored += written
         last_id = calls[-1].id
         if progress is not None:
@@ -218,5 +219,5 @@ def embed_calls(
                 .order_by(Call.id)
             ).all()
         if calls:
-            stored += _store(engine, [tuple(c) for c in calls], embedder or get_embedder())  # type: ignore[misc]
+            stored += _store(engine, calls, embedder or get_embedder())
     return stored

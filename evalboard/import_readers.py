@@ -10,6 +10,7 @@ import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -52,18 +53,23 @@ def detect_format(path: Path, explicit: str | None = None) -> str:
             f"cannot tell the format of {path.name} from its suffix; pass --format "
             f"({', '.join(FORMATS)})"
         )
-    if fmt == "json" and _first_char(path) == "{":
+    if fmt == "json" and _is_json_lines(path):
         return "jsonl"  # a .json file of one object per line
     return fmt
 
 
-def _first_char(path: Path) -> str:
+def _is_json_lines(path: Path) -> bool:
+    """True when the first non-empty line is a whole JSON object and another line follows."""
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(4096), b""):
-            stripped = chunk.lstrip()
-            if stripped:
-                return chr(stripped[0])
-    return ""
+        lines = (line for line in handle if line.strip())
+        first = next(lines, b"")
+        if not first.lstrip(b"\xef\xbb\xbf \t").startswith(b"{"):
+            return False
+        try:
+            json.loads(first.decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return False
+        return next(lines, None) is not None
 
 
 def read_records(path: Path, fmt: str) -> Iterator[SourceRecord]:
@@ -93,7 +99,7 @@ def _read_jsonl(path: Path) -> Iterator[SourceRecord]:
             if not raw.strip():
                 continue
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
                 yield SourceRecord(
                     where, number, None, raw, f"invalid UTF-8 at byte {exc.start + 1}"
@@ -115,7 +121,7 @@ def _read_jsonl(path: Path) -> Iterator[SourceRecord]:
 
 def _read_json(path: Path) -> Iterator[SourceRecord]:
     try:
-        value = json.loads(path.read_bytes().decode("utf-8"))
+        value = json.loads(path.read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise ImportFileError(f"{path.name} is not valid UTF-8 (byte {exc.start + 1})") from None
     except json.JSONDecodeError as exc:
@@ -145,41 +151,49 @@ def _sniff_delimiter(sample: str, suffix: str) -> str:
         return ","
 
 
+def _decoded_lines(path: Path, bad_lines: set[int]) -> Iterator[str]:
+    """The file's lines as text; a line that is not UTF-8 is noted and replaced by a blank."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                bad_lines.add(number)
+                yield raw.decode("utf-8", errors="replace")
+
+
 def _read_csv(path: Path) -> Iterator[SourceRecord]:
     csv.field_size_limit(CSV_MAX_FIELD)
-    next_line = 1
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        try:
-            delimiter = _sniff_delimiter(handle.read(20_000), path.suffix.lower())
-            handle.seek(0)
-            reader = csv.DictReader(handle, delimiter=delimiter)
-            header = reader.fieldnames
-            if not header:
-                raise ImportFileError(f"{path.name} has no header row")
-            next_line = 2
-            for row in reader:
-                where, number, next_line = f"line {next_line}", next_line, reader.line_num + 1
-                if None in row:
-                    yield SourceRecord(
-                        where,
-                        number,
-                        None,
-                        None,
-                        f"{len(header) + len(row[None])} fields where the header has {len(header)}",
-                    )
-                    continue
-                raw = json.dumps(row, sort_keys=True, ensure_ascii=False).encode()
-                yield SourceRecord(where, number, dict(row), raw)
-        except UnicodeDecodeError:
-            yield SourceRecord(
-                f"line {next_line}",
-                next_line,
-                None,
-                None,
-                "invalid UTF-8; the rest of the file cannot be read as CSV",
-            )
-        except csv.Error as exc:
-            yield SourceRecord(f"line {next_line}", next_line, None, None, f"CSV error: {exc}")
+    bad_lines: set[int] = set()
+    sample = "".join(islice(_decoded_lines(path, set()), 200))
+    reader = csv.reader(
+        _decoded_lines(path, bad_lines), delimiter=_sniff_delimiter(sample, path.suffix.lower())
+    )
+    header = next(reader, None)
+    if not header:
+        raise ImportFileError(f"{path.name} has no header row")
+    first_line = reader.line_num + 1
+    try:
+        for row in reader:
+            where, number, first_line = f"line {first_line}", first_line, reader.line_num + 1
+            if not any(cell.strip() for cell in row):
+                continue
+            if bad_lines & set(range(number, reader.line_num + 1)):
+                yield SourceRecord(where, number, None, None, "invalid UTF-8")
+            elif len(row) != len(header):
+                yield SourceRecord(
+                    where,
+                    number,
+                    None,
+                    None,
+                    f"{len(row)} fields where the header has {len(header)}",
+                )
+            else:
+                data = dict(zip(header, row, strict=True))
+                raw = json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
+                yield SourceRecord(where, number, data, raw)
+    except csv.Error as exc:
+        yield SourceRecord(f"line {first_line}", first_line, None, None, f"CSV error: {exc}")
 
 
 def _read_parquet(path: Path) -> Iterator[SourceRecord]:

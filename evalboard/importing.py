@@ -14,18 +14,23 @@ from sqlalchemy import Engine
 from evalboard.import_readers import SourceRecord, detect_format, read_records
 from evalboard.iterutil import chunked
 from evalboard.store.ids import IdPool
+from evalboard.store.models import SOURCES
 from evalboard.store.records import CALL_FIELDS, CallValidationError, normalize_call
 from evalboard.store.writes import write_calls
 
 OnError = Literal["skip", "abort"]
 BATCH_SIZE = 2000
 
+# Columns of evalboard's own export that are not call fields (the exporting store's id and a
+# derived total): not kept in metadata when such a file is imported again.
+EXPORT_ONLY_COLUMNS = ("id", "total_tokens")
+
 # Where each call field is looked for when no --map names it: the first present, non-empty wins.
 DEFAULT_SOURCES: dict[str, tuple[str, ...]] = {
     "input": ("input", "prompt", "messages"),
     "output": ("output", "response", "completion"),
     "model_version": ("model_version", "model"),
-    "source": (),  # --source, unless --map source=... names a column
+    "source": ("source",),  # used when it names a valid source; --source overrides
     "latency_ms": ("latency_ms",),
     "prompt_tokens": ("prompt_tokens", "usage.prompt_tokens"),
     "completion_tokens": ("completion_tokens", "usage.completion_tokens"),
@@ -118,9 +123,15 @@ class RecordMapper:
     """Turns a foreign record into call fields; unmapped fields are kept in metadata."""
 
     def __init__(
-        self, mapping: Mapping[str, str], defaults: Mapping[str, Any], *, text_cells: bool = False
+        self,
+        mapping: Mapping[str, str],
+        defaults: Mapping[str, Any],
+        *,
+        overrides: Mapping[str, Any] | None = None,
+        text_cells: bool = False,
     ) -> None:
         self.mapping = dict(mapping)
+        self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
         self.defaults = {k: v for k, v in defaults.items() if v is not None}
         self.text_cells = text_cells
 
@@ -133,21 +144,34 @@ class RecordMapper:
             )
             for path in candidates:
                 value = lookup(record, path)
+                if target == "source" and target not in self.mapping and value not in SOURCES:
+                    continue  # a foreign "source" column means something else: keep it
                 if value is not _MISSING and value is not None and value != "":
                     values[target] = _decode_json_text(target, value) if self.text_cells else value
                     used.add(path.split(".")[0])
                     break
         for target, default in self.defaults.items():
             values.setdefault(target, default)
-        extra = {k: v for k, v in record.items() if k not in used and v not in (None, "")}
+        values.update(self.overrides)
+        extra = {
+            k: v
+            for k, v in record.items()
+            if k not in used and k not in EXPORT_ONLY_COLUMNS and v not in (None, "")
+        }
         if extra and "metadata" not in self.mapping:
             metadata = values.get("metadata")
-            values["metadata"] = {**extra, **metadata} if isinstance(metadata, Mapping) else extra
+            if metadata is None:
+                values["metadata"] = extra
+            elif isinstance(metadata, Mapping):
+                values["metadata"] = {**extra, **metadata}
+            # other metadata is left as it is, for validation to report
         return values
 
 
 def _content_id(record: SourceRecord) -> str:
-    return "sha1:" + hashlib.sha1(record.raw or b"").hexdigest()
+    """The same record content gives the same id, however the file spells it."""
+    canonical = json.dumps(record.data, sort_keys=True, ensure_ascii=False, default=str)
+    return "sha1:" + hashlib.sha1(canonical.encode()).hexdigest()
 
 
 def _rows(
@@ -174,7 +198,7 @@ def import_file(
     *,
     mapping: Mapping[str, str] | None = None,
     model_version: str | None = None,
-    source: str = "import",
+    source: str | None = None,
     fmt: str | None = None,
     on_error: OnError = "skip",
     progress: Callable[[int], None] | None = None,
@@ -188,7 +212,10 @@ def import_file(
     path = Path(path)
     fmt = detect_format(path, fmt)
     mapper = RecordMapper(
-        mapping or {}, {"model_version": model_version, "source": source}, text_cells=fmt == "csv"
+        mapping or {},
+        {"model_version": model_version, "source": "import"},
+        overrides={"source": source},
+        text_cells=fmt in ("csv", "parquet"),
     )
     if on_error == "abort":
         check = ImportSummary()

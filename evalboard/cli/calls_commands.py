@@ -35,7 +35,13 @@ def import_command(
     model_version: Annotated[
         str | None, typer.Option(help="Model version for rows that name none.")
     ] = None,
-    source: Annotated[str, typer.Option(help=f"One of {', '.join(SOURCES)}.")] = "import",
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help=f"One of {', '.join(SOURCES)} for every row (default: a row's own "
+            "valid 'source', else import)."
+        ),
+    ] = None,
     fmt: Annotated[
         str | None, typer.Option("--format", help=f"{', '.join(FORMATS)} (default: by suffix)")
     ] = None,
@@ -47,7 +53,7 @@ def import_command(
     """Import calls logged by another tool. Importing the same file again adds nothing."""
     if on_error not in ("skip", "abort"):
         fail(f"--on-error must be skip or abort, got {on_error!r}", 2)
-    if source not in SOURCES:
+    if source is not None and source not in SOURCES:
         fail(f"--source must be one of {', '.join(SOURCES)}, got {source!r}", 2)
     mapping = parse_mapping(map_ or [])
     engine = store(db)
@@ -86,9 +92,12 @@ def export_command(
         typer.Option("--format", help=f"{', '.join(EXPORT_FORMATS)} (default: by suffix)"),
     ] = None,
     model_version: Annotated[
-        list[str] | None, typer.Option(help="Only these model versions (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="VERSION", help="Only these model versions (repeatable)."),
     ] = None,
-    source: Annotated[list[str] | None, typer.Option(help="Only these sources.")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option(metavar="SOURCE", help="Only these sources (repeatable).")
+    ] = None,
     since: Annotated[datetime | None, typer.Option(help="From this time (UTC).")] = None,
     until: Annotated[datetime | None, typer.Option(help="Before this time (UTC).")] = None,
     search: Annotated[

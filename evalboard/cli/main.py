@@ -8,7 +8,13 @@ import sys
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from evalboard.cli import calls_commands, db_commands, review_commands, serve_command
+from evalboard.cli import (
+    calls_commands,
+    db_commands,
+    embed_command,
+    review_commands,
+    serve_command,
+)
 from evalboard.cli.common import CLIError
 from evalboard.import_readers import ImportFileError
 from evalboard.importing import MappingError
@@ -25,6 +31,7 @@ app = typer.Typer(
 app.add_typer(db_commands.app, name="db")
 calls_commands.register(app)
 serve_command.register(app)
+embed_command.register(app)
 review_commands.register(app)
 
 _USER_ERRORS = (StoreURLError, ImportFileError, MappingError, ValueError, OSError)

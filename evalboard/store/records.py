@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from evalboard.store.models import SOURCES, utcnow
 
 DEFAULT_MODEL_VERSION = "unversioned"
+_EPOCH = re.compile(r"^\d{9,13}(\.\d+)?$")
 CALL_FIELDS = (
     "input",
     "output",
@@ -100,6 +102,8 @@ def _timestamp(value: Any) -> datetime:
     elif isinstance(value, int | float) and not isinstance(value, bool):
         seconds = value / 1000 if value > 1e11 else value  # epoch milliseconds or seconds
         return datetime.fromtimestamp(seconds, tz=UTC).replace(tzinfo=None)
+    elif isinstance(value, str) and _EPOCH.match(value.strip()):
+        return _timestamp(float(value))
     elif isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
