@@ -174,11 +174,16 @@ def _number(field_name: str, value: Any) -> float:
     return float(value)
 
 
+def catalogue() -> Mapping[str, CheckType]:
+    """The registry with every check module loaded."""
+    from evalboard.checks import catalogue as _modules  # noqa: F401 - fills the registry
+
+    return REGISTRY
+
+
 def validate_spec(spec: CheckSpec) -> None:
     """Raise CheckError when the spec names an unknown type or has a bad parameter."""
-    from evalboard.checks import catalogue  # noqa: F401 - fills the registry
-
-    check = REGISTRY.get(spec.type)
+    check = catalogue().get(spec.type)
     if check is None:
         raise CheckError("type", f"unknown check {spec.type!r}; known checks: "
                          f"{', '.join(sorted(REGISTRY))}")

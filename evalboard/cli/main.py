@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from evalboard.cli import (
     calls_commands,
+    cases_commands,
     db_commands,
     embed_command,
     review_commands,
@@ -33,6 +34,7 @@ calls_commands.register(app)
 serve_command.register(app)
 embed_command.register(app)
 review_commands.register(app)
+cases_commands.register(app)
 
 _USER_ERRORS = (StoreURLError, ImportFileError, MappingError, ValueError, OSError)
 

@@ -1,0 +1,1 @@
+"""Test cases: drafts, versioned storage, files (YAML/JSONL), promotion from calls."""
