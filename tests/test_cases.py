@@ -132,8 +132,9 @@ def test_promote_copies_input_reference_labels_and_provenance(engine):
         "failure", "hallucination", ("A Roman general and statesman.",))
     assert [c.type for c in draft.checks][:1] == ["contains_any"] and draft.checks[0].negate
     assert promotion.hints  # the invented claim must be filled in
-    with pytest.raises(CaseError):
+    with pytest.raises(CaseError) as refused:
         create_case(engine, "history", draft)  # an empty must-not-contain list is refused
+    assert refused.value.field == "checks[0].params.values"
     filled = CaseDraft(**{**draft.__dict__, "checks": (
         CheckSpec("contains_any", {"values": ["Tom Hanks"]}, negate=True),)})
     case_id = create_case(engine, "history", filled, provenance=promotion.provenance)

@@ -86,6 +86,9 @@ class CheckType:
     # latency: a maximum in ms) receives the spec's threshold as params["threshold"] and
     # decides `passed` itself.
     own_threshold: bool = False
+    # Extra validation of the parameters together (e.g. "value or values, not empty"); raises
+    # CheckError naming the field. Runs when a case is saved, before any output exists.
+    validate: Callable[[Mapping[str, Any]], None] | None = None
 
 
 REGISTRY: dict[str, CheckType] = {}
@@ -98,6 +101,7 @@ def register(
     params: Mapping[str, Param] | None = None,
     default_threshold: float | None = None,
     own_threshold: bool = False,
+    validate: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Decorator: add a check function to the registry under `name`."""
 
@@ -113,6 +117,7 @@ def register(
             category=category,
             default_threshold=default_threshold,
             own_threshold=own_threshold,
+            validate=validate,
         )
         return function
 
@@ -203,6 +208,11 @@ def validate_spec(spec: CheckSpec) -> None:
     for name, param in check.params.items():
         if param.required and name not in spec.params:
             raise CheckError(f"params.{name}", f"{spec.type} needs {name!r}: {param.doc}")
+        if param.required and spec.params.get(name) in ("", [], (), {}):
+            raise CheckError(f"params.{name}", f"{spec.type} needs a non-empty {name!r}: "
+                             f"{param.doc}")
+    if check.validate is not None:
+        check.validate(spec.params)
 
 
 def resolved_params(spec: CheckSpec) -> dict[str, Any]:
