@@ -12,6 +12,7 @@ navigation = st.navigation(
         st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("app_pages/browse.py", title="Browse", icon=":material/table_rows:"),
         st.Page("app_pages/review.py", title="Review", icon=":material/rate_review:"),
+        st.Page("app_pages/cases.py", title="Test cases", icon=":material/checklist:"),
         st.Page("app_pages/agreement.py", title="Agreement", icon=":material/groups:"),
         st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
     ]

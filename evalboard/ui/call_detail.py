@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from evalboard.cases.repository import cases_from_call
 from evalboard.review.annotations import call_history
 from evalboard.store.calls_query import get_call
 from evalboard.ui.text_view import display_mode, show_conversation, show_text
@@ -80,6 +81,18 @@ def call_detail(engine: Engine, call_id: int) -> None:
         with st.expander("Metadata", expanded=True):
             st.json(call.meta)
     annotation_history(engine, call.id)
+    call_cases(engine, call.id)
+
+
+def call_cases(engine: Engine, call_id: int) -> None:
+    """The test cases this call produced, and the way to make one."""
+    st.markdown("**Test cases**")
+    for view in cases_from_call(engine, call_id):
+        st.page_link("app_pages/cases.py", label=f"{view.suite} / {view.draft.name} "
+                     f"(v{view.version}{'' if view.active else ', inactive'})",
+                     query_params={"case": str(view.id)}, icon=":material/checklist:")
+    st.page_link("app_pages/cases.py", label="Promote this call to a test case",
+                 query_params={"promote": str(call_id)}, icon=":material/add_task:")
 
 
 def annotation_history(engine: Engine, call_id: int) -> None:

@@ -144,6 +144,8 @@ def _call_panel(engine: Engine, call_id: int) -> None:
     if call.meta:
         with st.expander("Metadata"):
             st.json(call.meta)
+    st.page_link("app_pages/cases.py", label="Promote to a test case",
+                 query_params={"promote": str(call.id)}, icon=":material/add_task:")
 
 
 def _judgement_panel(engine: Engine, view: SessionView, position: int, reviewer: str,
