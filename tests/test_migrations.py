@@ -59,3 +59,28 @@ def test_sqlite_connections_are_tuned(engine):
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
         assert conn.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+
+
+def test_full_text_search_survives_a_round_trip_of_every_revision(tmp_path):
+    from tests.conftest import add_calls
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate.upgrade(engine, "0001")
+    a_version = text(
+        "INSERT INTO model_versions (id, name, created_at) VALUES (1, 'v', '2026-01-01');"
+    )
+    with engine.begin() as conn:
+        conn.execute(a_version)
+        conn.execute(text(
+            "INSERT INTO calls (id, created_at, model_version_id, source, input_text, output) "
+            "VALUES (1, '2026-01-01', 1, 'production', 'Old Prompt', 'old answer')"))
+    migrate.upgrade(engine)  # later revisions backfill what they add
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT input_hash FROM calls")).scalar() is not None
+    migrate.downgrade(engine, "0001")
+    migrate.upgrade(engine)
+    add_calls(engine, [{"input": "fresh words", "output": "zebra"}])
+    with engine.connect() as conn:
+        found = conn.execute(text(
+            "SELECT rowid FROM calls_fts WHERE calls_fts MATCH 'zebra OR old'")).scalars().all()
+    assert sorted(found) == [1, 2]

@@ -78,6 +78,8 @@ class Call(Base):
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON(none_as_null=True))
     session_id: Mapped[str | None] = mapped_column(String(200))
     external_id: Mapped[str | None] = mapped_column(String(200))
+    # sha1 of the normalised input (see records.input_hash): replay finds a case's calls by it
+    input_hash: Mapped[str | None] = mapped_column(String(40))
 
     model_version: Mapped[ModelVersion] = relationship()
 
@@ -89,6 +91,7 @@ class Call(Base):
         Index("ix_calls_latency_id", "latency_ms", "id"),
         Index("ix_calls_tokens_id", "total_tokens", "id"),
         Index("ix_calls_session_id", "session_id"),
+        Index("ix_calls_version_input_hash", "model_version_id", "input_hash"),
     )
 
 

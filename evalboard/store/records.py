@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -53,6 +54,16 @@ def _content_text(content: Any) -> str:
             for part in content
         )
     return str(content)
+
+
+def normalize_text(text: str) -> str:
+    """Text compared loosely: case-folded, whitespace collapsed."""
+    return " ".join(text.casefold().split())
+
+
+def input_hash(input_text: str) -> str:
+    """The key that replay uses to find logged calls with the same (normalised) input."""
+    return hashlib.sha1(normalize_text(input_text).encode()).hexdigest()
 
 
 def _check_messages(value: Sequence[Any]) -> list[dict[str, Any]]:
@@ -166,6 +177,7 @@ def normalize_call(
         "source": source,
         "input_text": input_text,
         "input_messages": input_messages,
+        "input_hash": input_hash(input_text),
         "output": output,
         "latency_ms": _optional_number("latency_ms", latency_ms, float),
         "prompt_tokens": prompt,
