@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from sqlalchemy import Engine
 
@@ -21,6 +21,9 @@ from evalboard.store.ids import IdPool
 from evalboard.store.records import normalize_call
 from evalboard.store.writes import write_calls
 from evalboard.writer import BatchWriter
+
+if TYPE_CHECKING:
+    from evalboard.runs.results import RunSummary
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -173,6 +176,29 @@ class Evalboard:
             return wrapper
 
         return decorate
+
+    def run_suite(
+        self,
+        suite: str,
+        *,
+        generate: Callable[[Any], Any] | None = None,
+        model_version: str | None = None,
+        tags: Sequence[str] = (),
+        labels: Sequence[str] = (),
+    ) -> RunSummary:
+        """Run a suite's active cases through `generate(prompt_or_messages) -> text` (or, with
+        generate=None, replay the version's logged calls); returns pass rates per label and
+        per check type. Outputs are logged as eval calls of `model_version`."""
+        from evalboard.runs.generators import CallableGenerator
+        from evalboard.runs.runner import Selection, run_suite
+
+        version = model_version or self.model_version
+        if not version:
+            raise ValueError("run_suite needs a model_version")
+        self.flush()
+        return run_suite(self.engine, suite, version,
+                         CallableGenerator(generate) if generate else None,
+                         selection=Selection(tuple(tags), tuple(labels)))
 
     def flush(self) -> None:
         """Wait until every logged call is written (raises WriteError for rows that failed)."""

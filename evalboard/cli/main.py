@@ -14,6 +14,7 @@ from evalboard.cli import (
     db_commands,
     embed_command,
     review_commands,
+    run_command,
     serve_command,
 )
 from evalboard.cli.common import CLIError
@@ -35,6 +36,7 @@ serve_command.register(app)
 embed_command.register(app)
 review_commands.register(app)
 cases_commands.register(app)
+run_command.register(app)
 
 _USER_ERRORS = (StoreURLError, ImportFileError, MappingError, ValueError, OSError)
 

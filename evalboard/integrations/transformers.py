@@ -228,31 +228,52 @@ class LoggedPipeline:
 
     def count_prompt_tokens(self, prompt: Prompt) -> int | None:
         """Prompt tokens as the model sees them (chat template applied when there is one)."""
-        tokenizer = self.tokenizer
-        try:
-            if isinstance(prompt, str):
-                return len(tokenizer(prompt)["input_ids"])
-            messages = [dict(m) for m in prompt]
-            if getattr(tokenizer, "chat_template", None):
-                prefill = messages[-1].get("role") == "assistant"
-                ids = tokenizer.apply_chat_template(
-                    messages,
-                    add_generation_prompt=not prefill,
-                    continue_final_message=prefill,
-                    tokenize=True,
-                    return_dict=False,
-                )
-                return len(ids)
-            return len(tokenizer(messages_to_text(messages))["input_ids"])
-        except Exception:  # a count is optional, the call is not
-            return None
+        return count_prompt_tokens(self.tokenizer, prompt)
 
     def count_completion_tokens(self, text: str) -> int | None:
         """Tokens of the generated text, without special tokens."""
-        try:
-            return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        except Exception:
-            return None
+        return count_completion_tokens(self.tokenizer, text)
+
+
+def count_prompt_tokens(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> int | None:
+    """Prompt tokens as the model sees them (chat template applied when there is one)."""
+    try:
+        if isinstance(prompt, str):
+            return len(tokenizer(prompt)["input_ids"])
+        messages = [dict(m) for m in prompt]
+        if getattr(tokenizer, "chat_template", None):
+            prefill = messages[-1].get("role") == "assistant"
+            ids = tokenizer.apply_chat_template(
+                messages,
+                add_generation_prompt=not prefill,
+                continue_final_message=prefill,
+                tokenize=True,
+                return_dict=False,
+            )
+            return len(ids)
+        return len(tokenizer(messages_to_text(messages))["input_ids"])
+    except Exception:  # a count is optional, the call is not
+        return None
+
+
+def count_completion_tokens(tokenizer: PreTrainedTokenizerBase, text: str) -> int | None:
+    """Tokens of the generated text, without special tokens."""
+    try:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    except Exception:
+        return None
+
+
+def load_text_generation(model_dir: str | os.PathLike[str], device: str = "cpu") -> Pipeline:
+    """A text-generation pipeline from a local model directory (never downloads)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+
+    directory = _local_dir(model_dir, "model")
+    model = AutoModelForCausalLM.from_pretrained(directory, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token  # lets the pipeline batch
+    return pipeline("text-generation", model=model, tokenizer=tokenizer, device=device)
 
 
 def log_pipeline(

@@ -1,0 +1,1 @@
+"""Eval runs: run a suite against a model version, store every result, compare versions."""

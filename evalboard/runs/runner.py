@@ -1,0 +1,214 @@
+"""Run a suite against a model version: generate (or replay), log, check, store, resume.
+
+Each case's result and its check results are written in one short transaction, keyed by
+(run, case): a run started again after an interruption finishes the remaining cases only.
+Every generated output is logged as a call (source "eval") of the model version, with an
+external id per run and case, so a repeated attempt never logs it twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from evalboard.cases.evaluate import evaluate
+from evalboard.cases.repository import CaseQuery, CaseView, list_cases
+from evalboard.checks import CaseOutcome
+from evalboard.iterutil import chunked
+from evalboard.runs.generators import Generated, Generator
+from evalboard.runs.results import RunSummary, run_summary
+from evalboard.store.case_models import Suite
+from evalboard.store.engine import write_session
+from evalboard.store.ids import IdPool
+from evalboard.store.models import Call, ModelVersion, utcnow
+from evalboard.store.records import input_hash, normalize_call
+from evalboard.store.run_models import CaseResult, CheckResultRow, EvalRun
+from evalboard.store.writes import ensure_model_versions, write_calls
+
+Progress = Callable[[int, int], None]
+
+
+class RunError(ValueError):
+    """A run that cannot start: unknown suite, no cases, bad generator."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which cases of the suite run: all active ones, or those with these tags or labels."""
+
+    tags: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, list[str]]:
+        return {"tags": sorted(self.tags), "labels": sorted(self.labels)}
+
+    def matches(self, case: CaseView) -> bool:
+        tags_ok = not self.tags or bool(set(self.tags) & set(case.draft.tags))
+        labels_ok = not self.labels or case.draft.label in self.labels
+        return tags_ok and labels_ok
+
+
+def select_cases(engine: Engine, suite: str, selection: Selection) -> list[CaseView]:
+    with Session(engine) as session:
+        if session.scalar(select(Suite.id).where(Suite.name == suite)) is None:
+            raise RunError(f"there is no suite {suite!r}")
+    return [c for c in list_cases(engine, CaseQuery(suite=suite)) if selection.matches(c)]
+
+
+def start_or_resume(engine: Engine, suite: str, model_version: str, kind: str,
+                    config: dict[str, Any], selection: Selection, author: str | None = None
+                    ) -> tuple[int, bool]:
+    """The unfinished run with the same settings (resumed), or a new one."""
+    with write_session(engine) as session:
+        suite_id = session.scalar(select(Suite.id).where(Suite.name == suite))
+        if suite_id is None:
+            raise RunError(f"there is no suite {suite!r}")
+        version_id = ensure_model_versions(session.connection(), [model_version])[model_version]
+        for run in session.scalars(select(EvalRun).where(
+                EvalRun.suite_id == suite_id, EvalRun.model_version_id == version_id,
+                EvalRun.generator == kind, EvalRun.status != "finished")
+                .order_by(EvalRun.id.desc())):
+            if run.generator_config == config and run.selection == selection.as_json():
+                run.status = "running"
+                return run.id, True
+        run = EvalRun(suite_id=suite_id, model_version_id=version_id, generator=kind,
+                      generator_config=config, selection=selection.as_json(),
+                      created_by=author)
+        session.add(run)
+        session.flush()
+        return run.id, False
+
+
+def _done_cases(engine: Engine, run_id: int) -> set[int]:
+    with Session(engine) as session:
+        return set(session.scalars(select(CaseResult.case_id).where(CaseResult.run_id == run_id)))
+
+
+def _log_outputs(engine: Engine, run_id: int, model_version: str,
+                 pairs: Sequence[tuple[CaseView, Generated]], ids: IdPool) -> list[int]:
+    """Log each output as an eval call (idempotent by external id); return the call ids."""
+    rows = [normalize_call(
+        input=case.draft.input, output=generated.output, model_version=model_version,
+        source="eval", latency_ms=generated.latency_ms, error=generated.error,
+        prompt_tokens=generated.prompt_tokens, completion_tokens=generated.completion_tokens,
+        metadata={"run_id": run_id, "case_id": case.id, "case_version": case.version},
+        external_id=f"run-{run_id}-case-{case.id}") for case, generated in pairs]
+    write_calls(engine, rows, ids)
+    with Session(engine) as session:
+        found = dict(session.execute(select(Call.external_id, Call.id).where(
+            Call.source == "eval", Call.external_id.in_([r["external_id"] for r in rows]))).all())
+    return [found[r["external_id"]] for r in rows]
+
+
+def _replayed_call(session: Session, version_id: int, case: CaseView) -> Call | None:
+    """The newest logged call of the version whose input matches the case's (normalised)."""
+    return session.scalars(select(Call).where(
+        Call.model_version_id == version_id, Call.input_hash == input_hash(case.draft.input_text)
+    ).order_by(Call.id.desc()).limit(1)).first()
+
+
+def _status(outcome: CaseOutcome | None, error: str | None) -> str:
+    """missing (nothing to score), error (the generator or a check failed to run), pass, fail."""
+    if outcome is None:
+        return "missing"
+    if error or any(r.error for r in outcome.results):
+        return "error"
+    return "pass" if outcome.passed else "fail"
+
+
+def _record(engine: Engine, run_id: int, items: Sequence[tuple[CaseView, int | None,
+            CaseOutcome | None, str | None, float | None]]) -> None:
+    """Store case results and their check results in one transaction."""
+    with write_session(engine) as session:
+        for case, call_id, outcome, error, latency in items:
+            result = CaseResult(
+                run_id=run_id, case_id=case.id, case_version_id=case.version_id,
+                call_id=call_id, status=_status(outcome, error),
+                passed=_status(outcome, error) == "pass",
+                score=outcome.score if outcome and not error else 0.0,
+                error=error, latency_ms=latency)
+            session.add(result)
+            session.flush()
+            for position, check in enumerate(outcome.results if outcome else ()):
+                session.add(CheckResultRow(
+                    case_result_id=result.id, position=position, check_type=check.spec.type,
+                    params=dict(check.spec.params), negate=check.spec.negate,
+                    weight=check.spec.weight, threshold=check.spec.threshold,
+                    passed=check.passed, score=check.score, reason=check.reason,
+                    error=check.error))
+
+
+def finish(engine: Engine, run_id: int, status: str = "finished") -> None:
+    with write_session(engine) as session:
+        run = session.get(EvalRun, run_id)
+        assert run is not None
+        run.status = status
+        run.finished_at = utcnow() if status == "finished" else None
+
+
+def run_suite(engine: Engine, suite: str, model_version: str, generator: Generator | None, *,
+              selection: Selection = Selection(), progress: Progress | None = None,
+              author: str | None = None) -> RunSummary:
+    """Run the suite's active cases; `generator=None` replays the version's logged calls."""
+    cases = select_cases(engine, suite, selection)
+    if not cases:
+        raise RunError(f"suite {suite!r} has no active cases matching {selection.as_json()}")
+    kind = generator.kind if generator else "replay"
+    config = generator.config() if generator else {"match": "normalised input"}
+    run_id, resumed = start_or_resume(engine, suite, model_version, kind, config, selection,
+                                      author)
+    with write_session(engine) as session:
+        run = session.get(EvalRun, run_id)
+        run.total_cases = len(cases)
+    done = _done_cases(engine, run_id)
+    pending = [c for c in cases if c.id not in done]
+    finished = len(cases) - len(pending)
+    try:
+        if generator is None:
+            _replay(engine, run_id, model_version, pending, progress, finished, len(cases))
+        else:
+            ids = IdPool(engine, block_size=64)
+            for batch in chunked(pending, generator.batch_size):
+                generated = generator.generate([c.draft.input for c in batch])
+                call_ids = _log_outputs(engine, run_id, model_version,
+                                        list(zip(batch, generated, strict=True)), ids)
+                items = []
+                with Session(engine) as session:
+                    for case, gen, call_id in zip(batch, generated, call_ids, strict=True):
+                        outcome = evaluate(case.draft, gen.output, session.get(Call, call_id))
+                        items.append((case, call_id, outcome, gen.error, gen.latency_ms))
+                _record(engine, run_id, items)
+                finished += len(batch)
+                if progress:
+                    progress(finished, len(cases))
+    except BaseException:
+        finish(engine, run_id, "interrupted")
+        raise
+    finish(engine, run_id)
+    summary = run_summary(engine, run_id)
+    summary.resumed = resumed
+    return summary
+
+
+def _replay(engine: Engine, run_id: int, model_version: str, pending: Sequence[CaseView],
+            progress: Progress | None, finished: int, total: int) -> None:
+    """Score the outputs already logged for the version whose input matches each case's."""
+    with Session(engine) as session:
+        version_id = session.scalar(select(ModelVersion.id).where(
+            ModelVersion.name == model_version))
+    for batch in chunked(pending, 50):
+        items = []
+        with Session(engine) as session:
+            for case in batch:
+                call = _replayed_call(session, version_id, case) if version_id else None
+                outcome = evaluate(case.draft, call.output, call) if call else None
+                items.append((case, call.id if call else None, outcome,
+                              call.error if call else None, call.latency_ms if call else None))
+        _record(engine, run_id, items)
+        finished += len(batch)
+        if progress:
+            progress(finished, total)
