@@ -13,11 +13,13 @@ from evalboard.agreement_query import disagreements
 from evalboard.review.annotations import is_reviewed
 from evalboard.store.calls_query import DEFAULT_SORT, CallFilter, filter_conditions, list_calls
 from evalboard.store.models import Call
+from evalboard.store.run_models import CaseResult
 
 STRATEGIES: dict[str, str] = {
     "random": "Random unreviewed",
     "stratified": "Stratified across model versions (unreviewed)",
     "newest": "Newest unreviewed first",
+    "failing_checks": "Failing checks first (unreviewed calls whose test cases fail)",
     "disagreements": "Disagreements first (reviewers differ)",
     "as_displayed": "As displayed in Browse (current filter and sort)",
 }
@@ -82,6 +84,18 @@ def _newest(engine: Engine, spec: SessionSpec) -> list[int]:
         )
 
 
+def _failing_checks(engine: Engine, spec: SessionSpec) -> list[int]:
+    """Unreviewed calls that a case failed on (replayed or generated), newest first."""
+    with engine.connect() as conn:
+        conditions = filter_conditions(conn, spec.call_filter)
+        return list(conn.scalars(
+            select(Call.id).where(
+                and_(true(), *conditions), ~is_reviewed(),
+                Call.id.in_(select(CaseResult.call_id).where(
+                    CaseResult.status.in_(("fail", "error")))))
+            .order_by(Call.id.desc()).limit(spec.size)))
+
+
 def _disagreements(engine: Engine, spec: SessionSpec) -> list[int]:
     """Calls whose reviewers' current judgements differ (verdict or labels), newest first."""
     f = spec.call_filter
@@ -108,6 +122,7 @@ SAMPLERS: dict[str, Callable[[Engine, SessionSpec], list[int]]] = {
     "random": _random,
     "stratified": _stratified,
     "newest": _newest,
+    "failing_checks": _failing_checks,
     "disagreements": _disagreements,
     "as_displayed": _as_displayed,
 }

@@ -25,6 +25,7 @@ from evalboard.review.sessions import (
     undo_in_session,
 )
 from evalboard.store.calls_query import get_call
+from evalboard.ui.suggestions_view import show_suggestions
 from evalboard.ui.text_view import display_mode, show_conversation, show_text
 
 VERDICT_KEYS = {"pass": "P", "fail": "F", "unsure": "U"}
@@ -232,6 +233,7 @@ def focus_view(engine: Engine, session_id: int, reviewer: str) -> None:
     with right:
         with st.popover("Guidelines", icon=":material/menu_book:"):
             st.markdown(get_guidelines(engine) or "No guidelines yet: write them in Settings.")
+        show_suggestions(engine, item.call_id)
         if item.status != "pending":
             st.caption(f"You {'skipped' if item.status == 'skipped' else 'reviewed'} this call; "
                        "submitting again replaces your answer.")
