@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from evalboard.store.engine import write_connection
 from evalboard.store.models import Call, utcnow
+from evalboard.store.records import messages_to_text
 from evalboard.store.review_models import CallEmbedding
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ _shared_lock = threading.Lock()
 
 
 def get_embedder() -> Embedder:
-    """The process-wide Embedder, loaded on first use (about a second)."""
+    """The process-wide Embedder, loaded on first use (a few seconds)."""
     global _shared
     with _shared_lock:
         if _shared is None:
@@ -136,21 +137,37 @@ def _insert(conn: Connection, rows: list[dict[str, Any]]) -> int:
     return result.rowcount if result.rowcount >= 0 else len(rows)  # -1: driver cannot tell
 
 
+def input_for_embedding(input_text: str, messages: list[dict[str, Any]] | None) -> str:
+    """The input text to embed: a prompt as is; for a chat, its last user turn.
+
+    A chat's transcript starts with a system prompt that most calls share; cut at 256 tokens
+    it would make every chat look alike, while the last user turn is what the call answered.
+    """
+    last_user = next((m for m in reversed(messages or []) if m.get("role") == "user"), None)
+    if last_user is None:
+        return input_text
+    return messages_to_text([last_user]).removeprefix("user: ")
+
+
+_COLUMNS = (Call.id, Call.input_text, Call.input_messages, Call.output)
+
+
 def _store(engine: Engine, calls: Sequence[Row[Any]], embedder: Embedder) -> int:
-    """Embed (id, input_text, output) rows and write them in one short transaction."""
+    """Embed rows of `_COLUMNS` and write them in one short transaction."""
     if not calls:
         return 0
-    vectors = embedder.embed([text for _, i, o in calls for text in (i, o)])
+    texts = [(input_for_embedding(c.input_text, c.input_messages), c.output) for c in calls]
+    vectors = embedder.embed([text for pair in texts for text in pair])
     now = utcnow()
     rows = [
         {
-            "call_id": call_id,
+            "call_id": call.id,
             "model": embedder.name,
             "input_vector": to_bytes(vectors[2 * n]),
             "output_vector": to_bytes(vectors[2 * n + 1]),
             "created_at": now,
         }
-        for n, (call_id, _, _) in enumerate(calls)
+        for n, call in enumerate(calls)
     ]
     with write_connection(engine) as conn:
         return _insert(conn, rows)
@@ -190,7 +207,7 @@ def embed_missing(
         size = batch_size if limit is None else min(batch_size, limit - stored)
         with engine.connect() as conn:
             calls = conn.execute(
-                select(Call.id, Call.input_text, Call.output)
+                select(*_COLUMNS)
                 .where(Call.id > last_id, _without_embedding())
                 .order_by(Call.id)
                 .limit(size)
@@ -214,7 +231,7 @@ def embed_calls(
     for start in range(0, len(wanted), _IN_CHUNK):
         with engine.connect() as conn:
             calls = conn.execute(
-                select(Call.id, Call.input_text, Call.output)
+                select(*_COLUMNS)
                 .where(Call.id.in_(wanted[start : start + _IN_CHUNK]), _without_embedding())
                 .order_by(Call.id)
             ).all()
