@@ -34,6 +34,7 @@ from evalboard.demo_content import (
     support_task,
 )
 from evalboard.demo_reviews import add_demo_reviews
+from evalboard.demo_suite import add_demo_suite
 from evalboard.store.engine import write_session
 from evalboard.store.ids import IdPool
 from evalboard.store.models import ModelVersion, utcnow
@@ -88,12 +89,14 @@ def load_demo(
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
     reviews: bool = True,
+    suite: bool = True,
 ) -> DemoSummary:
     """Fill the store with `calls` demo calls over the four weeks ending at `now`.
 
     `now` defaults to the current time; a naive `now` is taken as UTC. `progress(done, total)`
     is called after each batch of `BATCH_SIZE` calls is written. With `reviews`, two demo
-    reviewers also judge part of the production traffic (see `demo_reviews`).
+    reviewers also judge part of the production traffic (see `demo_reviews`); with `suite`, the
+    eval set becomes a regression suite replayed for every version (see `demo_suite`).
     """
     if calls < 0:
         raise ValueError("calls must not be negative")
@@ -121,6 +124,8 @@ def load_demo(
     assert not batch and done == calls, "the plan yields exactly `calls` calls"
     if reviews:
         add_demo_reviews(engine, seed, end)
+    if suite and cases:
+        add_demo_suite(engine, cases, [spec.name for spec in VERSIONS])
     return DemoSummary(inserted, present, tuple(spec.name for spec in VERSIONS))
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from evalboard.cases.repository import cases_from_call
 from evalboard.review.annotations import call_history
 from evalboard.store.calls_query import get_call
+from evalboard.ui.similar_view import similar_calls
 from evalboard.ui.suggestions_view import show_suggestions
 from evalboard.ui.text_view import display_mode, show_conversation, show_text
 
@@ -83,6 +84,7 @@ def call_detail(engine: Engine, call_id: int) -> None:
             st.json(call.meta)
     show_suggestions(engine, call.id)
     annotation_history(engine, call.id)
+    similar_calls(engine, call.id)
     call_cases(engine, call.id)
 
 
