@@ -13,6 +13,7 @@ from evalboard.cli import (
     cases_commands,
     db_commands,
     embed_command,
+    gate_command,
     review_commands,
     run_command,
     serve_command,
@@ -37,6 +38,7 @@ embed_command.register(app)
 review_commands.register(app)
 cases_commands.register(app)
 run_command.register(app)
+gate_command.register(app)
 
 _USER_ERRORS = (StoreURLError, ImportFileError, MappingError, ValueError, OSError)
 
@@ -45,7 +47,9 @@ def main() -> None:
     """Run the CLI; known errors print one line on stderr instead of a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except CLIError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.code)

@@ -161,8 +161,9 @@ def case_results(engine: Engine, run_id: int, *, failing_only: bool = False
         rows = session.execute(query).all()
         checks: dict[int, list[CheckRowView]] = {}
         for row in session.scalars(
-                select(CheckResultRow).where(CheckResultRow.case_result_id.in_(
-                    [r[0].id for r in rows])).order_by(CheckResultRow.position)):
+                select(CheckResultRow)
+                .join(CaseResult, CaseResult.id == CheckResultRow.case_result_id)
+                .where(CaseResult.run_id == run_id).order_by(CheckResultRow.position)):
             checks.setdefault(row.case_result_id, []).append(CheckRowView(
                 row.check_type, row.params, row.negate, row.passed, row.score, row.reason,
                 row.error))

@@ -112,10 +112,13 @@ def _replayed_call(session: Session, version_id: int, case: CaseView) -> Call | 
 
 
 def _status(outcome: CaseOutcome | None, error: str | None) -> str:
-    """missing (nothing to score), error (the generator or a check failed to run), pass, fail."""
+    """error (no output: the generator or the call failed, or a check could not run), missing
+    (no logged call to score), pass, fail."""
+    if error:
+        return "error"
     if outcome is None:
         return "missing"
-    if error or any(r.error for r in outcome.results):
+    if any(r.error for r in outcome.results):
         return "error"
     return "pass" if outcome.passed else "fail"
 
@@ -179,7 +182,8 @@ def run_suite(engine: Engine, suite: str, model_version: str, generator: Generat
                 items = []
                 with Session(engine) as session:
                     for case, gen, call_id in zip(batch, generated, call_ids, strict=True):
-                        outcome = evaluate(case.draft, gen.output, session.get(Call, call_id))
+                        outcome = None if gen.error else evaluate(
+                            case.draft, gen.output, session.get(Call, call_id))
                         items.append((case, call_id, outcome, gen.error, gen.latency_ms))
                 _record(engine, run_id, items)
                 finished += len(batch)
@@ -205,7 +209,8 @@ def _replay(engine: Engine, run_id: int, model_version: str, pending: Sequence[C
         with Session(engine) as session:
             for case in batch:
                 call = _replayed_call(session, version_id, case) if version_id else None
-                outcome = evaluate(case.draft, call.output, call) if call else None
+                outcome = evaluate(case.draft, call.output, call) if call and not call.error \
+                    else None
                 items.append((case, call.id if call else None, outcome,
                               call.error if call else None, call.latency_ms if call else None))
         _record(engine, run_id, items)
