@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from evalboard.review.sessions import open_session_of
+from evalboard.review.sessions import get_session, open_session_of
 from evalboard.ui.review_downloads import review_downloads
 from evalboard.ui.review_focus import focus_view
 from evalboard.ui.review_start import SESSION_PARAM, recent_sessions, start_form
@@ -24,6 +24,15 @@ if session_id is None or st.query_params.get("new"):
     st.stop()
 
 st.query_params[SESSION_PARAM] = str(session_id)
+owner = get_session(engine, session_id)
+if owner is not None and owner.reviewer != reviewer:
+    st.warning(f"This is {owner.reviewer}'s session: answers here would change their progress. "
+               "Start your own session with the same calls (strategy “As displayed”) to compare.")
+    if st.button("Start my own session", type="primary"):
+        st.query_params.pop(SESSION_PARAM, None)
+        st.query_params["new"] = "1"
+        st.rerun()
+    st.stop()
 if st.button("New session", icon=":material/add:"):
     st.query_params.pop(SESSION_PARAM, None)
     st.query_params["new"] = "1"

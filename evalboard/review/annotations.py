@@ -226,6 +226,23 @@ def undo_batch(engine: Engine, reviewer: str, batch_id: str) -> UndoResult:
         return _retract(session, reviewer, _live_batch(session, batch_id))
 
 
+def newest_live_action(session: Session, call_id: int, reviewer: str,
+                       review_session_id: int | None = None) -> Annotation | None:
+    """The reviewer's newest judge or skip row on the call that no retract row undoes."""
+    query = select(Annotation).where(
+        Annotation.call_id == call_id, Annotation.reviewer == reviewer,
+        Annotation.action.in_(("judge", "skip")), ~_retracted())
+    if review_session_id is not None:
+        query = query.where(Annotation.review_session_id == review_session_id)
+    return session.scalars(query.order_by(Annotation.id.desc()).limit(1)).first()
+
+
+def annotation_view(engine: Engine, annotation_id: int) -> AnnotationView | None:
+    with Session(engine) as session:
+        row = session.get(Annotation, annotation_id)
+        return _views(session, [row])[0] if row else None
+
+
 def _views(session: Session, annotations: Sequence[Annotation]) -> list[AnnotationView]:
     ids = [a.id for a in annotations]
     retracted = (

@@ -164,7 +164,9 @@ def update_label(
             label.color = _check_colour(color)
         if clear_shortcut:
             label.shortcut = None
-        elif shortcut is not None:
+        elif shortcut is not None and shortcut.strip().upper() != (label.shortcut or ""):
+            if label.archived:
+                raise LabelError("an archived label has no key: restore it first")
             label.shortcut = _check_key(session, shortcut, label_id)
 
 
@@ -189,9 +191,19 @@ def archive_label(engine: Engine, label_id: int) -> str:
         return "deleted"
 
 
-def restore_label(engine: Engine, label_id: int) -> None:
+def restore_label(engine: Engine, label_id: int) -> str | None:
+    """Make an archived label usable again. Its key is kept when still free, else cleared;
+    returns a note when it was cleared."""
     with write_session(engine) as session:
         label = session.get(Label, label_id)
         if label is None:
             raise LabelError(f"no label with id {label_id}")
         label.archived = False
+        if label.shortcut is None:
+            return None
+        try:
+            _check_key(session, label.shortcut, label_id)
+        except LabelError:
+            key, label.shortcut = label.shortcut, None
+            return f"its key {key} now belongs to another label, so it has none"
+        return None

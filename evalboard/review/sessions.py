@@ -8,7 +8,14 @@ from datetime import date, datetime
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from evalboard.review.annotations import Judgement, annotate, clean_reviewer, record_skip, undo_last
+from evalboard.review.annotations import (
+    Judgement,
+    annotate,
+    clean_reviewer,
+    newest_live_action,
+    record_skip,
+    undo_last,
+)
 from evalboard.review.sampling import STRATEGIES, SessionSpec, pick_calls
 from evalboard.store.engine import write_session
 from evalboard.store.models import utcnow
@@ -238,23 +245,38 @@ def skip_item(engine: Engine, session_id: int, position: int, reviewer: str) -> 
     return annotation_id
 
 
-def undo_in_session(engine: Engine, session_id: int, reviewer: str) -> int | None:
-    """Undo the reviewer's last judgement or skip in this session; the call is pending again
-    and becomes current. Returns its position, or None when there is nothing to undo."""
+@dataclass(frozen=True)
+class Undone:
+    """Where an undo landed: the item's position and the annotation it retracted."""
+
+    position: int
+    retracted_id: int
+
+
+def undo_in_session(engine: Engine, session_id: int, reviewer: str) -> Undone | None:
+    """Undo the reviewer's last judgement or skip in this session and make its call current.
+
+    The item then reflects what is live again: the reviewer's earlier answer in this session
+    if there is one (done or skipped), else it is pending. None when there is nothing to undo.
+    """
     result = undo_last(engine, reviewer, review_session_id=session_id)
     if not result.retracted_ids:
         return None
     with write_session(engine) as session:
-        item = session.scalars(
-            select(ReviewItem).where(
-                ReviewItem.session_id == session_id,
-                ReviewItem.annotation_id.in_(result.retracted_ids),
-            )
-        ).first()
+        item = session.scalars(select(ReviewItem).where(
+            ReviewItem.session_id == session_id,
+            ReviewItem.call_id == result.call_ids[0])).first()
         if item is None:
             return None
-        item.status, item.annotation_id = "pending", None
+        live = newest_live_action(session, item.call_id, clean_reviewer(reviewer), session_id)
+        if live is None:
+            item.status, item.annotation_id = "pending", None
+        else:
+            item.status = "done" if live.action == "judge" else "skipped"
+            item.annotation_id = live.id
         review = session.get(ReviewSession, session_id)
         assert review is not None
-        review.position, review.finished_at = item.position, None
-        return item.position
+        review.position = item.position
+        if item.status == "pending":
+            review.finished_at = None
+        return Undone(item.position, result.retracted_ids[0])

@@ -6,7 +6,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from evalboard.review.annotations import AnnotationError, Judgement, bulk_annotate, undo_batch
-from evalboard.review.labels import list_labels
+from evalboard.review.labels import LabelError, list_labels
 from evalboard.store.calls_query import CallFilter, matching_ids
 from evalboard.store.review_models import VERDICTS
 from evalboard.ui.reviewer import current_reviewer
@@ -59,9 +59,15 @@ def bulk_panel(engine: Engine, f: CallFilter, selected_ids: list[int], total: in
         if st.button(f"Apply to {count:,} calls", type="primary",
                      disabled=count == 0 or not confirmed):
             ids = selected_ids if target == "selected" else matching_ids(engine, f)
+            if target == "filter" and len(ids) != total:
+                clear_cached_reads()
+                st.warning(f"The filter now matches {len(ids):,} calls, not the {total:,} you "
+                           "confirmed (calls were logged meanwhile). Nothing was labelled: check "
+                           "the new count and confirm again.")
+                return
             try:
                 batch_id = bulk_annotate(engine, ids, reviewer, Judgement(verdict, tuple(labels)))
-            except AnnotationError as exc:
+            except (AnnotationError, LabelError) as exc:
                 st.warning(f"Nothing labelled: {exc}.")
                 return
             clear_cached_reads()

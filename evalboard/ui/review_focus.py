@@ -12,9 +12,14 @@ from dataclasses import dataclass, field
 import streamlit as st
 from sqlalchemy import Engine
 
-from evalboard.review.annotations import AnnotationError, Judgement, current_judgement
+from evalboard.review.annotations import (
+    AnnotationError,
+    Judgement,
+    annotation_view,
+    current_judgement,
+)
 from evalboard.review.guidelines import get_guidelines
-from evalboard.review.labels import LabelView, list_labels
+from evalboard.review.labels import LabelError, LabelView, list_labels
 from evalboard.review.sessions import (
     SessionView,
     get_session,
@@ -33,6 +38,7 @@ VERDICT_ICONS = {"pass": ":material/check:", "fail": ":material/close:",
                  "unsure": ":material/help:"}
 _DRAFTS = "review_drafts"
 _MESSAGE = "review_message"
+_SUBMIT = "review_submit_requested"
 
 
 @dataclass
@@ -44,12 +50,16 @@ class Draft:
     started: float = field(default_factory=time.monotonic)
 
 
-def _draft(session_id: int, position: int, engine: Engine, call_id: int, reviewer: str) -> Draft:
+def _draft(session_id: int, position: int, engine: Engine, call_id: int, reviewer: str,
+           active_labels: set[str]) -> Draft:
+    """The unsaved answer for an item, started from the reviewer's saved one (labels archived
+    since then are left out: they can no longer be given)."""
     drafts: dict[tuple[int, int], Draft] = st.session_state.setdefault(_DRAFTS, {})
     key = (session_id, position)
     if key not in drafts:
         existing = current_judgement(engine, call_id, reviewer)
-        drafts[key] = Draft(existing.verdict, set(existing.labels)) if existing else Draft()
+        drafts[key] = Draft(existing.verdict, set(existing.labels) & active_labels) \
+            if existing else Draft()
     return drafts[key]
 
 
@@ -75,20 +85,32 @@ def _toggle_label(draft: Draft, name: str) -> None:
     draft.labels.symmetric_difference_update({name})
 
 
-def _submit(engine: Engine, view: SessionView, position: int, reviewer: str, draft: Draft,
-            labels: list[LabelView]) -> None:
+def _request_submit(view: SessionView, position: int) -> None:
+    """Submit waits for the end of the key batch: Streamlit runs the callbacks of keys pressed
+    together in widget order, so the save happens in the fragment, after all of them."""
+    st.session_state[_SUBMIT] = (view.id, position)
+
+
+def _save_pending_submit(engine: Engine, session_id: int, reviewer: str,
+                         labels: list[LabelView]) -> None:
+    """Save the answer whose Submit was pressed, with every key of the batch applied."""
+    pending = st.session_state.pop(_SUBMIT, None)
+    if pending is None or pending[0] != session_id:
+        return
+    position = pending[1]
+    draft = st.session_state.setdefault(_DRAFTS, {}).get((session_id, position), Draft())
     order = {label.name: label.position for label in labels}
-    note = st.session_state.get(_field_key("note", view.id, position), "") or ""
-    fix = st.session_state.get(_field_key("fix", view.id, position), "") or ""
-    judgement = Judgement(draft.verdict, tuple(sorted(draft.labels, key=order.get)), note,
-                          fix if fix.strip() else None)
+    note = st.session_state.get(_field_key("note", session_id, position), "") or ""
+    fix = st.session_state.get(_field_key("fix", session_id, position), "") or ""
+    chosen = tuple(sorted(set(draft.labels) & set(order), key=order.__getitem__))
+    judgement = Judgement(draft.verdict, chosen, note, fix if fix.strip() else None)
     try:
-        judge_item(engine, view.id, position, reviewer, judgement,
+        judge_item(engine, session_id, position, reviewer, judgement,
                    seconds_spent=round(time.monotonic() - draft.started, 1))
-    except AnnotationError as exc:
+    except (AnnotationError, LabelError) as exc:
         _say("warning", f"Not saved: {exc}.")
         return
-    _forget_draft(view.id, position)
+    _forget_draft(session_id, position)
     _say("toast", f"Saved call {position + 1} ({draft.verdict or 'no verdict'}). Z undoes it.")
 
 
@@ -99,12 +121,20 @@ def _skip(engine: Engine, view: SessionView, position: int, reviewer: str) -> No
 
 
 def _undo(engine: Engine, view: SessionView, reviewer: str) -> None:
-    position = undo_in_session(engine, view.id, reviewer)
-    if position is None:
+    """Retract the last answer and bring it back as the draft, so it can be corrected."""
+    undone = undo_in_session(engine, view.id, reviewer)
+    if undone is None:
         _say("toast", "Nothing to undo in this session.")
         return
-    _forget_draft(view.id, position)
-    _say("toast", f"Undone: call {position + 1} is pending again.")
+    retracted = annotation_view(engine, undone.retracted_id)
+    drafts: dict[tuple[int, int], Draft] = st.session_state.setdefault(_DRAFTS, {})
+    drafts[(view.id, undone.position)] = Draft(retracted.verdict if retracted else None,
+                                               set(retracted.labels) if retracted else set())
+    st.session_state[_field_key("note", view.id, undone.position)] = (
+        retracted.note or "") if retracted else ""
+    st.session_state[_field_key("fix", view.id, undone.position)] = (
+        retracted.corrected_output or "") if retracted else ""
+    _say("toast", f"Undone: call {undone.position + 1} is back to edit.")
 
 
 def _move(engine: Engine, view: SessionView, position: int) -> None:
@@ -168,13 +198,13 @@ def _judgement_panel(engine: Engine, view: SessionView, position: int, reviewer:
             chosen = label.name in draft.labels
             cells[index % 2].button(
                 label.name, key=f"label_{label.id}", shortcut=label.shortcut, width="stretch",
-                help=label.description or None,
+                help=label.description or None, wrap=True,
                 icon=":material/check_box:" if chosen else ":material/check_box_outline_blank:",
                 type="primary" if chosen else "secondary",
                 on_click=_toggle_label, args=(draft, label.name))
     st.button("Submit and next", key="submit", shortcut="Enter", type="primary",
               width="stretch", icon=":material/keyboard_return:",
-              on_click=_submit, args=(engine, view, position, reviewer, draft, labels))
+              on_click=_request_submit, args=(view, position))
     nav = st.columns(4)
     nav[0].button("Prev", key="prev", shortcut="K", width="stretch",
                   disabled=position == 0, on_click=_move, args=(engine, view, position - 1))
@@ -207,6 +237,8 @@ def _prefill_fields(engine: Engine, view: SessionView, position: int, call_id: i
 @st.fragment
 def focus_view(engine: Engine, session_id: int, reviewer: str) -> None:
     """One call of the session with the labelling controls beside it."""
+    labels = list_labels(engine)
+    _save_pending_submit(engine, session_id, reviewer, labels)
     view = get_session(engine, session_id)
     if view is None:
         st.warning(f"There is no review session {session_id}.")
@@ -224,8 +256,8 @@ def focus_view(engine: Engine, session_id: int, reviewer: str) -> None:
     if item is None:
         st.warning("This session has no calls.")
         return
-    labels = list_labels(engine)
-    draft = _draft(session_id, item.position, engine, item.call_id, reviewer)
+    draft = _draft(session_id, item.position, engine, item.call_id, reviewer,
+                   {label.name for label in labels})
     _prefill_fields(engine, view, item.position, item.call_id, reviewer)
     left, right = st.columns([5, 4], gap="medium")
     with left:

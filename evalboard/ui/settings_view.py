@@ -28,7 +28,7 @@ def _apply(action, success: str) -> None:  # type: ignore[no-untyped-def]
         st.error(str(exc))
         return
     clear_cached_reads()
-    st.toast(success.format(result=result))
+    st.toast(success.format(result=result, result_note=f": {result}" if result else ""))
     st.rerun()
 
 
@@ -63,7 +63,8 @@ def labels_section(engine: Engine) -> None:
             _edit_form(engine, label)
         if label.archived:
             if actions[1].button("Restore", key=f"restore_{label.id}", width="stretch"):
-                _apply(lambda lid=label.id: restore_label(engine, lid), "Restored.")
+                _apply(lambda lid=label.id: restore_label(engine, lid),
+                       "Restored{result_note}.")
         elif actions[1].button("Archive", key=f"archive_{label.id}", width="stretch"):
             _apply(lambda lid=label.id: archive_label(engine, lid), "Label {result}.")
     with st.expander("Add a label"), st.form("add_label"):
