@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from evalboard.store.calls_query import (
     SORTS,
@@ -18,6 +18,7 @@ from evalboard.store.calls_query import (
     page_query,
 )
 from evalboard.store.ids import IdPool, reserve_ids
+from evalboard.store.models import Call
 from evalboard.store.records import CallValidationError, normalize_call
 from evalboard.store.search import SearchSyntaxError, escape_fts, validate_advanced_query
 from tests.conftest import T0, add_calls, make_rows
@@ -198,3 +199,35 @@ def test_browse_queries_use_their_indexes(engine):
     assert "ix_calls_created_at_id" in newest_plan and "TEMP B-TREE" not in newest_plan
     assert "ix_calls_version_created_at" in _plan(engine, by_version)
     assert "ix_calls_latency_id" in _plan(engine, slowest)
+
+
+@pytest.mark.parametrize(("word", "plan"), [("rare", "IN"), ("mid", "+ 0"), ("common", "EXISTS")])
+def test_each_search_plan_pages_the_same_results(engine, monkeypatch, word, plan):
+    from evalboard.store import search
+
+    monkeypatch.setattr(search, "RARE_MATCHES", 3)
+    rows = make_rows(60)
+    for i, row in enumerate(rows):
+        words = ["common"] * (i < 40) + ["mid"] * (i % 12 == 0) + ["rare"] * (i == 7)
+        row["output"] = " ".join(["answer", *words])
+    add_calls(engine, rows)
+    expected = sorted((i + 1 for i, r in enumerate(rows) if word in r["output"].split()),
+                      reverse=True)
+    f = CallFilter(search=word)
+    assert _all_pages(engine, f, "newest", limit=4)[0] == expected
+    with engine.connect() as conn:
+        compiled = str(page_query(conn, f).compile(compile_kwargs={"literal_binds": True}))
+    assert plan in compiled
+
+
+def test_the_external_id_check_uses_the_unique_index(engine):
+    from evalboard.store.writes import _existing_external_ids
+
+    add_calls(engine, [dict(r, external_id=f"x{i}") for i, r in enumerate(make_rows(5))])
+    with engine.connect() as conn:
+        rows = [{"source": "production", "external_id": "x1"},
+                {"source": "production", "external_id": "new"}]
+        assert _existing_external_ids(conn, rows) == {("production", "x1")}
+        query = select(Call.external_id).where(Call.source == "import",
+                                               Call.external_id.in_(["a", "b"]))
+        assert "(source=? AND external_id=?)" in _plan(engine, query)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -22,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, joinedload
 
 from evalboard.store.models import Call, ModelVersion
-from evalboard.store.search import search_condition
+from evalboard.store.search import page_search_condition, search_condition
 
 PREVIEW_CHARS = 160
 PAGE_SIZE = 50
@@ -74,7 +75,7 @@ SORTS: dict[str, SortOrder] = {
 DEFAULT_SORT = "newest"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CallRow:
     """One line of the Browse table."""
 
@@ -120,12 +121,25 @@ class CallPage:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+_VERSION_IDS: dict[str, dict[str, int]] = {}  # store URL -> {version name: id}
+
+
 def _version_ids(conn: Connection, names: tuple[str, ...]) -> list[int]:
-    return list(conn.scalars(select(ModelVersion.id).where(ModelVersion.name.in_(names))))
+    """Ids of named versions, from a per-store cache (versions are never renamed or deleted;
+    a name the cache lacks reloads it, so new versions are found at once)."""
+    key = conn.engine.url.render_as_string(hide_password=False)
+    known = _VERSION_IDS.get(key, {})
+    if any(name not in known for name in names):
+        known = dict(conn.execute(select(ModelVersion.name, ModelVersion.id)).all())
+        _VERSION_IDS[key] = known
+    return [known[name] for name in names if name in known]
 
 
-def filter_conditions(conn: Connection, f: CallFilter) -> list[ColumnElement[bool]]:
-    """The WHERE clauses of a filter, with bound parameters only."""
+def filter_conditions(
+    conn: Connection, f: CallFilter, *, for_page: bool = False
+) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of a filter, with bound parameters only. `for_page` picks the search
+    plan that serves one sorted page best (see `search.page_search_condition`)."""
     conditions: list[ColumnElement[bool]] = []
     if f.model_versions:
         conditions.append(Call.model_version_id.in_(_version_ids(conn, f.model_versions)))
@@ -136,7 +150,11 @@ def filter_conditions(conn: Connection, f: CallFilter) -> list[ColumnElement[boo
     if f.until is not None:
         conditions.append(Call.created_at < f.until)
     if f.search.strip():
-        conditions.append(search_condition(conn.dialect.name, f.search, f.advanced_search))
+        conditions.append(
+            page_search_condition(conn, f.search, f.advanced_search)
+            if for_page
+            else search_condition(conn.dialect.name, f.search, f.advanced_search)
+        )
     if f.meta_key.strip():
         value = Call.meta[f.meta_key.strip()].as_string()
         conditions.append(value == f.meta_value if f.meta_value != "" else value.isnot(None))
@@ -175,12 +193,12 @@ def _last_turn(preview: str) -> str:
 
 
 def _call_row(row: Any) -> CallRow:
-    *fields, is_chat = row
-    call_row = CallRow(*fields)
-    return replace(call_row, input_preview=_last_turn(call_row.input_preview)) if is_chat \
-        else call_row
+    call_id, created, version, source, preview, output, latency, tokens, error, is_chat = row
+    return CallRow(call_id, created, version, source, _last_turn(preview) if is_chat else preview,
+                   output, latency, tokens, error)
 
 
+@functools.cache
 def _row_select(dialect: str) -> Select[Any]:
     return select(
         Call.id,
@@ -206,7 +224,8 @@ def page_query(
     """The keyset-paged SELECT of one Browse page (exposed for EXPLAIN and benchmarks)."""
     sort = SORTS[sort_key]
     column = sort.column
-    query = _row_select(conn.dialect.name).where(and_(true(), *filter_conditions(conn, f)))
+    conditions = filter_conditions(conn, f, for_page=True)
+    query = _row_select(conn.dialect.name).where(and_(true(), *conditions))
     if column is not Call.created_at:
         query = query.where(column.isnot(None))
     if after is not None:

@@ -92,6 +92,8 @@ class Call(Base):
         Index("ix_calls_tokens_id", "total_tokens", "id"),
         Index("ix_calls_session_id", "session_id"),
         Index("ix_calls_version_input_hash", "model_version_id", "input_hash"),
+        Index("ix_calls_version_latency", "model_version_id", "source", "latency_ms", "created_at",
+              "prompt_tokens", "completion_tokens", error.column.is_not(None)),
     )
 
 

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, or_, select, text, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.exc import OperationalError
 
 from evalboard.store.models import Call
@@ -59,6 +71,34 @@ def search_condition(dialect: str, query: str, advanced: bool = False) -> Column
             for word in _TOKEN.findall(query[:MAX_QUERY_CHARS])
         ),
     )
+
+
+RARE_MATCHES = 2000  # fewer matches than this: fetch them all and sort (the cheapest plan)
+
+
+def page_search_condition(conn: Connection, query: str, advanced: bool = False
+                          ) -> ColumnElement[bool]:
+    """The search clause for one sorted page, chosen by how common the words are.
+
+    Few matches: look them up by id. A common word (up to a tenth of the calls): walk the
+    sort index and test membership (`id + 0` keeps SQLite from driving by rowid). Commoner
+    still: ask the full-text index per row (EXISTS), which stops after one page.
+    """
+    ids = matching_ids(conn.dialect.name, query, advanced)
+    if ids is None:
+        return search_condition(conn.dialect.name, query, advanced)
+    total = conn.execute(select(func.max(Call.id))).scalar() or 0
+    bound = max(RARE_MATCHES, total // 10)
+    matches = conn.execute(select(func.count()).select_from(ids.limit(bound).subquery())
+                           ).scalar_one()
+    if matches < RARE_MATCHES:
+        return Call.id.in_(ids)
+    if matches < bound:
+        return (Call.id + 0).in_(ids)
+    return exists(
+        select(literal(1)).select_from(text(FTS_TABLE)).where(
+            text(f"{FTS_TABLE} MATCH :fts_page_query AND {FTS_TABLE}.rowid = calls.id")
+            .bindparams(fts_page_query=fts_expression(query, advanced))))
 
 
 def validate_advanced_query(conn: Connection, query: str) -> None:

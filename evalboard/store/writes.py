@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, tuple_
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -56,21 +56,28 @@ def ensure_model_versions(conn: Connection, names: Iterable[str]) -> dict[str, i
 def _existing_external_ids(
     conn: Connection, rows: Sequence[dict[str, Any]]
 ) -> set[tuple[str, str]]:
-    keys = {(r["source"], r["external_id"]) for r in rows if r.get("external_id") is not None}
-    if not keys:
-        return set()
+    """(source, external id) pairs of the rows that are stored already.
+
+    One `source = ? AND external_id IN (...)` per source and chunk: SQLite serves it from the
+    unique index, where a row-value IN would scan the whole index.
+    """
+    by_source: dict[str, set[str]] = {}
+    for row in rows:
+        if row.get("external_id") is not None:
+            by_source.setdefault(row["source"], set()).add(row["external_id"])
     present: set[tuple[str, str]] = set()
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), 400):
-        chunk = ordered[start : start + 400]
-        present.update(
-            tuple(row)
-            for row in conn.execute(
-                select(Call.source, Call.external_id).where(
-                    tuple_(Call.source, Call.external_id).in_(chunk)
+    for source, external_ids in by_source.items():
+        ordered = sorted(external_ids)
+        for start in range(0, len(ordered), 500):
+            present.update(
+                (source, external_id)
+                for external_id in conn.scalars(
+                    select(Call.external_id).where(
+                        Call.source == source,
+                        Call.external_id.in_(ordered[start : start + 500]),
+                    )
                 )
-            ).all()
-        )
+            )
     return present
 
 
