@@ -98,6 +98,14 @@ def suggest_checks(
     return checks, hints
 
 
+def _question(call: Call) -> str:
+    """What was asked: the last user turn of a chat, else the prompt."""
+    for message in reversed(call.input_messages or []):
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            return message["content"]
+    return call.input_text
+
+
 def _chosen_judgement(
     views: Sequence[AnnotationView], reviewer: str | None
 ) -> AnnotationView | None:
@@ -118,7 +126,7 @@ def promote_call(engine: Engine, call_id: int, reviewer: str | None = None) -> P
     failure = [name for name in labels if kinds.get(name) == "failure"]
     label = failure[0] if failure else (labels[0] if labels else None)
     draft = CaseDraft(
-        name=slugify(f"{call.input_text[-60:]} {label or ''}"),
+        name=slugify(f"{_question(call)[:50]} {label or ''}"),
         input=tuple(call.input_messages) if call.input_messages else call.input_text,
         mode="failure" if failure else "success",
         label=label,

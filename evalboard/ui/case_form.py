@@ -151,7 +151,9 @@ def case_editor(engine: Engine, draft: CaseDraft, *, key: str, hints: Sequence[s
     try:
         chosen_suite, edited = draft_from_form(engine, draft, key)
     except CaseError as exc:
-        st.error(f"{exc.field}: {exc.reason}")
+        st.warning(f"To finish the case — {exc.field}: {exc.reason}")
+        st.button("Save case", type="primary", key=f"{key}_save", icon=":material/save:",
+                  disabled=True)
         return
     preview_on_call(engine, edited, key, preview_call)
     if st.button("Save case", type="primary", key=f"{key}_save", icon=":material/save:"):
