@@ -45,8 +45,8 @@ def load_callable(reference: str) -> Callable[[Prompt], Any]:
         raise ValueError(f"expected module:function, got {reference!r}")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"cannot import {module_name!r}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - any failure to import is the user's to fix
+        raise ValueError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
     function = getattr(module, attribute, None)
     if not callable(function):
         raise ValueError(f"{module_name} has no function {attribute!r}")
@@ -131,6 +131,8 @@ class TransformersGenerator:
         results = []
         for prompt, records in zip(prompts, outputs, strict=True):
             text = records[0]["generated_text"]
-            results.append(Generated(text, latency, None, count_prompt_tokens(tokenizer, prompt),
-                                     count_completion_tokens(tokenizer, text)))
+            results.append(Generated(
+                text, latency, None,
+                count_prompt_tokens(tokenizer, self._as_pipeline_input(prompt)),
+                count_completion_tokens(tokenizer, text)))
         return results

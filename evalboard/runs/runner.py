@@ -104,6 +104,29 @@ def _log_outputs(engine: Engine, run_id: int, model_version: str,
     return [found[r["external_id"]] for r in rows]
 
 
+def _logged_calls(engine: Engine, run_id: int, cases: Sequence[CaseView]) -> dict[int, int]:
+    """{case id: call id} of outputs this run logged already (before an interruption)."""
+    external = {f"run-{run_id}-case-{case.id}": case.id for case in cases}
+    with Session(engine) as session:
+        return {external[ext]: call_id for ext, call_id in session.execute(
+            select(Call.external_id, Call.id).where(
+                Call.source == "eval", Call.external_id.in_(list(external))))}
+
+
+def _score_logged(engine: Engine, cases: Sequence[CaseView], call_ids: dict[int, int]
+                  ) -> list[tuple[CaseView, int | None, CaseOutcome | None, str | None,
+                                  float | None]]:
+    """Score each case on the output its call stored (the one the result will link to)."""
+    items = []
+    with Session(engine) as session:
+        for case in cases:
+            call = session.get(Call, call_ids[case.id])
+            assert call is not None
+            outcome = None if call.error else evaluate(case.draft, call.output, call)
+            items.append((case, call.id, outcome, call.error, call.latency_ms))
+    return items
+
+
 def _replayed_call(session: Session, version_id: int, case: CaseView) -> Call | None:
     """The newest logged call of the version whose input matches the case's (normalised)."""
     return session.scalars(select(Call).where(
@@ -176,16 +199,14 @@ def run_suite(engine: Engine, suite: str, model_version: str, generator: Generat
         else:
             ids = IdPool(engine, block_size=64)
             for batch in chunked(pending, generator.batch_size):
-                generated = generator.generate([c.draft.input for c in batch])
-                call_ids = _log_outputs(engine, run_id, model_version,
-                                        list(zip(batch, generated, strict=True)), ids)
-                items = []
-                with Session(engine) as session:
-                    for case, gen, call_id in zip(batch, generated, call_ids, strict=True):
-                        outcome = None if gen.error else evaluate(
-                            case.draft, gen.output, session.get(Call, call_id))
-                        items.append((case, call_id, outcome, gen.error, gen.latency_ms))
-                _record(engine, run_id, items)
+                call_ids = _logged_calls(engine, run_id, batch)  # kept from an interrupted try
+                fresh = [case for case in batch if case.id not in call_ids]
+                if fresh:
+                    generated = generator.generate([c.draft.input for c in fresh])
+                    call_ids.update(zip((c.id for c in fresh), _log_outputs(
+                        engine, run_id, model_version, list(zip(fresh, generated, strict=True)),
+                        ids), strict=True))
+                _record(engine, run_id, _score_logged(engine, batch, call_ids))
                 finished += len(batch)
                 if progress:
                     progress(finished, len(cases))
