@@ -4,7 +4,7 @@ import streamlit as st
 
 from evalboard.store.calls_query import has_calls
 from evalboard.ui.first_run import first_run
-from evalboard.ui.home_view import glance, habit_charts
+from evalboard.ui.home_view import glance, habit_charts, runs_and_attention
 from evalboard.ui.reviewer import current_reviewer
 from evalboard.ui.store import get_engine
 
@@ -18,4 +18,5 @@ reviewer = current_reviewer()
 glance(reviewer)
 if st.button("Start today's review", type="primary", icon=":material/rate_review:"):
     st.switch_page("app_pages/review.py")
+runs_and_attention()
 habit_charts()

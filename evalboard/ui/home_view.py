@@ -9,7 +9,13 @@ import pandas as pd
 import streamlit as st
 
 from evalboard.review.annotations import label_usage
-from evalboard.review.habit import coverage_per_day, review_streak, reviewed_per_day
+from evalboard.review.habit import (
+    coverage_per_day,
+    judged_calls,
+    review_streak,
+    reviewed_per_day,
+)
+from evalboard.runs.overview import VersionRun, failing_unreviewed_calls, latest_runs_by_version
 from evalboard.store.calls_query import CallFilter, count_calls
 from evalboard.store.models import utcnow
 from evalboard.ui.store import engine_for, store_url
@@ -52,8 +58,10 @@ def _habit_frames(url: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     coverage = pd.DataFrame(
         [(d.day, d.logged, d.reviewed, d.share) for d in coverage_per_day(engine, days=14)],
         columns=["day", "calls logged", "calls reviewed", "share reviewed"])
-    labels = pd.DataFrame(sorted(label_usage(engine).items(), key=lambda kv: -kv[1]),
-                          columns=["label", "calls"])
+    judged = judged_calls(engine) or 1
+    labels = pd.DataFrame([(name, count, count / judged) for name, count in sorted(
+        label_usage(engine).items(), key=lambda kv: -kv[1])],
+        columns=["label", "calls", "share of judged calls"])
     return per_day, coverage, labels
 
 
@@ -84,5 +92,48 @@ def habit_charts() -> None:
         st.caption("No labels given yet.")
     else:
         st.altair_chart(alt.Chart(labels).mark_bar().encode(
-            y=alt.Y("label:N", sort="-x", title=None), x=alt.X("calls:Q", title="calls labelled"),
-            tooltip=["label:N", "calls:Q"]), width="stretch")
+            y=alt.Y("label:N", sort="-x", title=None),
+            x=alt.X("share of judged calls:Q", axis=alt.Axis(format="%")),
+            tooltip=["label:N", "calls:Q",
+                     alt.Tooltip("share of judged calls:Q", format=".1%")]), width="stretch")
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _runs_overview(url: str) -> tuple[list[VersionRun], int]:
+    engine = engine_for(url)
+    return latest_runs_by_version(engine), failing_unreviewed_calls(engine)
+
+
+def runs_and_attention() -> None:
+    """The latest run of each version with its regressions, and what needs a look."""
+    runs, failing = _runs_overview(store_url())
+    newest: dict[str, VersionRun] = {}
+    for row in runs:
+        newest[row.suite] = row
+    attention = [row for row in newest.values() if row.regressions]
+    if attention or failing:
+        with st.container(border=True):
+            st.markdown("**Needs attention**")
+            for row in attention:
+                st.page_link("app_pages/compare.py", icon=":material/trending_down:",
+                             label=f"{row.regressions} regressions in {row.model_version} vs "
+                                   f"{row.previous_version} ({row.suite})",
+                             query_params={"cmp_suite": row.suite,
+                                           "cmp_base": row.previous_version or "",
+                                           "cmp_cand": row.model_version})
+            if failing:
+                st.page_link("app_pages/review.py", icon=":material/rate_review:",
+                             label=f"{failing:,} calls failed a test case and nobody has "
+                                   "reviewed them (start a session: “Failing checks first”)",
+                             query_params={"new": "1"})
+    st.subheader("Latest run per model version")
+    if not runs:
+        st.caption("No finished runs yet: run a suite on the Runs page or with `evalboard run`.")
+        return
+    st.dataframe(pd.DataFrame([{
+        "suite": r.suite, "model version": r.model_version, "run": r.run_id,
+        "pass rate": r.pass_rate, "vs": r.previous_version or "",
+        "regressions": r.regressions, "fixes": r.fixes} for r in runs]),
+        hide_index=True, width="stretch", column_config={
+            "pass rate": st.column_config.ProgressColumn(format="percent", min_value=0.0,
+                                                         max_value=1.0)})
