@@ -1,0 +1,93 @@
+"""Human review metrics per model version, over current judgements of the calls in scope.
+
+A current judgement is a reviewer's newest unretracted judge row on a call (see
+`is_current_judgement`); with several reviewers a call has several.
+
+- verdict rates: share of pass / fail / unsure among current judgements that carry a verdict;
+- label rates: share of judged calls (calls with at least one current judgement) on which some
+  current judgement carries the label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, String, cast, func, null, select, union_all
+
+from evalboard.metrics.axis import PRODUCTION, CallScope, on_axis, version_axis
+from evalboard.review.annotations import is_current_judgement
+from evalboard.store.models import Call
+from evalboard.store.review_models import VERDICTS, Annotation, Label, annotation_labels
+
+
+def _judged(conn: Connection, scope: CallScope, columns: Sequence[Any]) -> Any:
+    """SELECT columns FROM current judgements JOIN their calls (in scope). Annotations drive
+    the join: the scope's conditions do not seek on calls, which are reached by id."""
+    return (select(Call.model_version_id, *columns).select_from(Annotation)
+            .join(Call, Call.id == Annotation.call_id)
+            .where(is_current_judgement(), *scope.conditions(conn.dialect.name, seek=False)))
+
+
+def verdict_query(conn: Connection, scope: CallScope) -> Any:
+    """(model_version_id, verdict, current judgements with that verdict)."""
+    return (_judged(conn, scope, [Annotation.verdict, func.count()])
+            .where(Annotation.verdict.is_not(None))
+            .group_by(Call.model_version_id, Annotation.verdict))
+
+
+def verdict_rates(engine: Engine, *, scope: CallScope = PRODUCTION,
+                  versions: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per (model version, verdict): model_version, version_order, verdict, count,
+    judgements (current judgements with a verdict), rate. Every verdict has a row for each
+    version with judgements."""
+    with engine.connect() as conn:
+        axis = version_axis(conn, versions)
+        counts = {(vid, verdict): n for vid, verdict, n in conn.execute(verdict_query(conn, scope))}
+    totals: dict[int, int] = {}
+    for (vid, _verdict), n in counts.items():
+        totals[vid] = totals.get(vid, 0) + n
+    rows = [(vid, verdict, counts.get((vid, verdict), 0), total)
+            for vid, total in totals.items() for verdict in VERDICTS]
+    frame = on_axis(rows, ["verdict", "count", "judgements"], axis)
+    frame["rate"] = frame["count"] / frame["judgements"]
+    return frame
+
+
+def label_calls_query(conn: Connection, scope: CallScope) -> Any:
+    """(model_version_id, label, distinct calls) per label whose current judgements carry it,
+    plus one row per version with label NULL: its judged calls. The current judgements are
+    found once (a materialised CTE) for both counts."""
+    judged = (_judged(conn, scope, [Annotation.call_id, Label.name.label("label")])
+              .outerjoin(annotation_labels, annotation_labels.c.annotation_id == Annotation.id)
+              .outerjoin(Label, Label.id == annotation_labels.c.label_id)
+              .cte("judged").prefix_with("MATERIALIZED"))
+    calls = func.count(judged.c.call_id.distinct())
+    return union_all(
+        select(judged.c.model_version_id, cast(null(), String), calls)
+        .group_by(judged.c.model_version_id),
+        select(judged.c.model_version_id, judged.c.label, calls)
+        .where(judged.c.label.is_not(None))
+        .group_by(judged.c.model_version_id, judged.c.label))
+
+
+def label_rates(engine: Engine, *, scope: CallScope = PRODUCTION,
+                versions: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per (model version, label): model_version, version_order, label, kind, calls (judged calls
+    carrying the label), judged_calls, rate. Every label that is not archived (and every label
+    in use) has a row for each version with judged calls."""
+    with engine.connect() as conn:
+        axis = version_axis(conn, versions)
+        counts = {(vid, name): n for vid, name, n in conn.execute(label_calls_query(conn, scope))}
+        kinds = dict(conn.execute(select(Label.name, Label.kind).order_by(
+            Label.position, Label.name)).all())
+        active = set(conn.scalars(select(Label.name).where(Label.archived.is_(False))))
+    judged = {vid: n for (vid, name), n in counts.items() if name is None}
+    used = {name for _vid, name in counts if name is not None}
+    names = [name for name in kinds if name in active or name in used]
+    rows = [(vid, name, kinds[name], counts.get((vid, name), 0), total)
+            for vid, total in judged.items() for name in names]
+    frame = on_axis(rows, ["label", "kind", "calls", "judged_calls"], axis)
+    frame["rate"] = frame["calls"] / frame["judged_calls"]
+    return frame

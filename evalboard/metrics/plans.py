@@ -1,0 +1,41 @@
+"""SQLite plans of metric queries, with their real bound parameters (so tests and benchmarks see
+what the application runs): the EXPLAIN QUERY PLAN lines, and whether the bytecode reads any
+column of a table's rows (a covering plan reads only index entries)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement, Executable
+
+
+class Explain(Executable, ClauseElement):
+    """`EXPLAIN [QUERY PLAN] <statement>` (SQLite only)."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Any, *, query_plan: bool = True) -> None:
+        self.statement = statement
+        self.query_plan = query_plan
+
+
+@compiles(Explain, "sqlite")
+def _compile_explain(element: Explain, compiler: Any, **kw: Any) -> str:
+    prefix = "EXPLAIN QUERY PLAN " if element.query_plan else "EXPLAIN "
+    return prefix + compiler.process(element.statement, **kw)
+
+
+def query_plan(conn: Connection, statement: Any) -> list[str]:
+    """The detail lines of SQLite's plan for a statement, outermost first."""
+    return [row[-1] for row in conn.execute(Explain(statement))]
+
+
+def reads_table_rows(conn: Connection, statement: Any, table: str) -> bool:
+    """True when the statement's bytecode reads a column of `table`'s rows (not its indexes)."""
+    root = conn.execute(text("SELECT rootpage FROM sqlite_schema WHERE type = 'table' "
+                             "AND name = :name"), {"name": table}).scalar_one()
+    program = conn.execute(Explain(statement, query_plan=False)).all()
+    cursors = {row[2] for row in program if row[1] == "OpenRead" and row[3] == root}
+    return any(row[1] == "Column" and row[2] in cursors for row in program)

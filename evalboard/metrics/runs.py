@@ -1,0 +1,118 @@
+"""Eval run metrics per model version, from the latest finished run per (suite, version): pass
+rates overall, per case label and per check type, and mean reference scores with a 95% CI.
+
+Pass rates count like `RunSummary`: a case passes / (pass + fail + error); missing cases do
+not count. Per check type, a check row passes / all check rows of that type.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import pandas as pd
+from sqlalchemy import Engine, Subquery, case, func, select
+
+from evalboard.metrics.axis import on_axis, version_axis
+from evalboard.store.case_models import CaseVersion, Suite
+from evalboard.store.run_models import CaseResult, CheckResultRow, EvalRun
+
+REFERENCE_CHECKS = ("rouge", "bleu", "chrf", "semantic_similarity", "token_f1", "exact_match")
+Z_95 = 1.959963984540054
+
+GroupBy = Literal["label", "check"] | None
+
+
+def latest_runs(suite: str | None = None) -> Subquery:
+    """run_id, suite_id, model_version_id of the newest finished run per (suite, version)."""
+    query = (select(func.max(EvalRun.id).label("run_id"), EvalRun.suite_id,
+                    EvalRun.model_version_id)
+             .where(EvalRun.status == "finished")
+             .group_by(EvalRun.suite_id, EvalRun.model_version_id))
+    if suite is not None:
+        query = query.join(Suite, Suite.id == EvalRun.suite_id).where(Suite.name == suite)
+    return query.subquery("latest")
+
+
+def _passes(condition: Any) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
+def pass_rate_query(latest: Subquery, by: GroupBy = None) -> Any:
+    """(model_version_id, suite, run_id, [group], passed, total) per latest run."""
+    head = [latest.c.model_version_id, Suite.name, latest.c.run_id]
+    if by == "check":
+        group: list[Any] = [CheckResultRow.check_type]
+        passed = _passes(CheckResultRow.passed)
+    else:
+        group = [CaseVersion.label] if by == "label" else []
+        passed = _passes(CaseResult.status == "pass")
+    query = (select(*head, *group, passed, func.count()).select_from(latest)
+             .join(Suite, Suite.id == latest.c.suite_id)
+             .join(CaseResult, CaseResult.run_id == latest.c.run_id))
+    if by == "check":
+        query = query.join(CheckResultRow, CheckResultRow.case_result_id == CaseResult.id)
+    else:
+        query = query.where(CaseResult.status != "missing")
+    if by == "label":
+        query = query.join(CaseVersion, CaseVersion.id == CaseResult.case_version_id).where(
+            CaseVersion.label.is_not(None))
+    return query.group_by(*head, *group).order_by(*head[1:], *group)
+
+
+def pass_rates(engine: Engine, *, suite: str | None = None, by: GroupBy = None,
+               versions: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per (model version, suite[, label | check_type]) of the latest finished runs:
+    model_version, version_order, suite, run_id, [label | check_type], passed, total,
+    pass_rate."""
+    if by not in (None, "label", "check"):
+        raise ValueError(f"group pass rates by 'label' or 'check', not {by!r}")
+    group = {"label": ["label"], "check": ["check_type"], None: []}[by]
+    with engine.connect() as conn:
+        axis = version_axis(conn, versions)
+        rows = conn.execute(pass_rate_query(latest_runs(suite), by)).all()
+    frame = on_axis(rows, ["suite", "run_id", *group, "passed", "total"], axis)
+    frame["passed"] = frame["passed"].astype(int)
+    frame["pass_rate"] = frame["passed"] / frame["total"].where(frame["total"] > 0)
+    return frame
+
+
+def reference_score_query(latest: Subquery, check_types: Sequence[str]) -> Any:
+    """(model_version_id, check_type, n, sum, sum of squares) over the latest runs."""
+    score = CheckResultRow.score
+    return (select(latest.c.model_version_id, CheckResultRow.check_type, func.count(score),
+                   func.sum(score), func.sum(score * score)).select_from(latest)
+            .join(CaseResult, CaseResult.run_id == latest.c.run_id)
+            .join(CheckResultRow, CheckResultRow.case_result_id == CaseResult.id)
+            .where(CheckResultRow.check_type.in_(check_types))
+            .group_by(latest.c.model_version_id, CheckResultRow.check_type)
+            .order_by(CheckResultRow.check_type))
+
+
+def mean_interval(n: int, total: float, squares: float, z: float = Z_95
+                  ) -> tuple[float, float, float, float]:
+    """(mean, sample std, low, high): normal-approximation interval mean +- z * std / sqrt(n);
+    std, low and high are NaN below two values."""
+    if n == 0:
+        return (math.nan,) * 4
+    mean = total / n
+    if n < 2:
+        return mean, math.nan, math.nan, math.nan
+    std = math.sqrt(max(0.0, (squares - total * total / n) / (n - 1)))
+    half = z * std / math.sqrt(n)
+    return mean, std, mean - half, mean + half
+
+
+def reference_scores(engine: Engine, *, suite: str | None = None,
+                     versions: Sequence[str] | None = None,
+                     check_types: Sequence[str] = REFERENCE_CHECKS) -> pd.DataFrame:
+    """Mean score of each reference check per model version, pooled over the latest finished
+    run of every suite (or one suite): model_version, version_order, check_type, n, mean, std,
+    low, high (95% normal-approximation interval, not clipped to the score range)."""
+    with engine.connect() as conn:
+        axis = version_axis(conn, versions)
+        rows = conn.execute(reference_score_query(latest_runs(suite), check_types)).all()
+    stats = [(vid, kind, n, *mean_interval(n, float(total), float(squares)))
+             for vid, kind, n, total, squares in rows]
+    return on_axis(stats, ["check_type", "n", "mean", "std", "low", "high"], axis)
