@@ -15,6 +15,7 @@ navigation = st.navigation(
         st.Page("app_pages/cases.py", title="Test cases", icon=":material/checklist:"),
         st.Page("app_pages/runs.py", title="Runs", icon=":material/play_circle:"),
         st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+        st.Page("app_pages/metrics.py", title="Metrics", icon=":material/monitoring:"),
         st.Page("app_pages/agreement.py", title="Agreement", icon=":material/groups:"),
         st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
     ]

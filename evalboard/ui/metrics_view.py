@@ -1,0 +1,211 @@
+"""The Metrics page's sections: core metrics with targets, across versions, over time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import Engine
+
+from evalboard.metrics.axis import CallScope
+from evalboard.metrics.calls import call_metrics
+from evalboard.metrics.human import label_rates, verdict_rates
+from evalboard.metrics.registry import metric_catalogue, metric_spec
+from evalboard.metrics.runs import pass_rates, reference_scores
+from evalboard.metrics.targets import Target, list_targets, remove_target, set_target
+from evalboard.metrics.timeseries import calls_over_time, latency_over_time, pass_rate_over_time
+from evalboard.metrics.versions import metric_table
+from evalboard.runs.results import latest_finished_run
+from evalboard.ui.metric_charts import browse_link, time_chart, version_chart
+from evalboard.ui.store import clear_cached_reads, engine_for, store_url
+
+PERIODS = {"last 7 days": 7, "last 28 days": 28, "last 90 days": 90, "all time": None}
+TTL = 60
+
+
+def scope_for(period: str) -> CallScope:
+    days = PERIODS[period]
+    since = None if days is None else datetime.now(UTC).replace(tzinfo=None) - timedelta(days)
+    return CallScope(since=since)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _frames(url: str, versions: tuple[str, ...], suite: str | None, period: str
+            ) -> dict[str, pd.DataFrame]:
+    engine = engine_for(url)
+    chosen = list(versions) or None
+    scope = scope_for(period)
+    return {
+        "pass": pass_rates(engine, suite=suite, versions=chosen),
+        "pass_label": pass_rates(engine, suite=suite, by="label", versions=chosen),
+        "pass_check": pass_rates(engine, suite=suite, by="check", versions=chosen),
+        "scores": reference_scores(engine, suite=suite, versions=chosen),
+        "verdicts": verdict_rates(engine, scope=scope, versions=chosen),
+        "labels": label_rates(engine, scope=scope, versions=chosen),
+        "calls": call_metrics(engine, scope=scope, versions=chosen),
+    }
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _time_frames(url: str, versions: tuple[str, ...], suite: str | None, period: str,
+                 unit: str) -> dict[str, pd.DataFrame]:
+    engine = engine_for(url)
+    chosen = list(versions) or None
+    scope = scope_for(period)
+    return {
+        "calls": calls_over_time(engine, unit=unit, scope=scope, versions=chosen),
+        "latency": latency_over_time(engine, unit=unit, scope=scope, versions=chosen),
+        "runs": pass_rate_over_time(engine, unit=unit, suite=suite, versions=chosen),
+    }
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _core_table(url: str, keys: tuple[str, ...], versions: tuple[str, ...], suite: str | None,
+                period: str) -> pd.DataFrame:
+    return metric_table(engine_for(url), keys=list(keys), suite=suite,
+                        scope=scope_for(period), versions=list(versions) or None)
+
+
+def _pooled(frame: pd.DataFrame) -> pd.DataFrame:
+    """Pass rate per version pooled over suites."""
+    if frame.empty:
+        return frame
+    pooled = frame.groupby(["model_version", "version_order"], as_index=False)[
+        ["passed", "total"]].sum()
+    return pooled.assign(pass_rate=pooled["passed"] / pooled["total"])
+
+
+def _open_run(engine: Engine, suite: str | None, versions: list[str]) -> None:
+    for version in versions:
+        run_id = latest_finished_run(engine, suite, version) if suite else None
+        if run_id:
+            st.page_link("app_pages/runs.py", label=f"Open run {run_id} ({version})",
+                         query_params={"run": str(run_id)}, icon=":material/open_in_new:")
+        else:
+            browse_link(version)
+
+
+def core_section(engine: Engine, versions: tuple[str, ...], suite: str | None,
+                 period: str) -> None:
+    st.subheader("Core metrics")
+    targets = [t for t in list_targets(engine) if t.is_core]
+    if not targets:
+        st.caption("Pick the metrics that decide whether a fine-tune worked, and a target for "
+                   "each, under “Choose core metrics”.")
+    else:
+        table = _core_table(store_url(), tuple(t.key for t in targets), versions, suite, period)
+        cols = st.columns(2)
+        for index, target in enumerate(targets):
+            frame = table[table["key"] == target.key]
+            with cols[index % 2]:
+                spec = metric_spec(target.key)
+                st.markdown(f"**{spec.title}** — target {'≥' if target.direction == 'max' else '≤'}"
+                            f" {target.target:g}" if target.target is not None else
+                            f"**{spec.title}**")
+                clicked = version_chart(frame, "value", name=f"core_{index}", unit=spec.unit,
+                                        target=target)
+                if clicked:
+                    _open_run(engine, suite, clicked)
+    manage_targets(engine)
+
+
+def manage_targets(engine: Engine) -> None:
+    with st.expander("Choose core metrics and targets"):
+        catalogue = {spec.key: spec for spec in metric_catalogue(engine)}
+        current: dict[str, Target] = {t.key: t for t in list_targets(engine)}
+        with st.form("core_metric"):
+            cols = st.columns([3, 1, 1])
+            key = cols[0].selectbox("Metric", list(catalogue),
+                                    format_func=lambda k: catalogue[k].title)
+            value = cols[1].number_input("Target", value=None, format="%.3f")
+            direction = cols[2].selectbox("Better", ["max", "min"],
+                                          format_func={"max": "higher", "min": "lower"}.get)
+            if st.form_submit_button("Save as core metric", type="primary"):
+                set_target(engine, key, value, direction, core=True)
+                clear_cached_reads()
+                st.rerun()
+        for target in current.values():
+            row = st.columns([4, 1])
+            row[0].caption(f"{metric_spec(target.key).title}: "
+                           f"{'no target' if target.target is None else f'{target.target:g}'}"
+                           f" ({'higher' if target.direction == 'max' else 'lower'} is better)")
+            if row[1].button("Remove", key=f"remove_target_{target.key}"):
+                remove_target(engine, target.key)
+                clear_cached_reads()
+                st.rerun()
+
+
+def versions_section(engine: Engine, versions: tuple[str, ...], suite: str | None,
+                     period: str) -> None:
+    frames = _frames(store_url(), versions, suite, period)
+    st.subheader("Across model versions")
+    tabs = st.tabs(["Suite pass rate", "Reference scores", "Human review", "Latency and tokens",
+                    "Errors"])
+    with tabs[0]:
+        clicked = version_chart(_pooled(frames["pass"]), "pass_rate", name="pass_rate")
+        _open_run(engine, suite, clicked)
+        left, right = st.columns(2)
+        with left:
+            st.markdown("**Per label**")
+            version_chart(frames["pass_label"], "pass_rate", name="pass_label", color="label")
+        with right:
+            st.markdown("**Per check type**")
+            version_chart(frames["pass_check"], "pass_rate", name="pass_check",
+                          color="check_type")
+    with tabs[1]:
+        st.caption("Mean score with a 95% interval, over the latest run of each version.")
+        version_chart(frames["scores"], "mean", name="scores", unit="score",
+                      color="check_type")
+    with tabs[2]:
+        left, right = st.columns(2)
+        with left:
+            st.markdown("**Verdicts of current judgements**")
+            version_chart(frames["verdicts"], "rate", name="verdicts", color="verdict")
+        with right:
+            st.markdown("**Share of judged calls carrying each label**")
+            version_chart(frames["labels"], "rate", name="label_rates", color="label")
+    with tabs[3]:
+        latency = frames["calls"].melt(
+            id_vars=["model_version", "version_order"],
+            value_vars=["latency_p50", "latency_p95"], var_name="percentile", value_name="ms")
+        clicked = version_chart(latency, "ms", name="latency", unit="ms", color="percentile")
+        for version in clicked:
+            browse_link(version)
+        tokens = frames["calls"].melt(
+            id_vars=["model_version", "version_order"],
+            value_vars=["mean_prompt_tokens", "mean_completion_tokens"], var_name="tokens",
+            value_name="per call")
+        version_chart(tokens, "per call", name="tokens", unit="tokens", color="tokens")
+    with tabs[4]:
+        for version in version_chart(frames["calls"], "error_rate", name="error_rate"):
+            browse_link(version)
+
+
+def _day(value: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(value) / 1000, tz=UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def time_section(versions: tuple[str, ...], suite: str | None, period: str) -> None:
+    st.subheader("Over time")
+    unit = st.segmented_control("Per", ["day", "week"], default="day", key="metrics_unit",
+                                bind="query-params", required=True) or "day"
+    frames = _time_frames(store_url(), versions, suite, period, unit)
+    days = 7 if unit == "week" else 1
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Production calls**")
+        for version, bucket in time_chart(frames["calls"], "calls", name="calls_time",
+                                          bucket_days=days):
+            moment = _day(bucket)
+            browse_link(version, moment.date() if moment else None, days)
+        st.markdown("**Error rate**")
+        time_chart(frames["calls"], "error_rate", name="errors_time", unit="share")
+    with right:
+        st.markdown("**Latency p95 (ms)**")
+        time_chart(frames["latency"], "latency_p95", name="latency_time", unit="ms")
+        st.markdown("**Pass rate of runs**")
+        time_chart(frames["runs"], "pass_rate", name="runs_time", unit="share")
