@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from evalboard.demo import load_demo
+from evalboard.metrics.targets import set_target
 from evalboard.review.sampling import SessionSpec
 from evalboard.review.sessions import start_session
 from evalboard.store import open_store
@@ -33,6 +34,7 @@ def shots(failed_call: int) -> list[tuple[str, str, str]]:
         ("runs.png", "/runs?run=2", "Failing only"),
         ("compare.png", "/compare?cmp_suite=support-bot-regressions&cmp_base=support-bot-v1"
          "&cmp_cand=support-bot-v2", "Regressions ("),
+        ("metrics.png", "/metrics?metrics_period=all+time", "Over time"),
         ("agreement.png", "/agreement", "Disagreements to settle"),
         ("settings.png", "/settings", "Review guidelines"),
     ]
@@ -47,6 +49,8 @@ def prepare(url: str) -> int:
     """Demo data, a review session for the screenshots, and a call someone failed."""
     engine = open_store(url)
     load_demo(engine, calls=3000, seed=0)
+    set_target(engine, "pass_rate", 0.85, "max")
+    set_target(engine, "latency_p95", 2500, "min")
     start_session(engine, REVIEWER, SessionSpec(20, "stratified", seed=1))
     with Session(engine) as session:
         return session.scalars(select(Annotation.call_id).where(
