@@ -147,6 +147,15 @@ class CheckSpec:
         return data
 
     @staticmethod
+    def from_stored(data: Mapping[str, Any]) -> CheckSpec:
+        """A spec as stored with a case version, unvalidated: a check retired or changed since
+        then must become an error result when it runs, not stop the run from loading."""
+        return CheckSpec(type=str(data.get("type", "")), params=dict(data.get("params") or {}),
+                         negate=bool(data.get("negate", False)),
+                         weight=float(data.get("weight", 1.0)),
+                         threshold=data.get("threshold"))
+
+    @staticmethod
     def from_dict(data: Mapping[str, Any]) -> CheckSpec:
         """Build a spec from plain data (YAML/JSON); raise CheckError naming a bad field."""
         if not isinstance(data, Mapping):
