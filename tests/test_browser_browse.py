@@ -68,3 +68,25 @@ def test_browse_renders_and_hostile_output_stays_text(engine, db_url, browser_pa
             assert page.evaluate("window.__pwned === undefined")
     assert dialogs == []
     assert outside == []
+
+
+def test_a_one_megabyte_line_and_invisible_characters_stay_readable(engine, db_url,
+                                                                    browser_page, tmp_path):
+    sneaky = "pay \u202egnp.exe\u202c now\u200b! \u05e9\u05dc\u05d5\u05dd"
+    add_calls(engine, [{"input": "long", "output": "y" * 1_000_000 + " END"},
+                       {"input": "sneaky", "output": sneaky}])
+    page = browser_page
+    dialogs, outside = _watch(page)
+    with running_app(db_url, log_path=tmp_path / "server.log") as base:
+        page.goto(f"{base}/browse?call=2")
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text("sneaky").first.wait_for(timeout=30_000)
+        page.wait_for_timeout(800)
+        shown = dialog.inner_text()
+        # direction overrides and zero-width characters are made visible in raw mode
+        assert "<U+202E>" in shown and "<U+200B>" in shown and "\u05e9\u05dc\u05d5\u05dd" in shown
+        page.goto(f"{base}/browse?call=1")
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text("Showing the first").wait_for(timeout=60_000)
+        assert page.locator("[data-testid='stException']").count() == 0
+    assert dialogs == [] and outside == []
