@@ -3,6 +3,7 @@
 import streamlit as st
 
 from evalboard.store.calls_query import has_calls, list_model_versions
+from evalboard.ui.auth_gate import may
 from evalboard.ui.browse_filters import filter_bar
 from evalboard.ui.browse_results import download_buttons, results_table, version_counts
 from evalboard.ui.browse_state import remember_browse_view
@@ -24,11 +25,13 @@ if chosen is not None:
     remember_browse_view(call_filter, sort_key)
     with st.sidebar:
         total = version_counts(call_filter)
-    toggle_col, review_col = st.columns([4, 1], vertical_alignment="center")
-    with toggle_col:
-        bulk = bulk_mode()
-    with review_col:
-        review_view_button(engine, call_filter, sort_key, total)
+    bulk = False
+    if may("review"):
+        toggle_col, review_col = st.columns([4, 1], vertical_alignment="center")
+        with toggle_col:
+            bulk = bulk_mode()
+        with review_col:
+            review_view_button(engine, call_filter, sort_key, total)
     selected = results_table(engine, call_filter, sort_key, total, bulk=bulk)
     if bulk:
         bulk_panel(engine, call_filter, selected, total)

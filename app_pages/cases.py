@@ -3,6 +3,7 @@
 import streamlit as st
 
 from evalboard.cases.repository import list_cases
+from evalboard.ui.auth_gate import require
 from evalboard.ui.cases_view import (
     CASE_PARAM,
     NEW_PARAM,
@@ -17,6 +18,7 @@ from evalboard.ui.store import get_engine
 
 engine = get_engine()
 st.title("Test cases")
+require("edit_cases", "edit test cases")
 
 promote = st.query_params.get(PROMOTE_PARAM)
 if promote and promote.isdigit():

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from evalboard.store.calls_query import has_calls
+from evalboard.ui.auth_gate import may
 from evalboard.ui.first_run import first_run
 from evalboard.ui.home_view import glance, habit_charts, runs_and_attention
 from evalboard.ui.reviewer import current_reviewer
@@ -16,7 +17,8 @@ if not has_calls(engine):
 st.title("evalboard")
 reviewer = current_reviewer()
 glance(reviewer)
-if st.button("Start today's review", type="primary", icon=":material/rate_review:"):
+if may("review") and st.button("Start today's review", type="primary",
+                               icon=":material/rate_review:"):
     st.switch_page("app_pages/review.py")
 runs_and_attention()
 habit_charts()

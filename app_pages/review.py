@@ -3,6 +3,7 @@
 import streamlit as st
 
 from evalboard.review.sessions import get_session, open_session_of
+from evalboard.ui.auth_gate import require
 from evalboard.ui.review_downloads import review_downloads
 from evalboard.ui.review_focus import focus_view
 from evalboard.ui.review_start import SESSION_PARAM, recent_sessions, start_form
@@ -11,6 +12,7 @@ from evalboard.ui.store import get_engine
 
 engine = get_engine()
 st.title("Review")
+require("review", "review calls")
 reviewer = require_reviewer()
 
 requested = st.query_params.get(SESSION_PARAM)

@@ -2,11 +2,13 @@
 
 import streamlit as st
 
+from evalboard.ui.auth_gate import require
 from evalboard.ui.settings_view import guidelines_section, labels_section
 from evalboard.ui.store import get_engine
 
 engine = get_engine()
 st.title("Settings")
+require("admin", "change labels and guidelines")
 labels_section(engine)
 st.divider()
 guidelines_section(engine)

@@ -17,6 +17,7 @@ from evalboard.cli import (
     review_commands,
     run_command,
     serve_command,
+    users_commands,
 )
 from evalboard.cli.common import CLIError
 from evalboard.import_readers import ImportFileError
@@ -38,6 +39,7 @@ embed_command.register(app)
 review_commands.register(app)
 cases_commands.register(app)
 run_command.register(app)
+users_commands.register(app)
 gate_command.register(app)
 
 _USER_ERRORS = (StoreURLError, ImportFileError, MappingError, ValueError, OSError)

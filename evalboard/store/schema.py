@@ -1,6 +1,14 @@
 """Every model module, imported once, so `Base.metadata` describes the whole schema."""
 
-from evalboard.store import case_models, metric_models, models, review_models, run_models
+from evalboard.store import (
+    case_models,
+    metric_models,
+    models,
+    review_models,
+    run_models,
+    user_models,
+)
 from evalboard.store.models import Base
 
-__all__ = ["Base", "case_models", "metric_models", "models", "review_models", "run_models"]
+__all__ = ["Base", "case_models", "metric_models", "models", "review_models", "run_models",
+           "user_models"]

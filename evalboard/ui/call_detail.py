@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from evalboard.cases.repository import cases_from_call
 from evalboard.review.annotations import call_history
 from evalboard.store.calls_query import get_call
+from evalboard.ui.auth_gate import may
 from evalboard.ui.similar_view import similar_calls
 from evalboard.ui.suggestions_view import show_suggestions
 from evalboard.ui.text_view import display_mode, show_conversation, show_text
@@ -95,8 +96,9 @@ def call_cases(engine: Engine, call_id: int) -> None:
         st.page_link("app_pages/cases.py", label=f"{view.suite} / {view.draft.name} "
                      f"(v{view.version}{'' if view.active else ', inactive'})",
                      query_params={"case": str(view.id)}, icon=":material/checklist:")
-    st.page_link("app_pages/cases.py", label="Promote this call to a test case",
-                 query_params={"promote": str(call_id)}, icon=":material/add_task:")
+    if may("edit_cases"):
+        st.page_link("app_pages/cases.py", label="Promote this call to a test case",
+                     query_params={"promote": str(call_id)}, icon=":material/add_task:")
 
 
 def annotation_history(engine: Engine, call_id: int) -> None:

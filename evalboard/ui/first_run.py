@@ -6,6 +6,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from evalboard.demo import load_demo
+from evalboard.ui.auth_gate import may
 from evalboard.ui.store import clear_cached_reads, store_url
 
 LOGGING_SNIPPET = """import evalboard
@@ -49,7 +50,9 @@ def first_run(engine: Engine) -> None:
         calls = st.number_input(
             "Calls to generate", min_value=100, max_value=200_000, value=3000, step=500
         )
-        if st.button("Load the demo", type="primary", icon=":material/rocket_launch:"):
+        if not may("admin"):
+            st.caption("An admin can load the demo.")
+        elif st.button("Load the demo", type="primary", icon=":material/rocket_launch:"):
             bar = st.progress(0.0, text="Generating calls…")
             summary = load_demo(
                 engine,

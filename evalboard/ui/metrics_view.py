@@ -17,6 +17,7 @@ from evalboard.metrics.targets import Target, list_targets, remove_target, set_t
 from evalboard.metrics.timeseries import calls_over_time, latency_over_time, pass_rate_over_time
 from evalboard.metrics.versions import metric_table
 from evalboard.runs.results import latest_finished_run
+from evalboard.ui.auth_gate import may
 from evalboard.ui.metric_charts import browse_link, time_chart, version_chart
 from evalboard.ui.store import clear_cached_reads, engine_for, store_url
 
@@ -111,6 +112,8 @@ def core_section(engine: Engine, versions: tuple[str, ...], suite: str | None,
 
 
 def manage_targets(engine: Engine) -> None:
+    if not may("admin"):
+        return
     with st.expander("Choose core metrics and targets"):
         catalogue = {spec.key: spec for spec in metric_catalogue(engine)}
         current: dict[str, Target] = {t.key: t for t in list_targets(engine)}

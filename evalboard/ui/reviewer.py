@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
+from evalboard.ui.auth_gate import current_identity, sign_out
+
 REVIEWER_KEY = "reviewer"
 
 
 def reviewer_input() -> None:
-    """The sidebar field (bound to ?reviewer= so a reload keeps it)."""
+    """The sidebar field (bound to ?reviewer= so a reload keeps it), or, when people sign in,
+    who is signed in."""
+    identity = current_identity()
+    if identity is not None:
+        st.sidebar.markdown(f"Signed in as **{identity.username}** ({identity.role})")
+        st.sidebar.button("Sign out", on_click=sign_out, icon=":material/logout:")
+        return
     st.sidebar.text_input(
         "Reviewer", key=REVIEWER_KEY, bind="query-params", placeholder="your name",
         help="Stamped on every annotation you make.",
@@ -16,6 +24,9 @@ def reviewer_input() -> None:
 
 
 def current_reviewer() -> str:
+    identity = current_identity()
+    if identity is not None:
+        return identity.username
     return " ".join(str(st.session_state.get(REVIEWER_KEY) or "").split())
 
 

@@ -16,6 +16,7 @@ from evalboard.review.annotations import (
 )
 from evalboard.similar import most_similar
 from evalboard.store.calls_query import get_call
+from evalboard.ui.auth_gate import may
 from evalboard.ui.reviewer import current_reviewer
 
 K = 10
@@ -58,6 +59,8 @@ def similar_calls(engine: Engine, call_id: int) -> None:
                             column_config={"apply": st.column_config.CheckboxColumn()})
     chosen = [int(c) for c in edited.loc[edited["apply"], "call"]]
     reviewer = current_reviewer()
+    if not may("review"):
+        return
     mine = current_judgement(engine, call_id, reviewer) if reviewer else None
     if mine is None:
         st.caption("Judge this call first (Review, or bulk in Browse); then its labels can be "

@@ -1,0 +1,121 @@
+"""Optional access control: hashed local accounts, roles, the sign-in gate, the CLI."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from evalboard.access import (
+    AccessError,
+    Identity,
+    add_user,
+    authenticate,
+    disable_user,
+    hash_password,
+    list_users,
+    provider_identity,
+    verify_password,
+)
+from evalboard.review.annotations import current_judgement
+from tests.conftest import add_calls
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def test_passwords_are_salted_scrypt_hashes():
+    first, second = hash_password("correct horse"), hash_password("correct horse")
+    assert first != second and first.startswith("scrypt$") and "correct" not in first
+    assert verify_password("correct horse", first)
+    assert not verify_password("wrong horse", first)
+    assert not verify_password("x", None) and not verify_password("x", "md5$a$b")
+
+
+def test_accounts_roles_and_disabling(engine, monkeypatch):
+    add_user(engine, "ann", "long enough", "reviewer")
+    assert authenticate(engine, "ann", "long enough") == Identity("ann", "reviewer")
+    assert authenticate(engine, "ann", "wrong password") is None
+    assert authenticate(engine, "nobody", "long enough") is None
+    for bad in (lambda: add_user(engine, "bob", "short", "viewer"),
+                lambda: add_user(engine, "bob", "long enough", "owner"),
+                lambda: add_user(engine, "  ", "long enough", "viewer")):
+        with pytest.raises(AccessError):
+            bad()
+    assert disable_user(engine, "ann") and authenticate(engine, "ann", "long enough") is None
+    assert list_users(engine) == [("ann", "reviewer", True)]
+    viewer = Identity("v", "viewer")
+    assert viewer.may("read") and not viewer.may("review") and not viewer.may("admin")
+    assert Identity("a", "admin").may("admin")
+    monkeypatch.setenv("EVALBOARD_OIDC_DEFAULT_ROLE", "reviewer")
+    assert provider_identity(engine, "new@example.com") == Identity("new@example.com",
+                                                                    "reviewer")
+
+
+def _app(monkeypatch) -> AppTest:
+    monkeypatch.setenv("EVALBOARD_AUTH", "local")
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+def _sign_in(at: AppTest, username: str, password: str) -> AppTest:
+    at.run()
+    fields = {t.label: t for t in at.text_input}
+    fields["Username"].input(username)
+    fields["Password"].input(password)
+    next(b for b in at.button if b.label == "Sign in").click()
+    return at.run()
+
+
+def test_nothing_is_reachable_without_signing_in(engine, monkeypatch):
+    add_calls(engine, [{"input": "secret prompt", "output": "secret answer"}])
+    at = _app(monkeypatch).run()
+    assert at.title[0].value == "Sign in to evalboard"
+    shown = " ".join(str(e.value) for e in [*at.markdown, *at.caption])
+    assert "secret" not in shown and not at.dataframe
+    add_user(engine, "ann", "long enough", "reviewer")
+    at = _sign_in(_app(monkeypatch), "ann", "not it")
+    assert any("Wrong username or password" in e.value for e in at.error)
+
+
+def test_roles_decide_what_a_person_may_do(engine, monkeypatch):
+    add_calls(engine, [{"input": "q", "output": "a"}])
+    add_user(engine, "vera", "long enough", "viewer")
+    add_user(engine, "ann", "long enough", "reviewer")
+    at = _sign_in(_app(monkeypatch), "vera", "long enough")
+    assert not at.exception and at.title[0].value == "evalboard"
+    at.switch_page("app_pages/review.py").run()
+    assert any("cannot review calls" in w.value for w in at.warning)
+    at.switch_page("app_pages/browse.py").run()
+    assert not [t for t in at.toggle if t.label == "Bulk label"]
+    at.switch_page("app_pages/settings.py").run()
+    assert any("cannot change labels" in w.value for w in at.warning)
+
+    at = _sign_in(_app(monkeypatch), "ann", "long enough")
+    at.switch_page("app_pages/browse.py").run()
+    at.query_params["bulk"] = "true"
+    at.run()
+    assert [t for t in at.toggle if t.label == "Bulk label"]
+    at.switch_page("app_pages/review.py").run()
+    assert not at.warning or all("cannot" not in w.value for w in at.warning)
+    assert any("Start a review session" in s.value for s in at.subheader)
+    next(b for b in at.button if b.label == "Start reviewing").click().run()
+    next(b for b in at.button if b.label == "Pass").click().run()
+    at.button(key="submit").click().run()
+    assert current_judgement(engine, 1, "ann").verdict == "pass"  # stamped with the login
+
+
+def test_users_cli(db_url):
+    evalboard = shutil.which("evalboard")
+    done = subprocess.run([evalboard, "users", "add", "ann", "--role", "admin",
+                           "--password-stdin", "--db", db_url], input="long enough\n",
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    listed = subprocess.run([evalboard, "users", "list", "--db", db_url], capture_output=True,
+                            text=True, timeout=60)
+    assert listed.stdout.split() == ["ann", "admin"]
+    bad = subprocess.run([evalboard, "users", "add", "bob", "--role", "boss",
+                          "--password-stdin", "--db", db_url], input="long enough\n",
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.startswith("error:")
