@@ -202,7 +202,7 @@ def test_archive_a_used_label_then_restore_it(store):
     assert call_history(store, 1)[0].labels == ("hallucination", "wrong format")
     row = next(m.value for m in at.markdown if ">hallucination<" in m.value)
     assert row.endswith("*(archived)*")
-    assert at.button(key=f"restore_{lid}").label == "Restore"
+    assert at.button(key=f"restore_{lid}").label == "Restore “hallucination”"
     # the Review page no longer offers it, and its old key is free for another label
     review = open_page(REVIEW)
     next(b for b in review.button if b.label == "Start reviewing").click().run()
@@ -213,7 +213,7 @@ def test_archive_a_used_label_then_restore_it(store):
     at.button(key=f"restore_{lid}").click().run()
     assert not at.exception and not _errors(at)
     assert labels(store)["hallucination"][3] is False
-    assert at.button(key=f"archive_{lid}").label == "Archive"
+    assert at.button(key=f"archive_{lid}").label == "Archive “hallucination”"
     assert not any(m.value.endswith("*(archived)*") for m in at.markdown)
 
 

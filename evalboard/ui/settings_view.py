@@ -54,18 +54,22 @@ def labels_section(engine: Engine) -> None:
     for label in list_labels(engine, include_archived=True):
         cols = st.columns([3, 1, 1, 1, 2], vertical_alignment="center")
         cols[0].markdown(badge_html(label) + (" *(archived)*" if label.archived else ""),
-                         unsafe_allow_html=True, help=label.description or None)
+                         unsafe_allow_html=True)
+        if label.description:
+            cols[0].caption(label.description)
         cols[1].caption(label.kind)
         cols[2].caption(f"key {label.shortcut}" if label.shortcut else "no key")
         cols[3].caption(f"used {usage.get(label.name, 0)}×")
         actions = cols[4].columns(2)
-        with actions[0].popover("Edit", width="stretch"):
+        with actions[0].popover(f"Edit “{label.name}”", width="stretch"):
             _edit_form(engine, label)
         if label.archived:
-            if actions[1].button("Restore", key=f"restore_{label.id}", width="stretch"):
+            if actions[1].button(f"Restore “{label.name}”", key=f"restore_{label.id}",
+                                 width="stretch"):
                 _apply(lambda lid=label.id: restore_label(engine, lid),
                        "Restored{result_note}.")
-        elif actions[1].button("Archive", key=f"archive_{label.id}", width="stretch"):
+        elif actions[1].button(f"Archive “{label.name}”", key=f"archive_{label.id}",
+                               width="stretch"):
             _apply(lambda lid=label.id: archive_label(engine, lid), "Label {result}.")
     with st.expander("Add a label"), st.form("add_label"):
         cols = st.columns([3, 2, 1, 1])

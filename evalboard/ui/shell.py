@@ -21,7 +21,18 @@ def redacted_store_url() -> str:
     return make_url(store_url()).render_as_string(hide_password=True)
 
 
+# Streamlit's own focus tint on these links and toolbar buttons is nearly invisible (about
+# 1.1:1); keyboard users need to see where they are.
+FOCUS_STYLE = """<style>
+a[data-testid=stSidebarNavLink]:focus-visible, a[data-testid=stPageLink-NavLink]:focus-visible,
+button[data-testid=stBaseButton-elementToolbar]:focus-visible {
+  outline: 2px solid #3b5bdb; outline-offset: 1px;
+}
+</style>"""
+
+
 def sidebar() -> None:
+    st.html(FOCUS_STYLE)
     reviewer_input()
     with st.sidebar:
         st.caption(f"Store: `{redacted_store_url()}`")
