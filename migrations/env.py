@@ -5,15 +5,10 @@ from __future__ import annotations
 from alembic import context
 
 from evalboard.store.schema import Base
-from evalboard.store.schema_extras import is_managed_by_migrations_only
+from evalboard.store.schema_extras import include_object
 
 config = context.config
 target_metadata = Base.metadata
-
-
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
-    """Leave dialect-specific objects (FTS tables and their shadow tables) out of autogenerate."""
-    return not (type_ == "table" and is_managed_by_migrations_only(name))
 
 
 def _configure(connection) -> None:  # type: ignore[no-untyped-def]

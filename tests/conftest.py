@@ -1,7 +1,9 @@
-"""Shared fixtures: a fresh SQLite store file per test."""
+"""Shared fixtures: a fresh SQLite store file per test (a PostgreSQL database with
+$EVALBOARD_TEST_PG_URL, see tests/pg_server.py)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,15 +15,30 @@ from evalboard.store import open_store
 from evalboard.store.ids import IdPool
 from evalboard.store.records import normalize_call
 from evalboard.store.writes import WriteSummary, write_calls
+from tests.pg_server import SERVER_ENV, fresh_database
 
 T0 = datetime(2026, 11, 1, 9, 0, 0)
 
 
+# Tests of SQLite specifics (PRAGMAs, EXPLAIN QUERY PLAN, raw SQL with ? placeholders) skip when
+# the suite runs against PostgreSQL.
+sqlite_only = pytest.mark.skipif(bool(os.environ.get("EVALBOARD_TEST_PG_URL")),
+                                 reason="checks a SQLite specific")
+
+
 @pytest.fixture
-def db_url(tmp_path, monkeypatch) -> str:
-    url = f"sqlite:///{tmp_path / 'evalboard.db'}"
-    monkeypatch.setenv("EVALBOARD_DB_URL", url)
-    return url
+def db_url(tmp_path, monkeypatch) -> Iterator[str]:
+    """A fresh store per test: a SQLite file, or with $EVALBOARD_TEST_PG_URL (a PostgreSQL
+    server URL) a new database on that server, dropped afterwards."""
+    server = os.environ.get(SERVER_ENV)
+    if not server:
+        url = f"sqlite:///{tmp_path / 'evalboard.db'}"
+        monkeypatch.setenv("EVALBOARD_DB_URL", url)
+        yield url
+        return
+    with fresh_database(server) as url:
+        monkeypatch.setenv("EVALBOARD_DB_URL", url)
+        yield url
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from sqlalchemy import text
 import evalboard
 from evalboard.store.calls_query import CallFilter, count_calls, get_call
 from evalboard.writer import BatchWriter, WriteError
+from tests.conftest import sqlite_only
 
 
 def test_sync_log_call_returns_the_stored_id(db_url, engine):
@@ -81,6 +82,7 @@ def test_trace_decorator_logs_prompts_messages_and_errors(db_url, engine):
     eb.close()
 
 
+@sqlite_only
 def test_four_threads_and_process_exit_lose_nothing(db_url, engine):
     """4 threads log 10k calls each; the process exits without flush or close."""
     script = textwrap.dedent(f"""

@@ -30,7 +30,7 @@ from evalboard.store.models import Call
 from evalboard.store.records import normalize_call
 from evalboard.store.review_models import CallEmbedding
 from evalboard.store.writes import write_calls
-from tests.conftest import add_calls, make_rows
+from tests.conftest import add_calls, make_rows, sqlite_only
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is imported: any download would fail
 
@@ -187,6 +187,7 @@ def test_embed_calls_embeds_just_the_named_calls(engine: Engine, embedder: Embed
 # -- the index -----------------------------------------------------------------------------
 
 
+@sqlite_only
 def test_most_similar_excludes_the_query_call_and_respects_k(engine: Engine) -> None:
     vectors = random_unit(50, seed=1)
     insert_vectors(engine, vectors, vectors)
@@ -258,6 +259,7 @@ def test_an_unembedded_query_call_is_embedded_on_demand(
     assert new_id in [c for c, _ in index.most_similar(engine, call_ids(engine)[0])]
 
 
+@sqlite_only
 def test_most_similar_shares_one_index_per_engine_and_field(engine: Engine) -> None:
     inputs, outputs = random_unit(30, seed=4), random_unit(30, seed=5)
     insert_vectors(engine, inputs, outputs)
@@ -272,6 +274,7 @@ def test_most_similar_shares_one_index_per_engine_and_field(engine: Engine) -> N
         assert [c for c, _ in found] == expected_top(vectors, 3, 4), field
 
 
+@sqlite_only
 def test_search_at_100k_calls_matches_numpy(engine: Engine) -> None:
     outputs = random_unit(SCALE_N, seed=5)
     insert_vectors(engine, outputs[::-1], outputs)

@@ -48,7 +48,7 @@ from evalboard.review.annotations import Judgement, annotate, undo_last
 from evalboard.store.case_models import CaseVersion, EvalCase, Suite
 from evalboard.store.models import Call, ModelVersion
 from evalboard.store.run_models import CaseResult, CheckResultRow, EvalRun
-from tests.conftest import add_calls
+from tests.conftest import add_calls, sqlite_only
 
 NOV1 = datetime(2026, 11, 1, 9, 0)  # a Sunday: its ISO week starts on Monday 26 October
 NOV2 = datetime(2026, 11, 2)
@@ -313,6 +313,7 @@ def test_postgresql_percentiles_are_percentile_disc():
 # --------------------------------------------------------------------------- over time
 
 
+@sqlite_only
 def test_time_bucket_sql_on_sqlite_and_postgresql(engine):
     def sql(unit, dialect):
         bucket = time_bucket(Call.created_at, unit, dialect.name)
@@ -507,6 +508,7 @@ def _call_queries(conn, scope):
 @pytest.mark.parametrize("stats", [None, "bounded", "full"])
 @pytest.mark.parametrize("scope", [CallScope(), CallScope(since=NOV1, until=NOV3),
                                    CallScope(source=None)], ids=["production", "range", "all"])
+@sqlite_only
 def test_call_aggregates_read_only_the_metrics_index(engine, scope, stats):
     _add_traffic(engine)
     if stats:

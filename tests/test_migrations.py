@@ -10,6 +10,7 @@ from evalboard.store import migrate
 from evalboard.store.engine import make_engine
 from evalboard.store.schema import Base
 from evalboard.store.schema_extras import is_managed_by_migrations_only
+from tests.conftest import sqlite_only
 
 
 def _include(obj, name, type_, reflected, compare_to):  # same rule as migrations/env.py
@@ -53,6 +54,7 @@ def test_upgrade_is_idempotent_and_history_lists_revisions(tmp_path):
     assert len(revisions) == len(set(revisions))
 
 
+@sqlite_only
 def test_sqlite_connections_are_tuned(engine):
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"

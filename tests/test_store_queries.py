@@ -21,7 +21,7 @@ from evalboard.store.ids import IdPool, reserve_ids
 from evalboard.store.models import Call
 from evalboard.store.records import CallValidationError, normalize_call
 from evalboard.store.search import SearchSyntaxError, escape_fts, validate_advanced_query
-from tests.conftest import T0, add_calls, make_rows
+from tests.conftest import T0, add_calls, make_rows, sqlite_only
 
 
 def _all_pages(engine, f, sort_key, limit=7):
@@ -188,6 +188,7 @@ def _plan(engine, query) -> str:
     return " | ".join(row[-1] for row in rows)
 
 
+@sqlite_only
 def test_browse_queries_use_their_indexes(engine):
     add_calls(engine, make_rows(50, model_version="v1", latency_ms=5.0))
     page = list_calls(engine, CallFilter(), limit=10)
@@ -201,6 +202,7 @@ def test_browse_queries_use_their_indexes(engine):
     assert "ix_calls_latency_id" in _plan(engine, slowest)
 
 
+@sqlite_only
 @pytest.mark.parametrize(("word", "plan"), [("rare", "IN"), ("mid", "+ 0"), ("common", "EXISTS")])
 def test_each_search_plan_pages_the_same_results(engine, monkeypatch, word, plan):
     from evalboard.store import search
@@ -220,6 +222,7 @@ def test_each_search_plan_pages_the_same_results(engine, monkeypatch, word, plan
     assert plan in compiled
 
 
+@sqlite_only
 def test_the_external_id_check_uses_the_unique_index(engine):
     from evalboard.store.writes import _existing_external_ids
 

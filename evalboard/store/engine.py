@@ -5,19 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from evalboard.config import resolve_db_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_S = 10
 
 
 class StoreURLError(ValueError):
-    """The store URL cannot be used (bad syntax, unknown dialect, missing folder)."""
+    """The store URL cannot be used (bad syntax, unknown dialect, missing folder, a server
+    that cannot be reached or refuses the login)."""
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -39,7 +42,11 @@ def _tune_sqlite(engine: Engine) -> None:
 
 
 def make_engine(url: str | None = None) -> Engine:
-    """Create an engine for the store URL (argument, $EVALBOARD_DB_URL or the default)."""
+    """Create an engine for the store URL (argument, $EVALBOARD_DB_URL or the default).
+
+    A server store (PostgreSQL) is connected to once, so a wrong host, port, database or
+    password is a StoreURLError here rather than a traceback later.
+    """
     resolved = resolve_db_url(url)
     try:
         parsed = make_url(resolved)
@@ -56,10 +63,29 @@ def make_engine(url: str | None = None) -> Engine:
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _tune_sqlite(engine)
         return engine
+    shown = parsed.render_as_string(hide_password=True)
     try:
-        return create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, **_server_options(parsed.get_backend_name()))
     except Exception as exc:  # unknown dialect or missing driver
-        raise StoreURLError(f"cannot use store URL {parsed!r}: {exc}") from exc
+        raise StoreURLError(f"cannot use store URL {shown}: {exc}") from exc
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        engine.dispose()
+        reason = " ".join(line.strip() for line in str(exc.orig or exc).splitlines())
+        raise StoreURLError(f"cannot connect to the store {shown}: {reason}") from exc
+    return engine
+
+
+def _server_options(backend: str) -> dict[str, Any]:
+    """Engine options for a database server: check pooled connections before use, recycle them
+    before a firewall or the server drops them, fail fast when the server is unreachable."""
+    options: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": 1800}
+    if backend == "postgresql":
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S,
+                                   "application_name": "evalboard"}
+    return options
 
 
 def is_sqlite(engine: Engine) -> bool:

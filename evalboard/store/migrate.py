@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from pathlib import Path
 
 from alembic import command
@@ -10,6 +12,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from evalboard.store.backup import BackupError, backup_sqlite, sqlite_path, tables_with_user_data
+
+log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -30,15 +35,48 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the store to `revision` (a no-op when it is there already)."""
-    if revision == "head" and current_revision(engine) == head_revision():
-        return
+def upgrade(engine: Engine, revision: str = "head", *, backup: bool = True) -> Path | None:
+    """Upgrade the store to `revision` (a no-op when it is there already).
+
+    Before a non-empty SQLite store moves to a newer revision, it is backed up beside itself
+    (`<db>.backup-<revision>-<timestamp>`, see `backup_before_upgrade`); returns that path.
+    """
+    current = current_revision(engine)
+    if revision == "head" and current == head_revision():
+        return None
+    saved = backup_before_upgrade(engine, current, revision) if backup else None
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
     refresh_planner_statistics(engine)
+    return saved
+
+
+def backup_before_upgrade(engine: Engine, current: str | None, revision: str) -> Path | None:
+    """Back up a SQLite store that holds data and is about to change revision; None otherwise."""
+    if engine.dialect.name != "sqlite" or current is None:
+        return None
+    target = ScriptDirectory.from_config(alembic_config()).as_revision_number(revision)
+    if target == current:
+        return None
+    try:
+        database = sqlite_path(engine)
+    except BackupError:  # in memory: nothing to keep
+        return None
+    with engine.connect() as conn:
+        if not tables_with_user_data(conn):
+            return None
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = database.with_name(f"{database.name}.backup-{current}-{stamp}")
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = database.with_name(f"{database.name}.backup-{current}-{stamp}-{suffix}")
+    backup_sqlite(engine, path)
+    log.warning("evalboard: backed up the store to %s before migrating it from %s to %s",
+                path, current, target)
+    return path
 
 
 ANALYZE_ABOVE_CALLS = 10_000

@@ -62,8 +62,24 @@ def normalize_text(text: str) -> str:
 
 
 def input_hash(input_text: str) -> str:
-    """The key that replay uses to find logged calls with the same (normalised) input."""
-    return hashlib.sha1(normalize_text(input_text).encode()).hexdigest()
+    """The key that replay uses to find logged calls with the same (normalised) input; the
+    same with or without NUL characters (see `replace_nul`)."""
+    return hashlib.sha1(normalize_text(replace_nul(input_text)).encode()).hexdigest()
+
+
+NUL_REPLACEMENT = "\ufffd"
+
+
+def replace_nul(value: Any) -> Any:
+    """`value` with every NUL character replaced by U+FFFD, in strings and inside lists and
+    objects (keys too). PostgreSQL cannot store NUL in text or JSON, so no store keeps it."""
+    if isinstance(value, str):
+        return value.replace("\x00", NUL_REPLACEMENT) if "\x00" in value else value
+    if isinstance(value, list | tuple):
+        return [replace_nul(item) for item in value]
+    if isinstance(value, Mapping):
+        return {replace_nul(key): replace_nul(item) for key, item in value.items()}
+    return value
 
 
 def _check_messages(value: Sequence[Any]) -> list[dict[str, Any]]:
@@ -144,7 +160,10 @@ def normalize_call(
     external_id: Any = None,
     created_at: Any = None,
 ) -> dict[str, Any]:
-    """Return a row for `calls` (with `model_version` as a name), or raise CallValidationError."""
+    """Return a row for `calls` (with `model_version` as a name), or raise CallValidationError.
+
+    NUL characters anywhere in the call become U+FFFD (`replace_nul`), on every store.
+    """
     if input is None:
         raise CallValidationError("input", "missing (a prompt string or a list of chat messages)")
     if isinstance(input, str):
@@ -171,7 +190,7 @@ def normalize_call(
     prompt = _optional_number("prompt_tokens", prompt_tokens, int)
     completion = _optional_number("completion_tokens", completion_tokens, int)
     total = None if prompt is None and completion is None else (prompt or 0) + (completion or 0)
-    return {
+    row = {
         "created_at": _timestamp(created_at),
         "model_version": version.strip() or DEFAULT_MODEL_VERSION,
         "source": source,
@@ -188,3 +207,4 @@ def normalize_call(
         "session_id": _optional_text("session_id", session_id),
         "external_id": _optional_text("external_id", external_id),
     }
+    return {key: replace_nul(value) for key, value in row.items()}

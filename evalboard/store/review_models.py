@@ -74,7 +74,9 @@ class Annotation(Base):
     )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    labels: Mapped[list[Label]] = relationship(secondary=annotation_labels, lazy="selectin")
+    labels: Mapped[list[Label]] = relationship(
+        secondary=annotation_labels, lazy="selectin", order_by=lambda: (Label.position, Label.id)
+    )
 
     __table_args__ = (
         Index("ix_annotations_call_reviewer", "call_id", "reviewer", "id"),

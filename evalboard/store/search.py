@@ -1,4 +1,8 @@
-"""Full-text search over call input and output, with the dialect hidden behind one function."""
+"""Full-text search over call input and output, with the dialect hidden behind one function.
+
+SQLite: the FTS5 table. PostgreSQL: the GIN expression index (see `pg_search`), with the same
+plain and advanced query language. Other dialects: a portable ILIKE fallback.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import OperationalError
 
+from evalboard.store import pg_search
 from evalboard.store.models import Call
 from evalboard.store.schema_extras import FTS_TABLE
 
@@ -26,8 +31,19 @@ _TOKEN = re.compile(r"\S+")
 MAX_QUERY_CHARS = 1000
 
 
+_SYNTAX_HINT = ('Quote words with special characters, e.g. "C++", or turn off advanced search '
+                "to search for the words as typed.")
+
+
 class SearchSyntaxError(ValueError):
     """An advanced search query that the full-text engine cannot parse."""
+
+
+def _postgres_condition(query: str, advanced: bool) -> ColumnElement[bool]:
+    try:
+        return pg_search.fts_match(Call.input_text, Call.output, query[:MAX_QUERY_CHARS], advanced)
+    except ValueError as exc:
+        raise SearchSyntaxError(f"{exc}. {_SYNTAX_HINT}") from None
 
 
 def escape_fts(query: str) -> str:
@@ -56,7 +72,10 @@ def matching_ids(dialect: str, query: str, advanced: bool) -> Select[tuple[int]]
 
 
 def search_condition(dialect: str, query: str, advanced: bool = False) -> ColumnElement[bool]:
-    """A WHERE clause matching calls whose input or output contains the query."""
+    """A WHERE clause matching calls whose input or output contains the query (an invalid
+    advanced query raises SearchSyntaxError on PostgreSQL, OperationalError on SQLite)."""
+    if dialect == "postgresql":
+        return _postgres_condition(query, advanced)
     ids = matching_ids(dialect, query, advanced)
     if ids is not None:
         return Call.id.in_(ids)
@@ -82,7 +101,8 @@ def page_search_condition(conn: Connection, query: str, advanced: bool = False
 
     Few matches: look them up by id. A common word (up to a tenth of the calls): walk the
     sort index and test membership (`id + 0` keeps SQLite from driving by rowid). Commoner
-    still: ask the full-text index per row (EXISTS), which stops after one page.
+    still: ask the full-text index per row (EXISTS), which stops after one page. Other
+    dialects leave the choice to their planner.
     """
     ids = matching_ids(conn.dialect.name, query, advanced)
     if ids is None:
@@ -103,6 +123,9 @@ def page_search_condition(conn: Connection, query: str, advanced: bool = False
 
 def validate_advanced_query(conn: Connection, query: str) -> None:
     """Raise SearchSyntaxError with the engine's explanation when an advanced query is invalid."""
+    if conn.dialect.name == "postgresql":
+        _postgres_condition(query, advanced=True)
+        return
     ids = matching_ids(conn.dialect.name, query, advanced=True)
     if ids is None:
         return
@@ -110,7 +133,4 @@ def validate_advanced_query(conn: Connection, query: str) -> None:
         conn.execute(ids.limit(1)).all()
     except OperationalError as exc:
         message = str(exc.orig) if exc.orig is not None else str(exc)
-        raise SearchSyntaxError(
-            f'{message}. Quote words with special characters, e.g. "C++", or turn off '
-            "advanced search to search for the words as typed."
-        ) from None
+        raise SearchSyntaxError(f"{message}. {_SYNTAX_HINT}") from None
