@@ -237,28 +237,5 @@ def default_dead_letter(engine: Engine) -> Path:
     return Path.cwd() / name
 
 
-def connect(
-    url: str | None = None,
-    *,
-    mode: Mode = "batch",
-    model_version: str | None = None,
-    source: str = "production",
-    batch_size: int = 500,
-    flush_interval: float = 0.2,
-    max_pending: int = 20_000,
-    dead_letter: str | Path | None = None,
-) -> Evalboard:
-    """Open the store at `url` (default: $EVALBOARD_DB_URL or sqlite:///evalboard.db).
-
-    mode="batch" writes in the background (call `flush()` to wait); mode="sync" writes at once.
-    """
-    return Evalboard(
-        url,
-        mode=mode,
-        model_version=model_version,
-        source=source,
-        batch_size=batch_size,
-        flush_interval=flush_interval,
-        max_pending=max_pending,
-        dead_letter=dead_letter,
-    )
+# `evalboard.connect(url, mode=..., model_version=...)`: the client's own signature.
+connect = Evalboard

@@ -62,3 +62,16 @@ def make_rows(count: int, start: datetime = T0, step: timedelta = timedelta(minu
          "created_at": start + i * step, **fields}
         for i in range(count)
     ]
+
+
+@pytest.fixture
+def browser_page():
+    """A page of Debian's Chromium driven by Playwright (for tests marked `browser`)."""
+    from evalboard.testing_server import CHROMIUM, CHROMIUM_ARGS
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        yield page
+        browser.close()

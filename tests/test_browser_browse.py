@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from evalboard.testing_server import CHROMIUM, CHROMIUM_ARGS, running_app
+from evalboard.testing_server import CHROMIUM, running_app
 from tests.conftest import add_calls, make_rows
 
 pytestmark = [
@@ -22,15 +22,6 @@ HOSTILE_OUTPUT = (
     "  indented line kept"
 )
 
-
-@pytest.fixture
-def browser_page():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        yield page
-        browser.close()
 
 
 def _watch(page) -> tuple[list[str], list[str]]:

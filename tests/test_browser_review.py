@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from evalboard.store.review_models import Annotation, ReviewItem, ReviewSession
-from evalboard.testing_server import CHROMIUM, CHROMIUM_ARGS, running_app
+from evalboard.testing_server import CHROMIUM, running_app
 from tests.conftest import add_calls, make_rows
 
 pytestmark = [
@@ -31,15 +31,6 @@ NOTE_AT = 10  # the call whose Note field gets typed into
 UNDO_AT = 5  # the call whose answer (fail + hallucination) is undone with Z and given again
 TIMEOUT = 15_000  # ms, per step
 
-
-@pytest.fixture
-def browser_page():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        yield page
-        browser.close()
 
 
 @dataclass
