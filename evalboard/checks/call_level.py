@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from evalboard.checks.base import CheckContext, CheckError, CheckOutcome, Param, register
-from evalboard.checks.text import clip, verdict
+from evalboard.checks.support import clip, verdict
 
 CATEGORY = "call"
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from evalboard.checks.base import CheckContext, CheckError, CheckOutcome, Param, register
-from evalboard.checks.text import call_with_timeout, clip, positive, verdict
+from evalboard.checks.support import call_with_timeout, clip, positive, verdict
 
 CATEGORY = "custom"
 

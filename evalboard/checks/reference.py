@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from evalboard.checks.base import CheckContext, CheckError, CheckOutcome, Param, register
-from evalboard.checks.text import clip
+from evalboard.checks.support import clip
 
 if TYPE_CHECKING:
     from rouge_score.scoring import Score

@@ -22,7 +22,7 @@ from jsonschema.exceptions import SchemaError, best_match
 from sqlglot import exp
 
 from evalboard.checks.base import CheckContext, CheckError, CheckOutcome, Param, register
-from evalboard.checks.text import (
+from evalboard.checks.support import (
     clip,
     clip_list,
     json_equal,
