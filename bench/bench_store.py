@@ -637,7 +637,7 @@ def external_id_keys(conn: sqlite3.Connection, count: int = 400) -> list[tuple[s
 
 
 def external_id_statements(keys: list[tuple[str, str]]) -> tuple[Statement, Statement]:
-    """Today's row-value IN (VALUES ...) check and the proposed per-source IN list."""
+    """The old row-value IN (VALUES ...) check and the per-source IN list evalboard now sends."""
     pairs = ", ".join(["(?, ?)"] * len(keys))
     current = (
         "SELECT source, external_id FROM calls WHERE (source, external_id) IN (VALUES "
@@ -822,10 +822,11 @@ def import_big_result(scratch: Path, count: int, after: datetime, plans: dict[st
         for file in files:
             file.unlink(missing_ok=True)
     sql, params = reading_calls(seen, "external_id")
-    keys = list(zip(params[::2], params[1::2], strict=True))
+    # evalboard now sends `source = ? AND external_id IN (...)` (the fix proposed here first)
+    keys = [(params[0], external_id) for external_id in params[1:]]
     with closing(raw_connect(scratch)) as conn:
-        plans["import: external-id check, today vs proposed"] = plan_record(
-            conn, (sql, params), external_id_statements(keys)[1]
+        plans["import: external-id check, evalboard vs the row-value form"] = plan_record(
+            conn, (sql, params), external_id_statements(keys)[0]
         )
     return throughput_result(name, ours, raw, Target("info"))
 

