@@ -266,14 +266,22 @@ def count_completion_tokens(tokenizer: PreTrainedTokenizerBase, text: str) -> in
 
 def load_text_generation(model_dir: str | os.PathLike[str], device: str = "cpu") -> Pipeline:
     """A text-generation pipeline from a local model directory (never downloads)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+    from transformers import AutoModelForCausalLM, pipeline
 
     directory = _local_dir(model_dir, "model")
     model = AutoModelForCausalLM.from_pretrained(directory, local_files_only=True)
+    return pipeline("text-generation", model=model, tokenizer=_load_tokenizer(directory),
+                    device=device)
+
+
+def _load_tokenizer(directory: Path) -> PreTrainedTokenizerBase:
+    """A local tokenizer that can pad (eos as padding when it has none), so pipelines batch."""
+    from transformers import AutoTokenizer
+
     tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
-        tokenizer.pad_token = tokenizer.eos_token  # lets the pipeline batch
-    return pipeline("text-generation", model=model, tokenizer=tokenizer, device=device)
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 def log_pipeline(
@@ -307,7 +315,7 @@ def from_model(
     not a directory raises FileNotFoundError instead of downloading. The model version
     defaults to the client's, else to the model directory's name.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+    from transformers import AutoModelForCausalLM, pipeline
 
     if isinstance(model_or_dir, str | os.PathLike):
         model_dir = _local_dir(model_or_dir, "model")
@@ -320,11 +328,7 @@ def from_model(
             raise ValueError("pass a tokenizer: the model was not loaded from a local directory")
         tokenizer = model_dir
     if isinstance(tokenizer, str | os.PathLike):
-        tokenizer = AutoTokenizer.from_pretrained(
-            _local_dir(tokenizer, "tokenizer"), local_files_only=True
-        )
-        if tokenizer.pad_token is None and tokenizer.eos_token is not None:
-            tokenizer.pad_token = tokenizer.eos_token  # lets the pipeline batch
+        tokenizer = _load_tokenizer(_local_dir(tokenizer, "tokenizer"))
     pipe = pipeline("text-generation", model=model, tokenizer=tokenizer, device=device)
     version = model_version or client.model_version or (model_dir.name if model_dir else None)
     return LoggedPipeline(pipe, client, version or None, source=source, **defaults)

@@ -184,22 +184,15 @@ def download_buttons(f: CallFilter, total: int) -> None:
     """CSV and JSONL of the current filter, built only when clicked."""
     url = store_url()
     cols = st.columns([1, 1, 4])
-    cols[0].download_button(
-        "Download CSV",
-        lambda: _export_text(url, f, "csv"),
-        file_name="evalboard-calls.csv",
-        mime="text/csv",
-        disabled=total == 0,
-        icon=":material/download:",
-    )
-    cols[1].download_button(
-        "Download JSONL",
-        lambda: _export_text(url, f, "jsonl"),
-        file_name="evalboard-calls.jsonl",
-        mime="application/jsonl",
-        disabled=total == 0,
-        icon=":material/download:",
-    )
+    for col, fmt, mime in ((cols[0], "csv", "text/csv"), (cols[1], "jsonl", "application/jsonl")):
+        col.download_button(
+            f"Download {fmt.upper()}",
+            lambda fmt=fmt: _export_text(url, f, fmt),
+            file_name=f"evalboard-calls.{fmt}",
+            mime=mime,
+            disabled=total == 0,
+            icon=":material/download:",
+        )
     if total > MAX_UI_DOWNLOAD:
         cols[2].caption(
             f"Downloads stop at {MAX_UI_DOWNLOAD:,} calls; use `evalboard export` "
