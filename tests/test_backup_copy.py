@@ -138,7 +138,13 @@ def test_a_non_empty_store_is_backed_up_before_a_migration(tmp_path):
     path = tmp_path / "old.db"
     engine = make_engine(_sqlite_url(path))
     migrate.upgrade(engine, "0004")
-    add_calls(engine, [{"input": "logged under 0004", "output": "kept"}])
+    with engine.begin() as conn:  # as an evalboard of that time wrote it
+        conn.exec_driver_sql("INSERT INTO model_versions (id, name, created_at) VALUES "
+                             "(1, 'v1', '2026-11-01 00:00:00.000000')")
+        conn.exec_driver_sql(
+            "INSERT INTO calls (id, created_at, model_version_id, source, input_text, output, "
+            "input_hash) VALUES (1, '2026-11-02 10:00:00.000000', 1, 'production', "
+            "'logged under 0004', 'kept', 'h')")
 
     saved = migrate.upgrade(engine)
 

@@ -29,13 +29,19 @@ def _compile_explain(element: Explain, compiler: Any, **kw: Any) -> str:
 
 def query_plan(conn: Connection, statement: Any) -> list[str]:
     """The detail lines of SQLite's plan for a statement, outermost first."""
-    return [row[-1] for row in conn.execute(Explain(statement))]
+    return [row[-1] for row in _explain_rows(conn, Explain(statement))]
+
+
+def _explain_rows(conn: Connection, explain: Explain) -> list[tuple[Any, ...]]:
+    """EXPLAIN's rows straight from the driver: the statement's own result types (a date
+    column, say) must not be applied to them."""
+    return list(conn.execute(explain).cursor.fetchall())
 
 
 def reads_table_rows(conn: Connection, statement: Any, table: str) -> bool:
     """True when the statement's bytecode reads a column of `table`'s rows (not its indexes)."""
     root = conn.execute(text("SELECT rootpage FROM sqlite_schema WHERE type = 'table' "
                              "AND name = :name"), {"name": table}).scalar_one()
-    program = conn.execute(Explain(statement, query_plan=False)).all()
+    program = _explain_rows(conn, Explain(statement, query_plan=False))
     cursors = {row[2] for row in program if row[1] == "OpenRead" and row[3] == root}
     return any(row[1] == "Column" and row[2] in cursors for row in program)

@@ -5,7 +5,8 @@ Rows exist only for (bucket, version) pairs with data; `bucket` is the bucket's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -13,13 +14,22 @@ from sqlalchemy import Connection, Engine, case, func, select
 
 from evalboard.metrics.axis import PRODUCTION, CallScope, VersionRef, on_axis, version_axis
 from evalboard.metrics.calls import PERCENTILES
-from evalboard.metrics.dialect import percentile_name, quantile_fraction, time_bucket
+from evalboard.metrics.daily import (
+    EXACT_LATENCY_LIMIT,
+    day_histograms,
+    day_totals,
+    histogram_percentile,
+    merge_by,
+    merge_histograms,
+    summary,
+)
+from evalboard.metrics.dialect import BUCKET_UNITS, percentile_name, quantile_fraction, time_bucket
 from evalboard.store.case_models import Suite
 from evalboard.store.models import Call
 from evalboard.store.run_models import CaseResult, EvalRun
 
 AGGREGATE_NAMES = ["calls", "errors", "latency_calls", "mean_latency_ms", "mean_prompt_tokens",
-                   "mean_completion_tokens"]
+                   "mean_completion_tokens"]  # the keys of evalboard.metrics.daily.summary
 
 
 def _frame(rows: Sequence[Any], columns: list[str], axis: Sequence[VersionRef]) -> pd.DataFrame:
@@ -29,37 +39,26 @@ def _frame(rows: Sequence[Any], columns: list[str], axis: Sequence[VersionRef]) 
     return frame[["bucket", "model_version", "version_order", *columns]]
 
 
-def calls_over_time_query(conn: Connection, scope: CallScope, version_ids: Sequence[int],
-                          unit: str) -> Any:
-    """(model_version_id, bucket, *AGGREGATE_NAMES) per version and bucket.
-
-    The calls are read in a subquery that SQLite must not flatten (OFFSET 0): there the error
-    flag comes from the index expression; flattened into the GROUP BY's sorter it would be
-    read from every table row.
-    """
-    dialect = conn.dialect.name
-    inner = (select(Call.model_version_id.label("version_id"),
-                    time_bucket(Call.created_at, unit, dialect).label("bucket"),
-                    Call.error.is_not(None).label("failed"), Call.latency_ms,
-                    Call.prompt_tokens, Call.completion_tokens)
-             .where(Call.model_version_id.in_(version_ids), *scope.conditions(dialect)))
-    if dialect == "sqlite":
-        inner = inner.offset(0)
-    scoped = inner.subquery("scoped")
-    return (select(scoped.c.version_id, scoped.c.bucket, func.count(),
-                   func.count().filter(scoped.c.failed), func.count(scoped.c.latency_ms),
-                   func.avg(scoped.c.latency_ms), func.avg(scoped.c.prompt_tokens),
-                   func.avg(scoped.c.completion_tokens))
-            .group_by(scoped.c.version_id, scoped.c.bucket))
+def bucket_of(unit: str) -> Callable[[date], date]:
+    """The first day of the day or ISO week (from Monday) a day falls in."""
+    if unit not in BUCKET_UNITS:
+        raise ValueError(f"a time bucket is one of {', '.join(BUCKET_UNITS)}, not {unit!r}")
+    if unit == "week":
+        return lambda day: day - timedelta(days=day.weekday())
+    return lambda day: day
 
 
 def calls_over_time(engine: Engine, *, unit: str = "day", scope: CallScope = PRODUCTION,
                     versions: Sequence[str] | None = None) -> pd.DataFrame:
     """Per bucket and version: bucket, model_version, version_order, calls, errors, error_rate,
-    latency_calls, mean_latency_ms, mean_prompt_tokens, mean_completion_tokens."""
-    with engine.connect() as conn:
+    latency_calls, mean_latency_ms, mean_prompt_tokens, mean_completion_tokens. Read from the
+    daily rollups (exact)."""
+    bucket = bucket_of(unit)
+    with engine.connect() as conn, conn.begin():
         axis = version_axis(conn, versions)
-        rows = conn.execute(calls_over_time_query(conn, scope, [v.id for v in axis], unit)).all()
+        totals = day_totals(conn, scope, [v.id for v in axis])
+    rows = [(version_id, day, *summary(sums).values())
+            for (version_id, day), sums in merge_by(totals, bucket).items()]
     frame = _frame(rows, AGGREGATE_NAMES, axis)
     frame.insert(5, "error_rate", frame["errors"].astype(float) / frame["calls"])
     for column in AGGREGATE_NAMES[3:]:
@@ -94,18 +93,29 @@ def latency_over_time_query(conn: Connection, scope: CallScope, version_ids: Seq
 
 def latency_over_time(engine: Engine, *, unit: str = "day", scope: CallScope = PRODUCTION,
                       versions: Sequence[str] | None = None,
-                      percentiles: Sequence[float] = PERCENTILES) -> pd.DataFrame:
+                      percentiles: Sequence[float] = PERCENTILES,
+                      exact_limit: int = EXACT_LATENCY_LIMIT) -> pd.DataFrame:
     """Per bucket and version: bucket, model_version, version_order, latency_calls,
-    latency_p50, latency_p95 (nearest rank). Sorts every call in scope: on SQLite the most
-    expensive chart, so it is separate from `calls_over_time`."""
+    latency_p50, latency_p95 (nearest rank). Exact up to `exact_limit` calls with a latency in
+    scope; above, read from the daily latency histograms (within 0.5%), and the frame's
+    attrs["approximate"] says so."""
     names = [percentile_name(q) for q in percentiles]
-    with engine.connect() as conn:
+    with engine.connect() as conn, conn.begin():
         axis = version_axis(conn, versions)
-        query = latency_over_time_query(conn, scope, [v.id for v in axis], unit, percentiles)
-        rows = conn.execute(query).all()
+        ids = [v.id for v in axis]
+        histograms = day_histograms(conn, scope, ids)
+        approximate = sum(sum(h.values()) for h in histograms.values()) > exact_limit
+        if approximate:
+            rows = [(version_id, day, sum(histogram.values()),
+                     *(histogram_percentile(histogram, q) for q in percentiles))
+                    for (version_id, day), histogram
+                    in merge_histograms(histograms, bucket_of(unit)).items()]
+        else:
+            rows = conn.execute(latency_over_time_query(conn, scope, ids, unit, percentiles)).all()
     frame = _frame(rows, ["latency_calls", *names], axis)
     for column in names:
         frame[column] = frame[column].astype(float)
+    frame.attrs["approximate"] = approximate
     return frame
 
 

@@ -5,10 +5,11 @@ from evalboard.store import (
     metric_models,
     models,
     review_models,
+    rollup_models,
     run_models,
     user_models,
 )
 from evalboard.store.models import Base
 
-__all__ = ["Base", "case_models", "metric_models", "models", "review_models", "run_models",
-           "user_models"]
+__all__ = ["Base", "case_models", "metric_models", "models", "review_models", "rollup_models",
+           "run_models", "user_models"]

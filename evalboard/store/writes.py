@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from evalboard.store.engine import write_connection
 from evalboard.store.ids import IdPool
 from evalboard.store.models import Call, ModelVersion, utcnow
+from evalboard.store.rollups import RollupDelta
 
 CALL_COLUMNS = [c.key for c in Call.__table__.columns]
 
@@ -100,6 +101,7 @@ def insert_calls(
         to_insert.append(values)
     if to_insert:
         conn.execute(insert(Call.__table__), to_insert)
+        RollupDelta().add_rows(to_insert).write(conn)
     return WriteSummary(inserted=len(to_insert), already_present=len(rows) - len(to_insert))
 
 

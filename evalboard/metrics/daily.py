@@ -1,0 +1,205 @@
+"""Call figures per model version and UTC day, read from the rollups that every write keeps
+current (evalboard.store.rollups) instead of from the calls themselves.
+
+A scope's whole days come from the rollups; a day the scope only partly covers (a `since` or
+`until` that is not midnight) is read from the calls of that part of the day, through the
+(model_version_id, created_at) index. Counts, sums and means are exact either way; latency
+percentiles read from the histogram are within RELATIVE_ACCURACY of the exact ones, so the
+charts use them only above EXACT_LATENCY_LIMIT calls, where the exact sort costs too much.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from evalboard.metrics.axis import CallScope
+from evalboard.metrics.dialect import nearest_rank
+from evalboard.store.models import Call
+from evalboard.store.rollup_models import CallDay, CallLatencyDay
+from evalboard.store.rollups import SUM_COLUMNS, RollupDelta, bucket_value
+
+EXACT_LATENCY_LIMIT = 50_000  # calls with a latency in scope; above, percentiles are read
+# from the histogram (the exact nearest-rank sort over ~50k calls takes ~100 ms on SQLite)
+
+DayKey = tuple[int, date]  # (model_version_id, day)
+Histogram = dict[int, int]  # bucket -> calls
+
+
+@dataclass(frozen=True)
+class DaySplit:
+    """A scope as whole days [first_day, end_day) (None: unbounded) read from the rollups,
+    plus the partial days read from the calls, each as [start, end) within one day."""
+
+    first_day: date | None
+    end_day: date | None
+    whole_days: bool
+    partial: tuple[tuple[datetime, datetime], ...]
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time())
+
+
+def split_scope(scope: CallScope) -> DaySplit:
+    """Which days of a scope the rollups answer and which parts of days the calls answer."""
+    since, until = scope.since, scope.until
+    first = None if since is None else (
+        since.date() if since == _midnight(since.date()) else since.date() + timedelta(days=1))
+    end = None if until is None else until.date()
+    if first is not None and end is not None and first >= end:
+        assert since is not None and until is not None
+        return DaySplit(None, None, False, ((since, until),) if since < until else ())
+    partial = []
+    if since is not None and first is not None and since < _midnight(first):
+        partial.append((since, _midnight(first)))
+    if until is not None and end is not None and _midnight(end) < until:
+        partial.append((_midnight(end), until))
+    return DaySplit(first, end, True, tuple(partial))
+
+
+def _rollup_conditions(model: type[CallDay] | type[CallLatencyDay], scope: CallScope,
+                       split: DaySplit, version_ids: Sequence[int]) -> list[Any]:
+    conditions = [model.model_version_id.in_(version_ids)]
+    if scope.source is not None:
+        conditions.append(model.source == scope.source)
+    if split.first_day is not None:
+        conditions.append(model.day >= split.first_day)
+    if split.end_day is not None:
+        conditions.append(model.day < split.end_day)
+    return conditions
+
+
+def _call_conditions(scope: CallScope, version_ids: Sequence[int], start: datetime,
+                     end: datetime) -> list[Any]:
+    conditions = [Call.model_version_id.in_(version_ids), Call.created_at >= start,
+                  Call.created_at < end]
+    if scope.source is not None:
+        conditions.append(Call.source == scope.source)
+    return conditions
+
+
+def day_totals(conn: Connection, scope: CallScope,
+               version_ids: Sequence[int]) -> dict[DayKey, list[float]]:
+    """Per (version, day) with calls: the SUM_COLUMNS sums of the calls in scope."""
+    split = split_scope(scope)
+    totals: dict[DayKey, list[float]] = {}
+    if split.whole_days and version_ids:
+        query = totals_rollup_query(scope, version_ids)
+        for version_id, day, *sums in conn.execute(query):
+            totals[(version_id, _as_date(day))] = [float(s or 0) for s in sums]
+    for start, end in split.partial:
+        delta = RollupDelta()
+        for row in conn.execute(partial_day_query(scope, version_ids, start, end)):
+            delta.add(*row)
+        for (day, version_id, _source), sums in delta.days.items():
+            _add(totals, (version_id, day), sums)
+    return totals
+
+
+def day_histograms(conn: Connection, scope: CallScope,
+                   version_ids: Sequence[int]) -> dict[DayKey, Histogram]:
+    """Per (version, day) with latencies: the latency histogram of the calls in scope."""
+    split = split_scope(scope)
+    histograms: dict[DayKey, Histogram] = {}
+    if split.whole_days and version_ids:
+        query = histogram_rollup_query(scope, version_ids)
+        for version_id, day, bucket, calls in conn.execute(query):
+            histogram = histograms.setdefault((version_id, _as_date(day)), {})
+            histogram[bucket] = histogram.get(bucket, 0) + int(calls)
+    for start, end in split.partial:
+        delta = RollupDelta()
+        for row in conn.execute(partial_day_query(scope, version_ids, start, end)):
+            delta.add(*row)
+        for (day, version_id, _source, bucket), calls in delta.latencies.items():
+            histogram = histograms.setdefault((version_id, day), {})
+            histogram[bucket] = histogram.get(bucket, 0) + calls
+    return histograms
+
+
+def totals_rollup_query(scope: CallScope, version_ids: Sequence[int]) -> Any:
+    """(model_version_id, day, *SUM_COLUMNS) per version and whole day of the scope."""
+    return (select(CallDay.model_version_id, CallDay.day,
+                   *(func.sum(getattr(CallDay, name)) for name in SUM_COLUMNS))
+            .where(*_rollup_conditions(CallDay, scope, split_scope(scope), version_ids))
+            .group_by(CallDay.model_version_id, CallDay.day))
+
+
+def histogram_rollup_query(scope: CallScope, version_ids: Sequence[int]) -> Any:
+    """(model_version_id, day, bucket, calls) per version, whole day of the scope and bucket."""
+    return (select(CallLatencyDay.model_version_id, CallLatencyDay.day, CallLatencyDay.bucket,
+                   func.sum(CallLatencyDay.calls))
+            .where(*_rollup_conditions(CallLatencyDay, scope, split_scope(scope), version_ids))
+            .group_by(CallLatencyDay.model_version_id, CallLatencyDay.day,
+                      CallLatencyDay.bucket))
+
+
+def partial_day_query(scope: CallScope, version_ids: Sequence[int], start: datetime,
+                      end: datetime) -> Any:
+    """The rollup fields of the calls of part of a day (RollupDelta.add's arguments)."""
+    return (select(Call.created_at, Call.model_version_id, Call.source, Call.error,
+                   Call.latency_ms, Call.prompt_tokens, Call.completion_tokens)
+            .where(*_call_conditions(scope, version_ids, start, end)))
+
+
+def _as_date(value: date | datetime | str) -> date:
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _add(totals: dict[Any, list[float]], key: Any, sums: Iterable[float]) -> None:
+    into = totals.setdefault(key, [0.0] * len(SUM_COLUMNS))
+    for position, value in enumerate(sums):
+        into[position] += value
+
+
+def merge_by(totals: Mapping[DayKey, list[float]],
+             bucket_of: Any) -> dict[tuple[int, Any], list[float]]:
+    """Sums per (version, bucket_of(day))."""
+    merged: dict[tuple[int, Any], list[float]] = {}
+    for (version_id, day), sums in totals.items():
+        _add(merged, (version_id, bucket_of(day)), sums)
+    return merged
+
+
+def merge_histograms(histograms: Mapping[DayKey, Histogram],
+                     bucket_of: Any) -> dict[tuple[int, Any], Histogram]:
+    """Histograms per (version, bucket_of(day))."""
+    merged: dict[tuple[int, Any], Histogram] = {}
+    for (version_id, day), histogram in histograms.items():
+        into = merged.setdefault((version_id, bucket_of(day)), {})
+        for bucket, calls in histogram.items():
+            into[bucket] = into.get(bucket, 0) + calls
+    return merged
+
+
+def histogram_percentile(histogram: Mapping[int, int], q: float) -> float | None:
+    """The nearest-rank q-quantile read from a histogram (within RELATIVE_ACCURACY)."""
+    total = sum(histogram.values())
+    if total == 0:
+        return None
+    rank, seen = nearest_rank(q, total), 0
+    for bucket in sorted(histogram):
+        seen += histogram[bucket]
+        if seen >= rank:
+            return bucket_value(bucket)
+    raise AssertionError("unreachable: the ranks add up to the total")
+
+
+def summary(sums: Sequence[float]) -> dict[str, float | None]:
+    """calls, errors, latency_calls and the means of one set of SUM_COLUMNS sums."""
+    named = dict(zip(SUM_COLUMNS, sums, strict=True))
+
+    def mean(total: str, count: str) -> float | None:
+        return named[total] / named[count] if named[count] else None
+
+    return {"calls": int(named["calls"]), "errors": int(named["errors"]),
+            "latency_calls": int(named["latency_calls"]),
+            "mean_latency_ms": mean("latency_sum", "latency_calls"),
+            "mean_prompt_tokens": mean("prompt_tokens", "prompt_token_calls"),
+            "mean_completion_tokens": mean("completion_tokens", "completion_token_calls")}
