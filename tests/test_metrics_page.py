@@ -44,3 +44,14 @@ def test_core_metrics_are_chosen_in_the_page_and_stored(engine):
     assert not at.exception
     stored = {t.key: (t.target, t.direction, t.is_core) for t in list_targets(engine)}
     assert stored == {"latency_p95": (2000.0, "min", True)}
+
+
+def test_the_page_says_when_latency_percentiles_come_from_the_histograms(engine, monkeypatch):
+    load_demo(engine, calls=300, seed=6)
+    at = _page(metrics_period="all time")
+    note = "read from daily latency histograms"
+    assert not any(note in c.value for c in at.caption)
+    monkeypatch.setattr("evalboard.metrics.daily.EXACT_LATENCY_LIMIT", 10)
+    at = _page(metrics_period="last 28 days")  # another period: not a cached frame
+    assert not at.exception and not at.error
+    assert sum(note in c.value for c in at.caption) == 2  # across versions and over time

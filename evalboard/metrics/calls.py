@@ -17,9 +17,9 @@ from sqlalchemy import Connection, Engine, func, select
 
 from evalboard.metrics.axis import PRODUCTION, CallScope, VersionRef, on_axis, version_axis
 from evalboard.metrics.daily import (
-    EXACT_LATENCY_LIMIT,
     day_histograms,
     day_totals,
+    exact_latency_limit,
     histogram_percentile,
     merge_by,
     merge_histograms,
@@ -69,7 +69,7 @@ def _exact_percentiles(conn: Connection, scope: CallScope, counts: dict[int, int
 
 def call_metrics_rows(conn: Connection, scope: CallScope, axis: Sequence[VersionRef],
                       percentiles: Sequence[float],
-                      exact_limit: int = EXACT_LATENCY_LIMIT) -> tuple[list[tuple[Any, ...]], bool]:
+                      exact_limit: int | None = None) -> tuple[list[tuple[Any, ...]], bool]:
     """(model_version_id, *TOTAL_NAMES, latency_calls, *percentiles) per version with calls,
     and whether the percentiles come from the latency histograms (above `exact_limit` calls
     with a latency in scope)."""
@@ -77,7 +77,7 @@ def call_metrics_rows(conn: Connection, scope: CallScope, axis: Sequence[Version
     totals = {version_id: summary(sums) for (version_id, _), sums
               in merge_by(day_totals(conn, scope, ids), lambda day: None).items()}
     counts = {version_id: int(t["latency_calls"]) for version_id, t in totals.items()}
-    approximate = sum(counts.values()) > exact_limit
+    approximate = sum(counts.values()) > exact_latency_limit(exact_limit)
     if approximate:
         histograms = {version_id: histogram for (version_id, _), histogram
                       in merge_histograms(day_histograms(conn, scope, ids),
@@ -95,7 +95,7 @@ def call_metrics_rows(conn: Connection, scope: CallScope, axis: Sequence[Version
 def call_metrics(engine: Engine, *, scope: CallScope = PRODUCTION,
                  versions: Sequence[str] | None = None,
                  percentiles: Sequence[float] = PERCENTILES,
-                 exact_limit: int = EXACT_LATENCY_LIMIT) -> pd.DataFrame:
+                 exact_limit: int | None = None) -> pd.DataFrame:
     """Per model version: model_version, version_order, calls, errors, error_rate,
     latency_calls (calls with a latency), latency_p50, latency_p95 (nearest rank; from the
     latency histograms, within 0.5%, above `exact_limit` calls: attrs["approximate"]),

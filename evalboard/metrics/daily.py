@@ -27,6 +27,11 @@ EXACT_LATENCY_LIMIT = 50_000  # calls with a latency in scope; above, percentile
 # from the histogram (the exact nearest-rank sort over ~50k calls takes ~100 ms on SQLite)
 
 DayKey = tuple[int, date]  # (model_version_id, day)
+
+
+def exact_latency_limit(given: int | None) -> int:
+    """The exact-percentile limit a caller gave, else EXACT_LATENCY_LIMIT (read at call time)."""
+    return EXACT_LATENCY_LIMIT if given is None else given
 Histogram = dict[int, int]  # bucket -> calls
 
 

@@ -15,9 +15,9 @@ from sqlalchemy import Connection, Engine, case, func, select
 from evalboard.metrics.axis import PRODUCTION, CallScope, VersionRef, on_axis, version_axis
 from evalboard.metrics.calls import PERCENTILES
 from evalboard.metrics.daily import (
-    EXACT_LATENCY_LIMIT,
     day_histograms,
     day_totals,
+    exact_latency_limit,
     histogram_percentile,
     merge_by,
     merge_histograms,
@@ -94,7 +94,7 @@ def latency_over_time_query(conn: Connection, scope: CallScope, version_ids: Seq
 def latency_over_time(engine: Engine, *, unit: str = "day", scope: CallScope = PRODUCTION,
                       versions: Sequence[str] | None = None,
                       percentiles: Sequence[float] = PERCENTILES,
-                      exact_limit: int = EXACT_LATENCY_LIMIT) -> pd.DataFrame:
+                      exact_limit: int | None = None) -> pd.DataFrame:
     """Per bucket and version: bucket, model_version, version_order, latency_calls,
     latency_p50, latency_p95 (nearest rank). Exact up to `exact_limit` calls with a latency in
     scope; above, read from the daily latency histograms (within 0.5%), and the frame's
@@ -104,7 +104,8 @@ def latency_over_time(engine: Engine, *, unit: str = "day", scope: CallScope = P
         axis = version_axis(conn, versions)
         ids = [v.id for v in axis]
         histograms = day_histograms(conn, scope, ids)
-        approximate = sum(sum(h.values()) for h in histograms.values()) > exact_limit
+        approximate = (sum(sum(h.values()) for h in histograms.values())
+                       > exact_latency_limit(exact_limit))
         if approximate:
             rows = [(version_id, day, sum(histogram.values()),
                      *(histogram_percentile(histogram, q) for q in percentiles))

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from evalboard.metrics.axis import CallScope
 from evalboard.metrics.calls import call_metrics
+from evalboard.metrics.daily import EXACT_LATENCY_LIMIT
 from evalboard.metrics.human import label_rates, verdict_rates
 from evalboard.metrics.registry import metric_catalogue, metric_spec
 from evalboard.metrics.runs import pass_rates, reference_scores
@@ -173,6 +174,7 @@ def versions_section(engine: Engine, versions: tuple[str, ...], suite: str | Non
             id_vars=["model_version", "version_order"],
             value_vars=["latency_p50", "latency_p95"], var_name="percentile", value_name="ms")
         clicked = version_chart(latency, "ms", name="latency", unit="ms", color="percentile")
+        _approximate_note(frames["calls"])
         for version in clicked:
             browse_link(version)
         tokens = frames["calls"].melt(
@@ -183,6 +185,13 @@ def versions_section(engine: Engine, versions: tuple[str, ...], suite: str | Non
     with tabs[4]:
         for version in version_chart(frames["calls"], "error_rate", name="error_rate"):
             browse_link(version)
+
+
+def _approximate_note(frame: pd.DataFrame) -> None:
+    """Say when latency percentiles come from the daily histograms rather than every call."""
+    if frame.attrs.get("approximate"):
+        st.caption(f"Percentiles over more than {EXACT_LATENCY_LIMIT:,} calls are read from "
+                   "daily latency histograms: within 0.5% of the exact value.")
 
 
 def _day(value: str) -> datetime | None:
@@ -210,5 +219,6 @@ def time_section(versions: tuple[str, ...], suite: str | None, period: str) -> N
     with right:
         st.markdown("**Latency p95 (ms)**")
         time_chart(frames["latency"], "latency_p95", name="latency_time", unit="ms")
+        _approximate_note(frames["latency"])
         st.markdown("**Pass rate of runs**")
         time_chart(frames["runs"], "pass_rate", name="runs_time", unit="share")
