@@ -45,6 +45,7 @@ from bench.fake_calls import (
     CallFactory,
     FakeCall,
 )
+from bench.fake_history import load_history
 from evalboard.importing import BATCH_SIZE as IMPORT_BATCH_SIZE
 from evalboard.importing import import_file
 from evalboard.iterutil import chunked
@@ -318,7 +319,8 @@ def insert_calls_raw(
 
 
 def build_store(path: Path, count: int) -> None:
-    """Migrate through open_store, reserve the ids (so the counter passes them), bulk-fill raw."""
+    """Migrate through open_store, reserve the ids (so the counter passes them), bulk-fill raw;
+    then annotations, 10k cases, a run per version and the rollups (bench/fake_history.py)."""
     remove_store(path)
     engine = open_store(sqlite_url(path))
     versions = insert_versions(engine)
@@ -332,6 +334,7 @@ def build_store(path: Path, count: int) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
     print(f"built {count:,} calls in {time.perf_counter() - started:.0f} s", flush=True)
+    load_history(path, start=START, days=DAYS, seed=SEED)
 
 
 def scalar(path: Path, sql: str) -> Any:
@@ -930,6 +933,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--write-calls", type=int, default=WRITE_CALLS, help="calls to log and to import"
     )
+    parser.add_argument("--build-only", action="store_true", help="build the store only")
     return parser.parse_args(argv)
 
 
@@ -940,6 +944,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"reusing {path}", flush=True)
     else:
         build_store(path, args.calls)
+    if args.build_only:
+        return
     env = environment(path)
     print(f"store: {path} ({env['calls']:,} calls, {env['db_bytes'] / 2**20:,.0f} MiB)")
     print("measuring reads ...", flush=True)

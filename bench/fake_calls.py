@@ -25,7 +25,7 @@ RARE_SHARE = 0.001
 COMMON_WORD = "refund"  # in ~30% of outputs; no generated word ends in "d"
 COMMON_SHARE = 0.30
 
-VERSIONS = tuple(f"support-bot-v{k}" for k in range(1, 9))
+VERSIONS = tuple(f"support-bot-v{k}" for k in range(1, 11))
 SOURCES_MIX = (("production", 0.90), ("eval", 0.08), ("import", 0.02))
 FUNCTION_WORDS = [
     *("the", "a", "to", "and", "of", "you", "your", "is", "it", "for", "in", "on", "that"),
@@ -137,14 +137,14 @@ class TextFactory:
 
 
 class CallFactory:
-    """Generates calls spread over ~60 days and 8 model versions rolled out one after another."""
+    """Generates calls spread over ~60 days and 10 model versions rolled out one after another."""
 
     def __init__(self, seed: int = SEED) -> None:
         self._rng = random.Random(seed)
         self._text = TextFactory(self._rng)
 
     def _version(self, progress: float) -> str:
-        live = [v for k, v in enumerate(VERSIONS) if k * 0.11 <= progress <= k * 0.11 + 0.33]
+        live = [v for k, v in enumerate(VERSIONS) if k * 0.075 <= progress <= k * 0.075 + 0.25]
         return self._rng.choice(live or VERSIONS[-1:])
 
     def _input(self) -> str | list[dict[str, str]]:

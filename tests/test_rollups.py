@@ -25,6 +25,14 @@ from evalboard.metrics.daily import (
 from evalboard.metrics.dialect import nearest_rank
 from evalboard.metrics.plans import query_plan
 from evalboard.store import migrate
+from evalboard.store.calls_query import (
+    CallFilter,
+    _counted_from_calls,
+    _counts,
+    _rollups_answer,
+    count_by_version,
+    count_calls,
+)
 from evalboard.store.engine import make_engine
 from evalboard.store.models import Call
 from evalboard.store.rollup_models import CallDay, CallLatencyDay
@@ -250,3 +258,25 @@ def test_rollup_reads_use_their_keys_and_parts_of_days_the_time_index(engine):
                          r"source)=\? AND created_at>\? AND created_at<\?\)", plan), plan
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(CallDay)) > 0
+
+
+def test_browse_counts_from_the_rollups_equal_counts_of_the_calls(engine):
+    add_calls(engine, _traffic(500))
+    rng = random.Random(19)
+    with engine.connect() as conn:
+        for k in range(12):
+            since = T0 + timedelta(minutes=rng.randrange(4 * 24 * 60))
+            f = CallFilter(
+                since=since if k % 3 else None,
+                until=since + timedelta(minutes=rng.randrange(10, 3 * 24 * 60)) if k % 4 else None,
+                model_versions=("v1", "v3") if k % 2 else (),
+                sources=("eval",) if k % 5 == 0 else (),
+                errors_only=k % 6 == 0)
+            assert _rollups_answer(f)
+            assert _counts(conn, f) == _counted_from_calls(conn, f), f
+    searched = CallFilter(search="prompt", model_versions=("v2",))
+    assert not _rollups_answer(searched)
+    assert count_by_version(engine, searched) == [("v2", 167)]
+    assert count_calls(engine) == 500
+    assert count_calls(engine, CallFilter(since=T0 + timedelta(days=4, hours=12))) == sum(
+        1 for row in _traffic(500) if row["created_at"] >= T0 + timedelta(days=4, hours=12))

@@ -11,8 +11,7 @@ charts use them only above EXACT_LATENCY_LIMIT calls, where the exact sort costs
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -21,7 +20,7 @@ from evalboard.metrics.axis import CallScope
 from evalboard.metrics.dialect import nearest_rank
 from evalboard.store.models import Call
 from evalboard.store.rollup_models import CallDay, CallLatencyDay
-from evalboard.store.rollups import SUM_COLUMNS, RollupDelta, bucket_value
+from evalboard.store.rollups import SUM_COLUMNS, DaySplit, RollupDelta, bucket_value, split_days
 
 EXACT_LATENCY_LIMIT = 50_000  # calls with a latency in scope; above, percentiles are read
 # from the histogram (the exact nearest-rank sort over ~50k calls takes ~100 ms on SQLite)
@@ -35,36 +34,9 @@ def exact_latency_limit(given: int | None) -> int:
 Histogram = dict[int, int]  # bucket -> calls
 
 
-@dataclass(frozen=True)
-class DaySplit:
-    """A scope as whole days [first_day, end_day) (None: unbounded) read from the rollups,
-    plus the partial days read from the calls, each as [start, end) within one day."""
-
-    first_day: date | None
-    end_day: date | None
-    whole_days: bool
-    partial: tuple[tuple[datetime, datetime], ...]
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time())
-
-
 def split_scope(scope: CallScope) -> DaySplit:
     """Which days of a scope the rollups answer and which parts of days the calls answer."""
-    since, until = scope.since, scope.until
-    first = None if since is None else (
-        since.date() if since == _midnight(since.date()) else since.date() + timedelta(days=1))
-    end = None if until is None else until.date()
-    if first is not None and end is not None and first >= end:
-        assert since is not None and until is not None
-        return DaySplit(None, None, False, ((since, until),) if since < until else ())
-    partial = []
-    if since is not None and first is not None and since < _midnight(first):
-        partial.append((since, _midnight(first)))
-    if until is not None and end is not None and _midnight(end) < until:
-        partial.append((_midnight(end), until))
-    return DaySplit(first, end, True, tuple(partial))
+    return split_days(scope.since, scope.until)
 
 
 def _rollup_conditions(model: type[CallDay] | type[CallLatencyDay], scope: CallScope,

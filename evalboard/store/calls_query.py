@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, joinedload
 
 from evalboard.store.models import Call, ModelVersion
+from evalboard.store.rollup_models import CallDay
+from evalboard.store.rollups import split_days
 from evalboard.store.search import page_search_condition, search_condition
 
 PREVIEW_CHARS = 160
@@ -261,24 +263,63 @@ def list_calls(
     return CallPage(rows, next_cursor)
 
 
+def _counted_from_calls(conn: Connection, f: CallFilter) -> dict[int, int]:
+    rows = conn.execute(
+        select(Call.model_version_id, func.count())
+        .where(and_(true(), *filter_conditions(conn, f)))
+        .group_by(Call.model_version_id)
+    ).all()
+    return {version_id: count for version_id, count in rows}
+
+
+def _rollups_answer(f: CallFilter) -> bool:
+    """The daily rollups can count a filter of versions, sources, a time range and errors."""
+    return not (f.search.strip() or f.meta_key.strip() or f.min_latency_ms is not None
+                or f.max_latency_ms is not None or f.min_tokens is not None
+                or f.max_tokens is not None)
+
+
+def _counts(conn: Connection, f: CallFilter) -> dict[int, int]:
+    """Calls matching a filter per model version id: whole days from the daily rollups and
+    the parts of days at the ends of the range from the calls, when the rollups can count
+    the filter; otherwise from the calls."""
+    if not _rollups_answer(f):
+        return _counted_from_calls(conn, f)
+    split = split_days(f.since, f.until)
+    counts: dict[int, int] = {}
+    if split.whole_days:
+        counted = CallDay.errors if f.errors_only else CallDay.calls
+        query = select(CallDay.model_version_id, func.sum(counted))
+        if f.model_versions:
+            query = query.where(CallDay.model_version_id.in_(_version_ids(conn, f.model_versions)))
+        if f.sources:
+            query = query.where(CallDay.source.in_(f.sources))
+        if split.first_day is not None:
+            query = query.where(CallDay.day >= split.first_day)
+        if split.end_day is not None:
+            query = query.where(CallDay.day < split.end_day)
+        for version_id, count in conn.execute(query.group_by(CallDay.model_version_id)):
+            counts[version_id] = int(count)
+    for start, end in split.partial:
+        for version_id, count in _counted_from_calls(conn, replace(f, since=start,
+                                                                   until=end)).items():
+            counts[version_id] = counts.get(version_id, 0) + count
+    return {version_id: count for version_id, count in counts.items() if count}
+
+
 def count_by_version(engine: Engine, f: CallFilter) -> list[tuple[str, int]]:
     """How many calls of each model version match the filter, largest first."""
-    with engine.connect() as conn:
-        counts = conn.execute(
-            select(Call.model_version_id, func.count())
-            .where(and_(true(), *filter_conditions(conn, f)))
-            .group_by(Call.model_version_id)
-        ).all()
+    with engine.connect() as conn, conn.begin():
+        counts = _counts(conn, f)
         names = dict(conn.execute(select(ModelVersion.id, ModelVersion.name)).all())
-    return sorted(((names[vid], n) for vid, n in counts), key=lambda item: (-item[1], item[0]))
+    return sorted(((names[vid], n) for vid, n in counts.items()),
+                  key=lambda item: (-item[1], item[0]))
 
 
 def count_calls(engine: Engine, f: CallFilter | None = None) -> int:
-    with engine.connect() as conn:
-        conditions = filter_conditions(conn, f) if f else []
-        return conn.execute(
-            select(func.count()).select_from(Call).where(and_(true(), *conditions))
-        ).scalar_one()
+    """How many calls match the filter (every call without one)."""
+    with engine.connect() as conn, conn.begin():
+        return sum(_counts(conn, f or CallFilter()).values())
 
 
 def has_calls(engine: Engine) -> bool:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
@@ -45,6 +46,37 @@ def bucket_value(bucket: int) -> float:
     if bucket == ZERO_BUCKET:
         return 0.0
     return 2 * GAMMA**bucket / (GAMMA + 1)
+
+
+@dataclass(frozen=True)
+class DaySplit:
+    """A time range [since, until) as whole days [first_day, end_day) (None: unbounded), which
+    the rollups answer, plus the parts of days the calls answer, each as [start, end)."""
+
+    first_day: date | None
+    end_day: date | None
+    whole_days: bool
+    partial: tuple[tuple[datetime, datetime], ...]
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time())
+
+
+def split_days(since: datetime | None, until: datetime | None) -> DaySplit:
+    """Split [since, until) into the whole days the rollups answer and the rest."""
+    first = None if since is None else (
+        since.date() if since == _midnight(since.date()) else since.date() + timedelta(days=1))
+    end = None if until is None else until.date()
+    if first is not None and end is not None and first >= end:
+        assert since is not None and until is not None
+        return DaySplit(None, None, False, ((since, until),) if since < until else ())
+    partial = []
+    if since is not None and first is not None and since < _midnight(first):
+        partial.append((since, _midnight(first)))
+    if until is not None and end is not None and _midnight(end) < until:
+        partial.append((_midnight(end), until))
+    return DaySplit(first, end, True, tuple(partial))
 
 
 def call_day(created_at: datetime | str) -> date:
