@@ -1,10 +1,14 @@
-"""Every benchmark in one command: `python -m bench [--calls N] [--reuse]`.
+"""Every benchmark in one command: `python -m bench [--calls N] [--small N] [--reuse]`.
 
-Runs, in order and each in its own process so their memory figures do not mix:
-the store benchmark (logging, import, Browse pages, search, counts; ratios to raw sqlite3),
-the check throughput, the metrics chart queries, and the page scripts under AppTest with
-their peak memory plus the review, promote and 1k-case run operations (on the store the
-store benchmark built). Each prints its table and writes JSON under bench/results/.
+Builds (or with --reuse, reuses) two stores of the same shape (bench/bench_store.py builds
+them: calls over 60 days and 10 model versions, annotations, a 10k-case suite with a run per
+version, the daily rollups): a large one (1,000,000 calls by default) and a small one (10,000)
+for the page-memory comparison. Then, each in its own process so their memory figures do not
+mix: the store benchmark on the large store (logging, import, Browse pages, search, counts;
+ratios to raw sqlite3), the check throughput, every Home and Metrics chart query, and the page
+scripts under AppTest with their peak memory plus opening a call, the review session, promoting
+and a 1k-case run, on both stores. Last, one table of every figure (bench/summary.py), also
+written to bench/results/summary.json.
 """
 
 from __future__ import annotations
@@ -22,19 +26,29 @@ def run(module: str, *args: str) -> int:
     return subprocess.call([sys.executable, "-m", module, *args], cwd=HERE.parent)
 
 
+def store_path(calls: int) -> Path:
+    return HERE / f"bench-{calls}.db"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--calls", type=int, default=1_000_000, help="calls in the store")
+    parser.add_argument("--calls", type=int, default=1_000_000, help="calls in the large store")
+    parser.add_argument("--small", type=int, default=10_000, help="calls in the small store")
     parser.add_argument("--reuse", action="store_true", help="reuse stores that exist")
     args = parser.parse_args()
-    store_db = HERE / f"bench-{args.calls}.db"
-    metrics_db = HERE / f"metrics-{args.calls}.db"
-    reuse = ["--reuse"] if args.reuse else []
-    codes = [
-        run("bench.bench_store", "--calls", str(args.calls), "--db", str(store_db), *reuse),
+    large, small = store_path(args.calls), store_path(args.small)
+    codes = []
+    for calls, path in ((args.calls, large), (args.small, small)):
+        if not (args.reuse and path.exists()):
+            codes.append(run("bench.bench_store", "--calls", str(calls), "--db", str(path),
+                             "--build-only"))
+    codes += [
+        run("bench.bench_store", "--calls", str(args.calls), "--db", str(large), "--reuse"),
         run("bench.bench_checks"),
-        run("bench.bench_metrics", "--calls", str(args.calls), "--db", str(metrics_db), *reuse),
-        run("bench.bench_pages", "--db", str(store_db), "--label", str(args.calls)),
+        run("bench.bench_metrics", "--db", str(large)),
+        run("bench.bench_pages", "--db", str(small), "--label", str(args.small)),
+        run("bench.bench_pages", "--db", str(large), "--label", str(args.calls)),
+        run("bench.summary", "--large", str(args.calls), "--small", str(args.small)),
     ]
     return max(codes)
 

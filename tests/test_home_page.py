@@ -7,7 +7,9 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from evalboard.demo import load_demo
+from evalboard.runs.compare import compare
 from evalboard.runs.overview import failing_unreviewed_calls, latest_runs_by_version
+from evalboard.runs.results import run_summary
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -32,3 +34,17 @@ def test_home_shows_the_glance_runs_and_attention(engine):
     links = " ".join(str(link.proto.label) for link in at.get("page_link"))
     assert f"{failing:,} calls failed a test case" in links
     assert f"{newest.regressions} regressions in {newest.model_version}" in links
+
+
+def test_the_overview_counts_what_a_full_comparison_finds(engine):
+    load_demo(engine, calls=600, seed=3)
+    runs = latest_runs_by_version(engine)
+    assert len(runs) >= 3
+    for run in runs:
+        assert run.pass_rate == run_summary(engine, run.run_id).pass_rate
+        if run.previous_version is None:
+            continue
+        full = compare(engine, suite=run.suite, baseline_version=run.previous_version,
+                       candidate_version=run.model_version, iterations=10)
+        assert (run.regressions, run.fixes) == (len(full.regressions), len(full.fixes))
+    assert any(run.fixes for run in runs) and any(run.regressions for run in runs)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, and_, func, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, and_, case, func, select, true
+from sqlalchemy.orm import aliased
 
 from evalboard.review.annotations import is_reviewed
-from evalboard.runs.compare import compare
-from evalboard.runs.results import latest_finished_run, run_summary
 from evalboard.store.case_models import Suite
 from evalboard.store.models import Call, ModelVersion
 from evalboard.store.run_models import CaseResult, EvalRun
+
+SCORED = ("pass", "fail", "error")
 
 
 @dataclass(frozen=True)
@@ -29,28 +29,56 @@ class VersionRun:
 
 
 def latest_runs_by_version(engine: Engine) -> list[VersionRun]:
-    """Per suite, every version with a finished run, in version creation order."""
-    with Session(engine) as session:
-        pairs = session.execute(
-            select(Suite.name, ModelVersion.name)
+    """Per suite, every version with a finished run, in version creation order: its latest
+    finished run's pass rate, and the regressions and fixes against the previous version's
+    (counted in SQL: the Home page needs no outputs or intervals)."""
+    with engine.connect() as conn:
+        latest = conn.execute(
+            select(Suite.name, ModelVersion.name, func.max(EvalRun.id))
             .join(EvalRun, EvalRun.suite_id == Suite.id)
             .join(ModelVersion, ModelVersion.id == EvalRun.model_version_id)
             .where(EvalRun.status == "finished")
             .group_by(Suite.name, ModelVersion.name, ModelVersion.created_at, ModelVersion.id)
             .order_by(Suite.name, ModelVersion.created_at, ModelVersion.id)).all()
-    rows: list[VersionRun] = []
-    previous: tuple[str, str] | None = None
-    for suite, version in pairs:
-        run_id = latest_finished_run(engine, suite, version)
-        assert run_id is not None
-        before = previous[1] if previous and previous[0] == suite else None
-        flips = compare(engine, suite=suite, baseline_version=before,
-                        candidate_version=version, iterations=200) if before else None
-        rows.append(VersionRun(suite, version, run_id, run_summary(engine, run_id).pass_rate,
-                               before, len(flips.regressions) if flips else None,
-                               len(flips.fixes) if flips else None))
-        previous = (suite, version)
+        rates = _pass_rates(conn, [run_id for _, _, run_id in latest])
+        rows: list[VersionRun] = []
+        previous: tuple[str, str, int] | None = None
+        for suite, version, run_id in latest:
+            before = previous if previous and previous[0] == suite else None
+            flips = flip_counts(conn, before[2], run_id) if before else None
+            rows.append(VersionRun(suite, version, run_id, rates.get(run_id, 0.0),
+                                   before[1] if before else None,
+                                   flips[0] if flips else None, flips[1] if flips else None))
+            previous = (suite, version, run_id)
     return rows
+
+
+def _pass_rates(conn: Connection, run_ids: list[int]) -> dict[int, float]:
+    """Passed / scored (pass, fail or error) per run, as RunSummary.pass_rate."""
+    if not run_ids:
+        return {}
+    scored = CaseResult.status.in_(SCORED)
+    rows = conn.execute(
+        select(CaseResult.run_id, func.sum(case((CaseResult.status == "pass", 1), else_=0)),
+               func.count())
+        .where(CaseResult.run_id.in_(run_ids), scored).group_by(CaseResult.run_id)).all()
+    return {run_id: int(passed) / total for run_id, passed, total in rows if total}
+
+
+def flip_counts(conn: Connection, baseline_run: int, candidate_run: int) -> tuple[int, int]:
+    """(regressions, fixes) between two runs: cases scored in both that passed in one and
+    failed or errored in the other (as `compare` sorts them)."""
+    before, after = aliased(CaseResult), aliased(CaseResult)
+    failed = ("fail", "error")
+    regressions, fixes = conn.execute(
+        select(func.sum(case((and_(before.status == "pass", after.status.in_(failed)), 1),
+                             else_=0)),
+               func.sum(case((and_(before.status.in_(failed), after.status == "pass"), 1),
+                             else_=0)))
+        .select_from(before)
+        .join(after, and_(after.case_id == before.case_id, after.run_id == candidate_run))
+        .where(before.run_id == baseline_run)).one()
+    return int(regressions or 0), int(fixes or 0)
 
 
 def failing_unreviewed_calls(engine: Engine) -> int:
