@@ -12,6 +12,7 @@ from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from evalboard.runs.totals import record_run_totals
 from evalboard.store import open_store
 from evalboard.store.rollups import rebuild_rollups
 
@@ -116,6 +117,8 @@ def load_history(path: Path, *, start: datetime, days: int, seed: int,
     engine = open_store(f"sqlite:///{path}")
     with engine.begin() as conn:
         rebuild_rollups(conn)
+        for run_id in range(1, len(version_ids) + 1):
+            record_run_totals(conn, run_id)
     engine.dispose()
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         conn.execute("PRAGMA analysis_limit=400")  # what store.migrate gives a store

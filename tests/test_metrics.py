@@ -45,6 +45,7 @@ from evalboard.metrics.plans import query_plan, reads_table_rows
 from evalboard.metrics.runs import mean_interval
 from evalboard.metrics.timeseries import latency_over_time_query
 from evalboard.review.annotations import Judgement, annotate, undo_last
+from evalboard.runs.totals import record_run_totals
 from evalboard.store.case_models import CaseVersion, EvalCase, Suite
 from evalboard.store.models import Call, ModelVersion
 from evalboard.store.run_models import CaseResult, CheckResultRow, EvalRun
@@ -109,6 +110,9 @@ def _run(session: Session, suite: Suite, version: str, started: datetime, status
             session.add(CheckResultRow(case_result_id=result.id, position=position,
                                        check_type=kind, params={}, negate=False, weight=1.0,
                                        passed=passed, score=score, reason=""))
+    if status == "finished":  # as the runner's finish() does
+        session.flush()
+        record_run_totals(session.connection(), run.id)
 
 
 def _suite(session: Session, name: str, cases) -> Suite:

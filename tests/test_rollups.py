@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select, text
 
+from evalboard.demo import load_demo
 from evalboard.importing import import_file
 from evalboard.metrics import CallScope, call_metrics, calls_over_time, latency_over_time
 from evalboard.metrics.daily import (
@@ -24,7 +25,8 @@ from evalboard.metrics.daily import (
 )
 from evalboard.metrics.dialect import nearest_rank
 from evalboard.metrics.plans import query_plan
-from evalboard.store import migrate
+from evalboard.runs.results import run_summary
+from evalboard.store import migrate, open_store
 from evalboard.store.calls_query import (
     CallFilter,
     _counted_from_calls,
@@ -43,6 +45,7 @@ from evalboard.store.rollups import (
     latency_bucket,
     rebuild_rollups,
 )
+from evalboard.store.run_models import EvalRun, RunTotal
 from tests.conftest import add_calls, sqlite_only
 
 T0 = datetime(2026, 11, 2, 0, 0)
@@ -280,3 +283,38 @@ def test_browse_counts_from_the_rollups_equal_counts_of_the_calls(engine):
     assert count_calls(engine) == 500
     assert count_calls(engine, CallFilter(since=T0 + timedelta(days=4, hours=12))) == sum(
         1 for row in _traffic(500) if row["created_at"] >= T0 + timedelta(days=4, hours=12))
+
+
+# --------------------------------------------------------------------------- run totals
+
+
+def test_run_totals_written_at_finish_match_each_runs_summary(engine):
+    load_demo(engine, calls=300, seed=8)
+    with engine.connect() as conn:
+        runs = conn.execute(select(EvalRun.id).where(EvalRun.status == "finished")).scalars()
+        run_ids = list(runs)
+        totals = conn.execute(select(RunTotal.run_id, RunTotal.kind, RunTotal.key,
+                                     RunTotal.passed, RunTotal.total)).all()
+    assert run_ids
+    for run_id in run_ids:
+        summary = run_summary(engine, run_id)
+        mine = {(kind, key): (passed, total) for r, kind, key, passed, total in totals
+                if r == run_id}
+        assert mine.pop(("run", "")) == (summary.passed, summary.scored)
+        assert {key: v for (kind, key), v in mine.items() if kind == "label"} == summary.by_label
+        assert {key: v for (kind, key), v in mine.items() if kind == "check"} == summary.by_check
+
+
+@sqlite_only
+def test_the_migration_writes_the_totals_of_finished_runs(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path / 'runs.db'}")
+    load_demo(engine, calls=200, seed=9)
+    with engine.begin() as conn:
+        expected = conn.execute(select(RunTotal.__table__).order_by(
+            RunTotal.run_id, RunTotal.kind, RunTotal.key)).all()
+    migrate.downgrade(engine, "0008")
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        assert conn.execute(select(RunTotal.__table__).order_by(
+            RunTotal.run_id, RunTotal.kind, RunTotal.key)).all() == expected
+    assert expected

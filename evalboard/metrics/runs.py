@@ -2,7 +2,8 @@
 rates overall, per case label and per check type, and mean reference scores with a 95% CI.
 
 Pass rates count like `RunSummary`: a case passes / (pass + fail + error); missing cases do
-not count. Per check type, a check row passes / all check rows of that type.
+not count. Per check type, a check row passes / all check rows of that type. Everything is
+read from the run totals written when a run finishes (evalboard.runs.totals).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import Engine, Subquery, case, func, select
+from sqlalchemy import Engine, Subquery, func, select
 
 from evalboard.metrics.axis import on_axis, version_axis
-from evalboard.store.case_models import CaseVersion, Suite
-from evalboard.store.run_models import CaseResult, CheckResultRow, EvalRun
+from evalboard.store.case_models import Suite
+from evalboard.store.run_models import EvalRun, RunTotal
 
 REFERENCE_CHECKS = ("rouge", "bleu", "chrf", "semantic_similarity", "token_f1", "exact_match")
 Z_95 = 1.959963984540054
@@ -35,30 +36,16 @@ def latest_runs(suite: str | None = None) -> Subquery:
     return query.subquery("latest")
 
 
-def _passes(condition: Any) -> Any:
-    return func.sum(case((condition, 1), else_=0))
-
-
 def pass_rate_query(latest: Subquery, by: GroupBy = None) -> Any:
-    """(model_version_id, suite, run_id, [group], passed, total) per latest run."""
+    """(model_version_id, suite, run_id, [group], passed, total) per latest run, from the
+    totals written when each run finished."""
     head = [latest.c.model_version_id, Suite.name, latest.c.run_id]
-    if by == "check":
-        group: list[Any] = [CheckResultRow.check_type]
-        passed = _passes(CheckResultRow.passed)
-    else:
-        group = [CaseVersion.label] if by == "label" else []
-        passed = _passes(CaseResult.status == "pass")
-    query = (select(*head, *group, passed, func.count()).select_from(latest)
+    group = [RunTotal.key] if by else []
+    query = (select(*head, *group, RunTotal.passed, RunTotal.total).select_from(latest)
              .join(Suite, Suite.id == latest.c.suite_id)
-             .join(CaseResult, CaseResult.run_id == latest.c.run_id))
-    if by == "check":
-        query = query.join(CheckResultRow, CheckResultRow.case_result_id == CaseResult.id)
-    else:
-        query = query.where(CaseResult.status != "missing")
-    if by == "label":
-        query = query.join(CaseVersion, CaseVersion.id == CaseResult.case_version_id).where(
-            CaseVersion.label.is_not(None))
-    return query.group_by(*head, *group).order_by(*head[1:], *group)
+             .join(RunTotal, RunTotal.run_id == latest.c.run_id)
+             .where(RunTotal.kind == (by or "run")))
+    return query.order_by(*head[1:], *group)
 
 
 def pass_rates(engine: Engine, *, suite: str | None = None, by: GroupBy = None,
@@ -80,14 +67,13 @@ def pass_rates(engine: Engine, *, suite: str | None = None, by: GroupBy = None,
 
 def reference_score_query(latest: Subquery, check_types: Sequence[str]) -> Any:
     """(model_version_id, check_type, n, sum, sum of squares) over the latest runs."""
-    score = CheckResultRow.score
-    return (select(latest.c.model_version_id, CheckResultRow.check_type, func.count(score),
-                   func.sum(score), func.sum(score * score)).select_from(latest)
-            .join(CaseResult, CaseResult.run_id == latest.c.run_id)
-            .join(CheckResultRow, CheckResultRow.case_result_id == CaseResult.id)
-            .where(CheckResultRow.check_type.in_(check_types))
-            .group_by(latest.c.model_version_id, CheckResultRow.check_type)
-            .order_by(CheckResultRow.check_type))
+    return (select(latest.c.model_version_id, RunTotal.key, func.sum(RunTotal.score_n),
+                   func.sum(RunTotal.score_sum), func.sum(RunTotal.score_squares))
+            .select_from(latest)
+            .join(RunTotal, RunTotal.run_id == latest.c.run_id)
+            .where(RunTotal.kind == "check", RunTotal.key.in_(check_types))
+            .group_by(latest.c.model_version_id, RunTotal.key)
+            .order_by(RunTotal.key))
 
 
 def mean_interval(n: int, total: float, squares: float, z: float = Z_95

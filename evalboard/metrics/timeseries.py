@@ -26,7 +26,7 @@ from evalboard.metrics.daily import (
 from evalboard.metrics.dialect import BUCKET_UNITS, percentile_name, quantile_fraction, time_bucket
 from evalboard.store.case_models import Suite
 from evalboard.store.models import Call
-from evalboard.store.run_models import CaseResult, EvalRun
+from evalboard.store.run_models import EvalRun, RunTotal
 
 AGGREGATE_NAMES = ["calls", "errors", "latency_calls", "mean_latency_ms", "mean_prompt_tokens",
                    "mean_completion_tokens"]  # the keys of evalboard.metrics.daily.summary
@@ -121,12 +121,13 @@ def latency_over_time(engine: Engine, *, unit: str = "day", scope: CallScope = P
 
 
 def pass_rate_over_time_query(conn: Connection, unit: str, suite: str | None) -> Any:
-    """(model_version_id, bucket, runs, passed, total) over finished runs by start time."""
+    """(model_version_id, bucket, runs, passed, total) over finished runs by start time, from
+    the totals written when each run finished."""
     bucket = time_bucket(EvalRun.started_at, unit, conn.dialect.name)
     query = (select(EvalRun.model_version_id, bucket, func.count(EvalRun.id.distinct()),
-                    func.sum(case((CaseResult.status == "pass", 1), else_=0)), func.count())
-             .join(CaseResult, CaseResult.run_id == EvalRun.id)
-             .where(EvalRun.status == "finished", CaseResult.status != "missing")
+                    func.sum(RunTotal.passed), func.sum(RunTotal.total))
+             .join(RunTotal, RunTotal.run_id == EvalRun.id)
+             .where(EvalRun.status == "finished", RunTotal.kind == "run")
              .group_by(EvalRun.model_version_id, bucket))
     if suite is not None:
         query = query.join(Suite, Suite.id == EvalRun.suite_id).where(Suite.name == suite)

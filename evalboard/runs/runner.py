@@ -21,6 +21,7 @@ from evalboard.checks import CaseOutcome
 from evalboard.iterutil import chunked
 from evalboard.runs.generators import Generated, Generator
 from evalboard.runs.results import RunSummary, run_summary
+from evalboard.runs.totals import record_run_totals
 from evalboard.store.case_models import Suite
 from evalboard.store.engine import write_session
 from evalboard.store.ids import IdPool
@@ -174,6 +175,9 @@ def finish(engine: Engine, run_id: int, status: str = "finished") -> None:
         assert run is not None
         run.status = status
         run.finished_at = utcnow() if status == "finished" else None
+        if status == "finished":
+            session.flush()
+            record_run_totals(session.connection(), run_id)
 
 
 def run_suite(engine: Engine, suite: str, model_version: str, generator: Generator | None, *,

@@ -94,3 +94,21 @@ class CheckResultRow(Base):
         Index("ix_check_results_case_result", "case_result_id", "position"),
         Index("ix_check_results_type", "check_type"),
     )
+
+
+class RunTotal(Base):
+    """A finished run's passes and score sums: for the run ("run", key ""), per case label
+    ("label") and per check type ("check"). Written when the run finishes
+    (evalboard.runs.totals), so charts across versions never re-read every result."""
+
+    __tablename__ = "run_totals"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("eval_runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    kind: Mapped[str] = mapped_column(String(5), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    passed: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    score_n: Mapped[int] = mapped_column(Integer)
+    score_sum: Mapped[float] = mapped_column(Float)
+    score_squares: Mapped[float] = mapped_column(Float)
