@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 from evalboard.store.calls_query import (
     SORTS,
     CallFilter,
+    _page_rows,
     count_by_version,
     count_calls,
     get_call,
@@ -234,3 +235,38 @@ def test_the_external_id_check_uses_the_unique_index(engine):
         query = select(Call.external_id).where(Call.source == "import",
                                                Call.external_id.in_(["a", "b"]))
         assert "(source=? AND external_id=?)" in _plan(engine, query)
+
+
+def test_prepared_pages_return_what_the_sqlalchemy_statement_returns(engine):
+    rows = make_rows(300, model_version="v1")
+    for k, row in enumerate(rows):
+        row.update(model_version=f"v{k % 3 + 1}", source=("production", "eval")[k % 2],
+                   latency_ms=None if k % 7 == 0 else float(k % 50), prompt_tokens=k % 90,
+                   completion_tokens=k % 4,
+                   error="boom" if k % 11 == 0 else None)
+    add_calls(engine, rows)
+    filters = [CallFilter(), CallFilter(model_versions=("v1", "v3")),
+               CallFilter(sources=("eval",), errors_only=True),
+               CallFilter(since=T0 + timedelta(minutes=40), until=T0 + timedelta(hours=3)),
+               CallFilter(min_latency_ms=10, max_latency_ms=30, min_tokens=5, max_tokens=60)]
+    with engine.connect() as conn:
+        for f in filters:
+            for sort_key in SORTS:
+                after = None
+                for _ in range(3):  # three pages deep, by the cursor of each
+                    expected = conn.execute(page_query(conn, f, sort_key, after, 21)).all()
+                    assert _page_rows(conn, f, sort_key, after, 21) == [
+                        tuple(row) for row in expected]
+                    if len(expected) < 21:
+                        break
+                    last = list_calls(engine, f, sort_key, after, 20).next_cursor
+                    assert last is not None
+                    after = last
+
+
+def test_a_page_of_a_version_logged_later_is_not_remembered_empty(engine):
+    add_calls(engine, make_rows(3, model_version="v1"))
+    f = CallFilter(model_versions=("later",))
+    assert list_calls(engine, f).rows == []
+    add_calls(engine, make_rows(2, model_version="later"))
+    assert [r.model_version for r in list_calls(engine, f).rows] == ["later", "later"]

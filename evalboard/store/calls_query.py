@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, joinedload
 
 from evalboard.store.models import Call, ModelVersion
+from evalboard.store.prepared import NamedBinds, PreparedSelect
 from evalboard.store.rollup_models import CallDay
 from evalboard.store.rollups import split_days
 from evalboard.store.search import page_search_condition, search_condition
@@ -138,19 +139,25 @@ def _version_ids(conn: Connection, names: tuple[str, ...]) -> list[int]:
 
 
 def filter_conditions(
-    conn: Connection, f: CallFilter, *, for_page: bool = False
+    conn: Connection, f: CallFilter, *, for_page: bool = False, binds: NamedBinds | None = None
 ) -> list[ColumnElement[bool]]:
     """The WHERE clauses of a filter, with bound parameters only. `for_page` picks the search
-    plan that serves one sorted page best (see `search.page_search_condition`)."""
+    plan that serves one sorted page best (see `search.page_search_condition`). With `binds`,
+    every value is a bound parameter named after its field (recorded in `binds`), so that
+    filters of one shape compile to the same SQL (see `prepared`)."""
+    bind = binds or NamedBinds(named=False)
     conditions: list[ColumnElement[bool]] = []
     if f.model_versions:
-        conditions.append(Call.model_version_id.in_(_version_ids(conn, f.model_versions)))
+        ids = _version_ids(conn, f.model_versions)
+        conditions.append(Call.model_version_id.in_(
+            [bind(f"version_{k}", vid, Call.model_version_id) for k, vid in enumerate(ids)]))
     if f.sources:
-        conditions.append(Call.source.in_(f.sources))
+        conditions.append(Call.source.in_(
+            [bind(f"source_{k}", source, Call.source) for k, source in enumerate(f.sources)]))
     if f.since is not None:
-        conditions.append(Call.created_at >= f.since)
+        conditions.append(Call.created_at >= bind("since", f.since, Call.created_at))
     if f.until is not None:
-        conditions.append(Call.created_at < f.until)
+        conditions.append(Call.created_at < bind("until", f.until, Call.created_at))
     if f.search.strip():
         conditions.append(
             page_search_condition(conn, f.search, f.advanced_search)
@@ -160,14 +167,14 @@ def filter_conditions(
     if f.meta_key.strip():
         value = Call.meta[f.meta_key.strip()].as_string()
         conditions.append(value == f.meta_value if f.meta_value != "" else value.isnot(None))
-    for column, low, high in (
-        (Call.latency_ms, f.min_latency_ms, f.max_latency_ms),
-        (Call.total_tokens, f.min_tokens, f.max_tokens),
+    for name, column, low, high in (
+        ("latency", Call.latency_ms, f.min_latency_ms, f.max_latency_ms),
+        ("tokens", Call.total_tokens, f.min_tokens, f.max_tokens),
     ):
         if low is not None:
-            conditions.append(column >= low)
+            conditions.append(column >= bind(f"min_{name}", low, column))
         if high is not None:
-            conditions.append(column <= high)
+            conditions.append(column <= bind(f"max_{name}", high, column))
     if f.errors_only:
         conditions.append(Call.error.isnot(None))
     return conditions
@@ -222,21 +229,72 @@ def page_query(
     sort_key: str = DEFAULT_SORT,
     after: Cursor | None = None,
     limit: int = PAGE_SIZE,
+    binds: NamedBinds | None = None,
 ) -> Select[Any]:
     """The keyset-paged SELECT of one Browse page (exposed for EXPLAIN and benchmarks)."""
+    bind = binds or NamedBinds(named=False)
     sort = SORTS[sort_key]
     column = sort.column
-    conditions = filter_conditions(conn, f, for_page=True)
+    conditions = filter_conditions(conn, f, for_page=True, binds=binds)
     query = _row_select(conn.dialect.name).where(and_(true(), *conditions))
     if column is not Call.created_at:
         query = query.where(column.isnot(None))
-    if after is not None:
+    position, rows = _keyset_binds(bind, sort, after, limit)
+    if position is not None:
         key = tuple_(column, Call.id)
-        query = query.where(
-            key < (after.value, after.id) if sort.descending else key > (after.value, after.id)
-        )
+        query = query.where(key < position if sort.descending else key > position)
     order = (column.desc(), Call.id.desc()) if sort.descending else (column.asc(), Call.id.asc())
-    return query.order_by(*order).limit(limit)
+    return query.order_by(*order).limit(rows)
+
+
+def _keyset_binds(bind: NamedBinds, sort: SortOrder, after: Cursor | None, limit: int
+                  ) -> tuple[Any, Any]:
+    """The bound (sort value, id) a page starts after, and its row count."""
+    position = None if after is None else tuple_(
+        bind("after_value", after.value, sort.column), bind("after_id", after.id, Call.id))
+    return position, bind("page_rows", limit, Call.id)
+
+
+def _page_rows(conn: Connection, f: CallFilter, sort_key: str, after: Cursor | None,
+               limit: int) -> list[Any]:
+    """The rows of one page. A filter without search or metadata runs as SQL compiled once
+    per filter shape, straight on the driver (a Browse page is a hot path: SQLAlchemy's
+    statement building and execution would cost more than SQLite's query)."""
+    plan = None if f.search.strip() or f.meta_key.strip() else _page_plan(
+        conn, f, sort_key, after, limit)
+    if plan is None:
+        return list(conn.execute(page_query(conn, f, sort_key, after, limit)).all())
+    prepared, values = plan
+    return prepared.fetch(conn, values)
+
+
+_PREPARED: dict[tuple[Any, ...], PreparedSelect] = {}  # filter shape -> compiled page SQL
+_PAGE_PLANS: dict[tuple[Any, ...], tuple[PreparedSelect, dict[str, Any]]] = {}
+PAGE_PLANS_KEPT = 1000
+
+
+def _page_plan(conn: Connection, f: CallFilter, sort_key: str, after: Cursor | None,
+               limit: int) -> tuple[PreparedSelect, dict[str, Any]] | None:
+    """The compiled SQL of a page and its parameter values, remembered per store and page
+    (the values of a filter never change: version names map to ids for good); None while a
+    model version of the filter is unknown."""
+    key = (conn.engine.url, f, sort_key, after, limit)
+    plan = _PAGE_PLANS.get(key)
+    if plan is None:
+        binds = NamedBinds()
+        filter_conditions(conn, f, for_page=True, binds=binds)
+        if sum(name.startswith("version_") for name in binds.values) < len(f.model_versions):
+            return None
+        _keyset_binds(binds, SORTS[sort_key], after, limit)
+        shape = (conn.dialect.name, sort_key, *binds.values)
+        prepared = _PREPARED.get(shape)
+        if prepared is None:
+            statement = page_query(conn, f, sort_key, after, limit, NamedBinds())
+            prepared = _PREPARED[shape] = PreparedSelect.compile(conn, statement)
+        if len(_PAGE_PLANS) >= PAGE_PLANS_KEPT:
+            _PAGE_PLANS.clear()
+        plan = _PAGE_PLANS[key] = (prepared, binds.values)
+    return plan
 
 
 def list_calls(
@@ -249,7 +307,7 @@ def list_calls(
     """One page of calls, newest first by default; `next_cursor` is None on the last page."""
     sort = SORTS[sort_key]
     with engine.connect() as conn:
-        fetched = conn.execute(page_query(conn, f, sort_key, after, limit + 1)).all()
+        fetched = _page_rows(conn, f, sort_key, after, limit + 1)
     rows = [_call_row(row) for row in fetched[:limit]]
     next_cursor = None
     if len(fetched) > limit:
