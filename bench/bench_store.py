@@ -232,22 +232,37 @@ Statement = tuple[str, Sequence[Any]]
 
 @contextmanager
 def captured_sql(engine: Engine) -> Iterator[list[Statement]]:
-    """Every (statement, parameters) the engine sends to the driver inside the block."""
+    """Every (statement, parameters) the engine sends to the driver inside the block: through
+    SQLAlchemy's events, and, for statements run on the driver directly (evalboard's prepared
+    Browse pages), from SQLite's trace of the connections opened in the block (with the
+    values written into the SQL)."""
     seen: list[Statement] = []
 
     def remember(*args: Any) -> None:  # (conn, cursor, statement, parameters, context, many)
         seen.append((args[2], args[3]))
 
+    def trace(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(lambda sql: seen.append((sql, ())))
+
+    engine.dispose()
     event.listen(engine, "before_cursor_execute", remember)
+    event.listen(engine, "connect", trace)
     try:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", remember)
+        event.remove(engine, "connect", trace)
+        engine.dispose()  # the traced connections go
 
 
-def reading_calls(statements: list[Statement], marker: str = "FROM calls") -> Statement:
-    """The first SELECT that reads `calls` (and contains `marker`)."""
-    return next(s for s in statements if s[0].lstrip().startswith("SELECT") and marker in s[0])
+READ_MARKERS = ("FROM calls", "FROM call_days")
+
+
+def reading_calls(statements: list[Statement], markers: Sequence[str] = READ_MARKERS
+                  ) -> Statement:
+    """The first SELECT that reads `calls` or their daily rollups (or has another marker)."""
+    return next(s for s in statements if s[0].lstrip().upper().startswith("SELECT")
+                and any(marker in s[0] for marker in markers))
 
 
 def query_plan(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[str]:
@@ -824,7 +839,7 @@ def import_big_result(scratch: Path, count: int, after: datetime, plans: dict[st
     finally:
         for file in files:
             file.unlink(missing_ok=True)
-    sql, params = reading_calls(seen, "external_id")
+    sql, params = reading_calls(seen, ("external_id",))
     # evalboard now sends `source = ? AND external_id IN (...)` (the fix proposed here first)
     keys = [(params[0], external_id) for external_id in params[1:]]
     with closing(raw_connect(scratch)) as conn:
