@@ -16,6 +16,7 @@ from evalboard.ui.cases_view import (
 )
 from evalboard.ui.store import get_engine
 
+CASES_SHOWN = 2000
 engine = get_engine()
 st.title("Test cases")
 require("edit_cases", "edit test cases")
@@ -26,7 +27,11 @@ if promote and promote.isdigit():
     st.divider()
 
 query = case_filters(engine)
-case_table(list_cases(engine, query, limit=2000))
+shown = list_cases(engine, query, limit=CASES_SHOWN)
+case_table(shown)
+if len(shown) == CASES_SHOWN:
+    st.caption(f"The first {CASES_SHOWN:,} matching cases, by suite and name: narrow the "
+               "filters above to find the others.")
 if st.button("New test case", icon=":material/add:"):
     st.query_params.pop(CASE_PARAM, None)
     st.query_params[NEW_PARAM] = "1"

@@ -176,6 +176,33 @@ def test_stratified_balances_model_versions(calls):
     assert _version_of(calls, picked) == {"a": 7, "b": 6, "c": 5}  # c has only 5
 
 
+@pytest.fixture
+def probing(monkeypatch):
+    """Sample by probing ids even on a small store (a store of millions does so always)."""
+    monkeypatch.setattr("evalboard.review.sampling.PROBES_PER_QUERY", 4)
+    monkeypatch.setattr("evalboard.review.sampling.PROBE_QUERIES", 3)
+
+
+def test_probing_samples_unreviewed_matches_uniformly(calls, probing):
+    bulk_annotate(calls, list(range(1, 21)), "ann", Judgement("pass"))
+    only_a = CallFilter(model_versions=("a",))  # a: calls 1-30, 21-30 unreviewed
+    picks: Counter = Counter()
+    for seed in range(600):
+        picked = pick_calls(calls, SessionSpec(3, "random", call_filter=only_a, seed=seed))
+        assert len(set(picked)) == len(picked) <= 3
+        picks.update(picked)
+    assert set(picks) == set(range(21, 31))
+    assert max(picks.values()) < 2 * min(picks.values())  # ~uniform: about 170 each
+    assert pick_calls(calls, SessionSpec(3, "random", seed=4)) == pick_calls(
+        calls, SessionSpec(3, "random", seed=4))
+
+
+def test_probing_stratifies_too(calls, probing):
+    picked = pick_calls(calls, SessionSpec(6, "stratified", seed=2))
+    assert len(set(picked)) == len(picked)
+    assert max(_version_of(calls, picked).values()) <= 3  # a, b and c share the six
+
+
 def test_newest_filters_and_as_displayed(calls):
     newest = pick_calls(calls, SessionSpec(3, "newest"))
     assert newest == [45, 44, 43]

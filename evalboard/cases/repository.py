@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, and_, delete, func, insert, select
+from sqlalchemy.orm import Session, contains_eager
 
 from evalboard.cases.draft import CaseDraft, CaseError
 from evalboard.checks import CheckSpec
@@ -219,8 +219,10 @@ def draft_from_version(row: CaseVersion, active: bool = True) -> CaseDraft:
     )
 
 
-def _view(session: Session, case: EvalCase, version: int | None = None) -> CaseView:
-    row = _version_row(session, case, version)
+def _view(session: Session, case: EvalCase, version: int | None = None,
+          row: CaseVersion | None = None) -> CaseView:
+    """A case at a version (its current one by default); `row`: that version, loaded already."""
+    row = row or _version_row(session, case, version)
     return CaseView(
         id=case.id,
         suite=case.suite.name,
@@ -263,9 +265,16 @@ def case_history(engine: Engine, case_id: int) -> list[tuple[int, datetime, str 
 def list_cases(
     engine: Engine, query: CaseQuery = CaseQuery(), limit: int = 10_000
 ) -> list[CaseView]:
-    """Cases matching the filters, by suite and name."""
+    """Cases matching the filters, by suite and name (each with its current version, loaded
+    in the same query)."""
     with Session(engine) as session:
-        select_cases = select(EvalCase).join(Suite).order_by(Suite.name, EvalCase.name)
+        select_cases = (
+            select(EvalCase, CaseVersion)
+            .join(Suite, Suite.id == EvalCase.suite_id)
+            .join(CaseVersion, and_(CaseVersion.case_id == EvalCase.id,
+                                    CaseVersion.version == EvalCase.current_version))
+            .options(contains_eager(EvalCase.suite))
+            .order_by(Suite.name, EvalCase.name))
         if query.suite:
             select_cases = select_cases.where(Suite.name == query.suite)
         if query.label:
@@ -282,7 +291,8 @@ def list_cases(
             select_cases = select_cases.where(
                 EvalCase.name.icontains(query.text.strip(), autoescape=True)
             )
-        return [_view(session, case) for case in session.scalars(select_cases.limit(limit))]
+        return [_view(session, case, row=row)
+                for case, row in session.execute(select_cases.limit(limit))]
 
 
 def list_suites(engine: Engine) -> list[tuple[str, int]]:

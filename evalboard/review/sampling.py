@@ -5,13 +5,19 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from sqlalchemy import Engine, and_, select, true
+from sqlalchemy import Engine, and_, func, select, true
 
 from evalboard.agreement_query import disagreements
 from evalboard.review.annotations import is_reviewed
-from evalboard.store.calls_query import DEFAULT_SORT, CallFilter, filter_conditions, list_calls
+from evalboard.store.calls_query import (
+    DEFAULT_SORT,
+    CallFilter,
+    filter_conditions,
+    list_calls,
+    list_model_versions,
+)
 from evalboard.store.models import Call
 from evalboard.store.run_models import CaseResult
 
@@ -50,18 +56,58 @@ def _unreviewed_candidates(engine: Engine, f: CallFilter) -> list[tuple[int, int
         ]
 
 
+PROBES_PER_QUERY = 1000
+PROBE_QUERIES = 8
+
+
+def _probed(engine: Engine, f: CallFilter, size: int, rng: random.Random) -> list[int] | None:
+    """Up to `size` matching unreviewed calls, uniformly at random, without reading them all:
+    draw ids uniformly from the id range and keep those that are candidates (each candidate is
+    equally likely on every draw). None when too few draws hit (sparse candidates: then
+    reading them all is cheap)."""
+    with engine.connect() as conn:
+        conditions = filter_conditions(conn, f)
+        low, high = conn.execute(select(func.min(Call.id), func.max(Call.id))).one()
+        if low is None:
+            return []
+        span = high - low + 1
+        if span <= PROBES_PER_QUERY * PROBE_QUERIES:
+            return None  # a small store: read the candidates
+        drawn: set[int] = set()
+        picked: list[int] = []
+        for _ in range(PROBE_QUERIES):
+            probes = []
+            while len(probes) < PROBES_PER_QUERY:
+                probe = low + rng.randrange(span)
+                if probe not in drawn:
+                    drawn.add(probe)
+                    probes.append(probe)
+            hits = set(conn.scalars(select(Call.id).where(
+                Call.id.in_(probes), and_(true(), *conditions), ~is_reviewed())))
+            picked.extend(probe for probe in probes if probe in hits)  # in draw order
+            if len(picked) >= size:
+                return picked[:size]
+    return None
+
+
 def _random(engine: Engine, spec: SessionSpec) -> list[int]:
+    rng = random.Random(spec.seed)
+    probed = _probed(engine, spec.call_filter, spec.size, rng)
+    if probed is not None:
+        return probed
     ids = [call_id for call_id, _ in _unreviewed_candidates(engine, spec.call_filter)]
-    return random.Random(spec.seed).sample(ids, min(spec.size, len(ids)))
+    return rng.sample(ids, min(spec.size, len(ids)))
 
 
 def _stratified(engine: Engine, spec: SessionSpec) -> list[int]:
     """Equal shares per model version; a version with too few calls leaves its share to others."""
     rng = random.Random(spec.seed)
-    by_version: dict[int, list[int]] = defaultdict(list)
-    for call_id, version_id in _unreviewed_candidates(engine, spec.call_filter):
-        by_version[version_id].append(call_id)
-    pools = [rng.sample(ids, len(ids)) for _, ids in sorted(by_version.items())]
+    pools = _probed_per_version(engine, spec, rng)
+    if pools is None:
+        by_version: dict[int, list[int]] = defaultdict(list)
+        for call_id, version_id in _unreviewed_candidates(engine, spec.call_filter):
+            by_version[version_id].append(call_id)
+        pools = [rng.sample(ids, len(ids)) for _, ids in sorted(by_version.items())]
     picked: list[int] = []
     while len(picked) < spec.size and any(pools):
         for pool in pools:
@@ -69,6 +115,21 @@ def _stratified(engine: Engine, spec: SessionSpec) -> list[int]:
                 picked.append(pool.pop())
     rng.shuffle(picked)
     return picked
+
+
+def _probed_per_version(engine: Engine, spec: SessionSpec, rng: random.Random
+                        ) -> list[list[int]] | None:
+    """Random pools per model version of the filter (each up to the session's size) by
+    probing; None when a version's candidates are too sparse to probe."""
+    f = spec.call_filter
+    names = f.model_versions or tuple(v.name for v in list_model_versions(engine))
+    pools = []
+    for name in sorted(set(names)):
+        pool = _probed(engine, replace(f, model_versions=(name,)), spec.size, rng)
+        if pool is None:
+            return None
+        pools.append(pool[::-1])  # taken from the end
+    return pools
 
 
 def _newest(engine: Engine, spec: SessionSpec) -> list[int]:

@@ -98,6 +98,8 @@ def _log_outputs(engine: Engine, run_id: int, model_version: str,
         prompt_tokens=generated.prompt_tokens, completion_tokens=generated.completion_tokens,
         metadata={"run_id": run_id, "case_id": case.id, "case_version": case.version},
         external_id=f"run-{run_id}-case-{case.id}") for case, generated in pairs]
+    for row in rows:  # one at a time from the pool's blocks: no reservation per batch
+        row["id"] = ids.take()
     write_calls(engine, rows, ids)
     with Session(engine) as session:
         found = dict(session.execute(select(Call.external_id, Call.id).where(

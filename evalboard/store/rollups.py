@@ -9,6 +9,7 @@ latency has a bucket of its own.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -28,7 +29,6 @@ _LOG_GAMMA = math.log(GAMMA)
 ZERO_BUCKET = -(2**31)
 SUM_COLUMNS = ("calls", "errors", "latency_calls", "latency_sum", "prompt_token_calls",
                "prompt_tokens", "completion_token_calls", "completion_tokens")
-UPSERT_CHUNK = 500
 REBUILD_CHUNK = 20_000
 
 DayKey = tuple[date, int, str]  # (day, model_version_id, source)
@@ -133,17 +133,21 @@ class RollupDelta:
 
 
 def _upsert(conn: Connection, model: type[CallDay] | type[CallLatencyDay],
-            rows: list[dict[str, Any]], summed: Iterable[str]) -> None:
-    if not rows:
-        return
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            rows: list[dict[str, Any]], summed: tuple[str, ...]) -> None:
+    if rows:
+        conn.execute(_upsert_statement(conn.dialect.name, model, summed), rows)
+
+
+@functools.cache
+def _upsert_statement(dialect: str, model: type[CallDay] | type[CallLatencyDay],
+                      summed: tuple[str, ...]) -> Any:
+    """INSERT ... ON CONFLICT (key) DO UPDATE SET column = column + new value, built once
+    (executed with many rows: SQLAlchemy compiles it once)."""
     table = model.__table__
-    keys = [column.name for column in table.primary_key.columns]
-    for start in range(0, len(rows), UPSERT_CHUNK):
-        statement = dialect_insert(table).values(rows[start:start + UPSERT_CHUNK])
-        conn.execute(statement.on_conflict_do_update(
-            index_elements=keys,
-            set_={name: table.c[name] + statement.excluded[name] for name in summed}))
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return statement.on_conflict_do_update(
+        index_elements=[column.name for column in table.primary_key.columns],
+        set_={name: table.c[name] + statement.excluded[name] for name in summed})
 
 
 def rebuild_rollups(conn: Connection) -> int:
