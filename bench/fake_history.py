@@ -1,7 +1,7 @@
 """What a team's store holds besides calls, bulk-written into a benchmark store: review
 judgements with labels, a regression suite of test cases, and a finished run per model version.
-Then the rollups (the bulk load bypassed `insert_calls`) and the planner statistics a migrated
-store gets."""
+Then what evalboard's writes keep current (the bulk load bypassed them: call rollups, current
+judgements, run totals) and the planner statistics a migrated store gets."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from evalboard.review.annotations import rebuild_current_flags
 from evalboard.runs.totals import record_run_totals
 from evalboard.store import open_store
 from evalboard.store.rollups import rebuild_rollups
@@ -117,6 +118,7 @@ def load_history(path: Path, *, start: datetime, days: int, seed: int,
     engine = open_store(f"sqlite:///{path}")
     with engine.begin() as conn:
         rebuild_rollups(conn)
+        rebuild_current_flags(conn)
         for run_id in range(1, len(version_ids) + 1):
             record_run_totals(conn, run_id)
     engine.dispose()

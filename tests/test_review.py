@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from datetime import timedelta
 
@@ -15,8 +16,10 @@ from evalboard.review.annotations import (
     annotate,
     bulk_annotate,
     call_history,
+    current_by_definition,
     current_judgement,
     current_judgements,
+    record_skip,
     undo_last,
 )
 from evalboard.review.guidelines import get_guidelines, set_guidelines
@@ -40,10 +43,11 @@ from evalboard.review.sessions import (
     start_session,
     undo_in_session,
 )
+from evalboard.store import migrate, open_store
 from evalboard.store.calls_query import CallFilter
 from evalboard.store.models import Call
 from evalboard.store.review_models import Annotation
-from tests.conftest import T0, add_calls, make_rows
+from tests.conftest import T0, add_calls, make_rows, sqlite_only
 
 FAIL_HALLUCINATION = Judgement("fail", ("hallucination",), note="invented a feature")
 
@@ -249,3 +253,46 @@ def test_starting_a_session_with_nothing_to_review_explains_why(calls):
     bulk_annotate(calls, list(range(1, 46)), "ann", Judgement("pass"))
     with pytest.raises(ReviewSessionError, match="no calls to review"):
         start_session(calls, "ann", SessionSpec(5, "random"))
+
+
+def test_the_current_flag_follows_every_kind_of_write(calls):
+    """Judge, re-judge, bulk, skip and undo in a random order: after each step the flag
+    marks exactly the rows the definition of a current judgement picks."""
+    rng = random.Random(12)
+    reviewers = ("ann", "bob")
+    for step in range(120):
+        reviewer = rng.choice(reviewers)
+        action = rng.choice(("judge", "judge", "bulk", "skip", "undo", "undo"))
+        if action == "judge":
+            annotate(calls, rng.randint(1, 8), reviewer,
+                     Judgement(rng.choice(("pass", "fail"))))
+        elif action == "bulk":
+            bulk_annotate(calls, rng.sample(range(1, 9), 3), reviewer, Judgement("fail"))
+        elif action == "skip":
+            record_skip(calls, rng.randint(1, 8), reviewer)
+        else:
+            undo_last(calls, reviewer)
+        with Session(calls) as session:
+            flagged = set(session.scalars(select(Annotation.id).where(
+                Annotation.is_current.is_(True))))
+            defined = set(session.scalars(select(Annotation.id).where(
+                current_by_definition())))
+        assert flagged == defined, (step, action)
+    assert flagged  # the walk left some judgements standing
+
+
+@sqlite_only
+def test_the_migration_sets_the_current_flag_of_existing_judgements(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path / 'reviews.db'}")
+    add_calls(engine, make_rows(6))
+    for call_id in range(1, 7):
+        annotate(engine, call_id, "ann", Judgement("fail"))
+        annotate(engine, call_id, "ann", Judgement("pass"))
+    undo_last(engine, "ann")  # call 6: the first judgement is current again
+    with Session(engine) as session:
+        before = set(session.scalars(select(Annotation.id).where(Annotation.is_current)))
+    migrate.downgrade(engine, "0009")
+    migrate.upgrade(engine)
+    with Session(engine) as session:
+        assert set(session.scalars(select(Annotation.id).where(Annotation.is_current))) == before
+    assert len(before) == 6

@@ -6,8 +6,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, exists, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from evalboard.review.labels import labels_by_name
@@ -83,22 +84,62 @@ def live_judgements():  # type: ignore[no-untyped-def]
 
 
 def is_current_judgement() -> ColumnElement[bool]:
-    """WHERE clause (on Annotation): the row is its reviewer's current judgement of the call,
-    i.e. a live judge row with no newer live judge row by the same reviewer on the same call."""
+    """WHERE clause (on Annotation): the row is its reviewer's current judgement of the call.
+    Reads the flag every write keeps (`current_by_definition` says what it means)."""
+    return Annotation.is_current.is_(True)
+
+
+def current_by_definition(row: type[Annotation] | Any = Annotation) -> ColumnElement[bool]:
+    """WHERE clause (on `row`): a live judge row with no newer live judge row by the same
+    reviewer on the same call, i.e. the reviewer's current judgement of the call."""
     newer = aliased(Annotation)
     retract = aliased(Annotation)
+    own_retract = aliased(Annotation)
     newer_live = (
         exists()
         .where(
-            newer.call_id == Annotation.call_id,
-            newer.reviewer == Annotation.reviewer,
-            newer.id > Annotation.id,
+            newer.call_id == row.call_id,
+            newer.reviewer == row.reviewer,
+            newer.id > row.id,
             newer.action == "judge",
             ~exists().where(retract.retracts_id == newer.id),
         )
-        .correlate(Annotation)
+        .correlate(row)
     )
-    return and_(live_judgements(), ~newer_live)
+    return and_(row.action == "judge", ~exists().where(own_retract.retracts_id == row.id)
+                .correlate(row), ~newer_live)
+
+
+def _set_current(session: Session, reviewer: str, call_ids: Sequence[int]) -> None:
+    """Mark the reviewer's current judgement of each call (none if every one is retracted)."""
+    row, retract = aliased(Annotation), aliased(Annotation)
+    for start in range(0, len(call_ids), BULK_CHUNK):
+        chunk = list(call_ids[start : start + BULK_CHUNK])
+        _clear_current(session, reviewer, chunk)
+        newest = (select(func.max(row.id))
+                  .where(row.reviewer == reviewer, row.call_id.in_(chunk), row.action == "judge",
+                         ~exists().where(retract.retracts_id == row.id))
+                  .group_by(row.call_id))
+        session.execute(update(Annotation).where(Annotation.id.in_(newest))
+                        .values(is_current=True)
+                        .execution_options(synchronize_session=False))
+
+
+def _clear_current(session: Session, reviewer: str, call_ids: Sequence[int]) -> None:
+    session.execute(update(Annotation)
+                    .where(Annotation.reviewer == reviewer, Annotation.call_id.in_(call_ids),
+                           Annotation.is_current.is_(True))
+                    .values(is_current=False)
+                    .execution_options(synchronize_session=False))
+
+
+def rebuild_current_flags(conn: Connection) -> None:
+    """Set every annotation's is_current from the annotations themselves (after rows were
+    written without the flag: a migration, a bulk load)."""
+    conn.execute(update(Annotation).values(is_current=False))
+    row = aliased(Annotation)
+    conn.execute(update(Annotation).where(Annotation.id.in_(
+        select(row.id).where(current_by_definition(row)))).values(is_current=True))
 
 
 def _new_annotation(
@@ -113,6 +154,7 @@ def _new_annotation(
         call_id=call_id,
         reviewer=reviewer,
         action="judge",
+        is_current=True,
         verdict=judgement.verdict,
         note=judgement.note.strip() or None,
         corrected_output=judgement.corrected_output if judgement.corrected_output else None,
@@ -139,6 +181,7 @@ def annotate(
     with write_session(engine) as session:
         if session.get(Call, call_id) is None:
             raise AnnotationError(f"there is no call {call_id}")
+        _clear_current(session, reviewer, [call_id])
         annotation = _new_annotation(
             session,
             call_id,
@@ -179,7 +222,9 @@ def bulk_annotate(
     unique_ids = list(dict.fromkeys(call_ids))
     with write_session(engine) as session:
         for start in range(0, len(unique_ids), BULK_CHUNK):
-            for call_id in unique_ids[start : start + BULK_CHUNK]:
+            chunk = unique_ids[start : start + BULK_CHUNK]
+            _clear_current(session, reviewer, chunk)
+            for call_id in chunk:
                 _new_annotation(session, call_id, reviewer, judgement, label_ids, batch_id=batch_id)
             session.flush()
     return batch_id
@@ -193,6 +238,13 @@ def _retract(session: Session, reviewer: str, targets: Sequence[Annotation]) -> 
                                review_session_id=target.review_session_id))
         result.retracted_ids.append(target.id)
         result.call_ids.append(target.call_id)
+    session.flush()
+    judged: dict[str, list[int]] = {}
+    for target in targets:
+        if target.action == "judge":
+            judged.setdefault(target.reviewer, []).append(target.call_id)
+    for judge, call_ids in judged.items():  # the judgement before the retracted one is current
+        _set_current(session, judge, call_ids)
     return result
 
 

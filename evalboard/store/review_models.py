@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -55,7 +56,8 @@ class Label(Base):
 
 class Annotation(Base):
     """One reviewer's action on a call. Rows are only appended: a `retract` row undoes the row
-    it names, and a reviewer's newest unretracted `judge` row is their current judgement."""
+    it names, and a reviewer's newest unretracted `judge` row is their current judgement
+    (`is_current`, kept on every write by evalboard.review.annotations)."""
 
     __tablename__ = "annotations"
 
@@ -73,6 +75,7 @@ class Annotation(Base):
         ForeignKey("review_sessions.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     labels: Mapped[list[Label]] = relationship(
         secondary=annotation_labels, lazy="selectin", order_by=lambda: (Label.position, Label.id)
@@ -84,6 +87,7 @@ class Annotation(Base):
         Index("ix_annotations_created_at", "created_at"),
         Index("ix_annotations_retracts_id", "retracts_id"),
         Index("ix_annotations_batch_id", "batch_id"),
+        Index("ix_annotations_current", "is_current", "call_id", "verdict"),
     )
 
 
