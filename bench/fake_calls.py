@@ -11,13 +11,15 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from evalboard.store.records import input_hash, messages_to_text
 
 DAYS = 60
-START = datetime(2026, 1, 5)
+# the calls end today, as a live store's do: the pages' default "last 7 days" views and Home's
+# "today" read a week of data, not an empty range
+START = datetime.combine(datetime.now(UTC).date(), datetime.min.time()) - timedelta(days=DAYS)
 SEED = 20260105
 
 RARE_WORD = "quixotic"  # in ~0.1% of outputs; q and x never occur in the generated vocabulary

@@ -204,14 +204,20 @@ def test_browse_queries_use_their_indexes(engine):
 
 
 @sqlite_only
-@pytest.mark.parametrize(("word", "plan"), [("rare", "IN"), ("mid", "+ 0"), ("common", "EXISTS")])
+@pytest.mark.parametrize(("word", "plan"), [("rare", "IN"), ("mid", "+ 0"), ("common", "EXISTS"),
+                                           ("old", "+ 0")])
 def test_each_search_plan_pages_the_same_results(engine, monkeypatch, word, plan):
+    """rare: 1 call; mid: 5; common: 50 of 60, the newest among them; old: 40 of 60, none of
+    the newest ten (where a per-row walk would start)."""
     from evalboard.store import search
 
     monkeypatch.setattr(search, "RARE_MATCHES", 3)
+    monkeypatch.setattr(search, "NEWEST_WINDOW", 10)
+    monkeypatch.setattr(search, "DENSE_MATCHES", 3)
     rows = make_rows(60)
     for i, row in enumerate(rows):
-        words = ["common"] * (i < 40) + ["mid"] * (i % 12 == 0) + ["rare"] * (i == 7)
+        words = (["common"] * (i < 40 or i >= 50) + ["old"] * (i < 40) + ["mid"] * (i % 12 == 0)
+                 + ["rare"] * (i == 7))
         row["output"] = " ".join(["answer", *words])
     add_calls(engine, rows)
     expected = sorted((i + 1 for i, r in enumerate(rows) if word in r["output"].split()),
