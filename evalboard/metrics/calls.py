@@ -22,7 +22,6 @@ from evalboard.metrics.daily import (
     exact_latency_limit,
     histogram_percentile,
     merge_by,
-    merge_histograms,
     summary,
 )
 from evalboard.metrics.dialect import nearest_rank, percentile_name, quantile_fraction
@@ -80,8 +79,7 @@ def call_metrics_rows(conn: Connection, scope: CallScope, axis: Sequence[Version
     approximate = sum(counts.values()) > exact_latency_limit(exact_limit)
     if approximate:
         histograms = {version_id: histogram for (version_id, _), histogram
-                      in merge_histograms(day_histograms(conn, scope, ids),
-                                          lambda day: None).items()}
+                      in day_histograms(conn, scope, ids, per_day=False).items()}
         values = {version_id: [histogram_percentile(histogram, q) for q in percentiles]
                   for version_id, histogram in histograms.items()}
     else:

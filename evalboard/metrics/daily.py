@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, null, select
 
 from evalboard.metrics.axis import CallScope
 from evalboard.metrics.dialect import nearest_rank
@@ -78,23 +78,28 @@ def day_totals(conn: Connection, scope: CallScope,
     return totals
 
 
-def day_histograms(conn: Connection, scope: CallScope,
-                   version_ids: Sequence[int]) -> dict[DayKey, Histogram]:
-    """Per (version, day) with latencies: the latency histogram of the calls in scope."""
+def day_histograms(conn: Connection, scope: CallScope, version_ids: Sequence[int], *,
+                   per_day: bool = True) -> dict[tuple[int, date | None], Histogram]:
+    """Per (version, day) with latencies: the latency histogram of the calls in scope; with
+    per_day=False one per (version, None), summed in SQL (a few thousand rows, not one per
+    day and bucket)."""
     split = split_scope(scope)
-    histograms: dict[DayKey, Histogram] = {}
+    histograms: dict[tuple[int, date | None], Histogram] = {}
+
+    def add(version_id: int, day: date | None, bucket: int, calls: int) -> None:
+        histogram = histograms.setdefault((version_id, day if per_day else None), {})
+        histogram[bucket] = histogram.get(bucket, 0) + calls
+
     if split.whole_days and version_ids:
-        query = histogram_rollup_query(scope, version_ids)
+        query = histogram_rollup_query(scope, version_ids, per_day=per_day)
         for version_id, day, bucket, calls in conn.execute(query):
-            histogram = histograms.setdefault((version_id, _as_date(day)), {})
-            histogram[bucket] = histogram.get(bucket, 0) + int(calls)
+            add(version_id, _as_date(day) if per_day else None, bucket, int(calls))
     for start, end in split.partial:
         delta = RollupDelta()
         for row in conn.execute(partial_day_query(scope, version_ids, start, end)):
             delta.add(*row)
         for (day, version_id, _source, bucket), calls in delta.latencies.items():
-            histogram = histograms.setdefault((version_id, day), {})
-            histogram[bucket] = histogram.get(bucket, 0) + calls
+            add(version_id, day, bucket, calls)
     return histograms
 
 
@@ -106,13 +111,18 @@ def totals_rollup_query(scope: CallScope, version_ids: Sequence[int]) -> Any:
             .group_by(CallDay.model_version_id, CallDay.day))
 
 
-def histogram_rollup_query(scope: CallScope, version_ids: Sequence[int]) -> Any:
-    """(model_version_id, day, bucket, calls) per version, whole day of the scope and bucket."""
-    return (select(CallLatencyDay.model_version_id, CallLatencyDay.day, CallLatencyDay.bucket,
-                   func.sum(CallLatencyDay.calls))
-            .where(*_rollup_conditions(CallLatencyDay, scope, split_scope(scope), version_ids))
-            .group_by(CallLatencyDay.model_version_id, CallLatencyDay.day,
-                      CallLatencyDay.bucket))
+def histogram_rollup_query(scope: CallScope, version_ids: Sequence[int], *,
+                           per_day: bool = True) -> Any:
+    """(model_version_id, day, bucket, calls) per version, whole day of the scope and bucket;
+    with per_day=False summed over the days (day NULL)."""
+    day = CallLatencyDay.day if per_day else null()
+    query = (select(CallLatencyDay.model_version_id, day, CallLatencyDay.bucket,
+                    func.sum(CallLatencyDay.calls))
+             .where(*_rollup_conditions(CallLatencyDay, scope, split_scope(scope), version_ids)))
+    if per_day:
+        return query.group_by(CallLatencyDay.model_version_id, CallLatencyDay.day,
+                              CallLatencyDay.bucket)
+    return query.group_by(CallLatencyDay.model_version_id, CallLatencyDay.bucket)
 
 
 def partial_day_query(scope: CallScope, version_ids: Sequence[int], start: datetime,
