@@ -53,7 +53,8 @@ from evalboard.store import open_store
 from evalboard.store.calls_query import (
     CallFilter,
     Cursor,
-    count_by_version,
+    MatchCounts,
+    browse_counts,
     filter_conditions,
     list_calls,
     page_query,
@@ -466,8 +467,17 @@ def page_ids(rows: Sequence[Any]) -> list[int]:
     return [row[0] if isinstance(row, tuple) else row.id for row in rows][:PAGE_SIZE]
 
 
-def sorted_counts(rows: Sequence[tuple[Any, int]]) -> list[int]:
-    return sorted(n for _, n in rows)
+def sorted_counts(answer: MatchCounts | Sequence[tuple[Any, int]]) -> list[int]:
+    """The counts to compare: per version where Browse split them, else the total."""
+    if isinstance(answer, MatchCounts):
+        if answer.per_version is None:
+            return [answer.total]
+        answer = answer.per_version
+    return sorted(n for _, n in answer)
+
+
+def total_count(answer: MatchCounts | Sequence[tuple[Any, int]]) -> list[int]:
+    return [answer.total if isinstance(answer, MatchCounts) else sum(n for _, n in answer)]
 
 
 def stamp(moment: datetime) -> str:
@@ -523,13 +533,15 @@ def search_case(engine: Engine, word: str, share: str) -> ReadCase:
 
 
 def count_case(engine: Engine, label: str, f: CallFilter, sql: str, params: tuple) -> ReadCase:
+    """Browse's counts (browse_counts: a broad search alone is not split per version, so its
+    answer is compared by total) against the raw count per version."""
     return ReadCase(
         f"count by version, {label}",
-        lambda: count_by_version(engine, f),
+        lambda: browse_counts(engine, f),
         sql,
         params,
         Target("max_ratio", 2, also_max_ms=10),
-        sorted_counts,
+        total_count if f.search else sorted_counts,
     )
 
 

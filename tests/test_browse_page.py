@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import T0, add_calls, make_rows
+from tests.conftest import T0, add_calls, make_rows, sqlite_only
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -146,3 +146,25 @@ def test_a_selected_row_opens_its_call_once():
     at.session_state["selection"] = [12]
     at.run()
     assert at.query_params["call"] == "12"
+
+
+@sqlite_only
+def test_a_broad_search_is_counted_without_the_split_until_asked(app, two_versions,
+                                                                 monkeypatch):
+    monkeypatch.setattr("evalboard.ui.browse_results.SPLIT_BOUND", 40)
+    at = app(q="answer")  # in 90 of the 91 calls
+    assert not at.exception
+    assert "90 matching calls" in _texts(at)
+    assert _split(at) is None
+    assert "of 90" in _texts(at)  # the page still knows the total
+    next(b for b in at.button if b.label == "Count per model version").click().run()
+    assert _split(at) == {"alpha": 60, "beta": 30}
+    assert _split(app(q="refund")) == {"beta": 1}  # one match: split at once
+
+
+def _split(at: AppTest) -> dict[str, int] | None:
+    """The per-version counts in the sidebar, or None when they are not shown."""
+    frame = next((df.value for df in at.dataframe
+                  if list(df.value.columns) == ["model version", "calls"]), None)
+    return None if frame is None else dict(zip(frame["model version"], frame["calls"],
+                                                strict=True))

@@ -10,7 +10,9 @@ from sqlalchemy import select, text
 from evalboard.store.calls_query import (
     SORTS,
     CallFilter,
+    MatchCounts,
     _page_rows,
+    browse_counts,
     count_by_version,
     count_calls,
     get_call,
@@ -276,3 +278,19 @@ def test_a_page_of_a_version_logged_later_is_not_remembered_empty(engine):
     assert list_calls(engine, f).rows == []
     add_calls(engine, make_rows(2, model_version="later"))
     assert [r.model_version for r in list_calls(engine, f).rows] == ["later", "later"]
+
+
+def test_browse_counts_split_a_broad_search_only_when_asked(engine):
+    add_calls(engine, make_rows(30, model_version="v1"))
+    add_calls(engine, make_rows(12, start=T0 + timedelta(days=1), model_version="v2"))
+    broad = CallFilter(search="answer")
+    exact = browse_counts(engine, broad, split_bound=None)
+    assert exact == MatchCounts(42, [("v1", 30), ("v2", 12)])
+    unsplit = browse_counts(engine, broad, split_bound=10)
+    if engine.dialect.name == "sqlite":  # counted in the full-text index alone
+        assert unsplit == MatchCounts(42, None)
+    else:
+        assert unsplit == exact
+    narrowed = CallFilter(search="answer", model_versions=("v2",))  # not a search alone
+    assert browse_counts(engine, narrowed, split_bound=10) == MatchCounts(12, [("v2", 12)])
+    assert browse_counts(engine, CallFilter(search="number 7"), split_bound=10).per_version

@@ -26,7 +26,11 @@ from evalboard.store.models import Call, ModelVersion
 from evalboard.store.prepared import NamedBinds, PreparedSelect
 from evalboard.store.rollup_models import CallDay
 from evalboard.store.rollups import split_days
-from evalboard.store.search import page_search_condition, search_condition
+from evalboard.store.search import (
+    count_search_matches,
+    page_search_condition,
+    search_condition,
+)
 
 PREVIEW_CHARS = 160
 PAGE_SIZE = 50
@@ -372,6 +376,34 @@ def count_by_version(engine: Engine, f: CallFilter) -> list[tuple[str, int]]:
         names = dict(conn.execute(select(ModelVersion.id, ModelVersion.name)).all())
     return sorted(((names[vid], n) for vid, n in counts.items()),
                   key=lambda item: (-item[1], item[0]))
+
+
+SPLIT_BOUND = 20_000  # a search-only filter matching more: no per-version split unless asked
+
+
+@dataclass(frozen=True)
+class MatchCounts:
+    """How many calls match a Browse filter, and how many per model version (None when not
+    counted: a search alone matching more than the split bound)."""
+
+    total: int
+    per_version: list[tuple[str, int]] | None
+
+
+def browse_counts(engine: Engine, f: CallFilter, split_bound: int | None = SPLIT_BOUND
+                  ) -> MatchCounts:
+    """The Browse page's counts. A search with no other filter that matches more than
+    `split_bound` calls is counted in the full-text index alone (the split per version would
+    look up every match); every other filter is counted per version."""
+    if split_bound is not None and f.search.strip() and f == CallFilter(
+            search=f.search, advanced_search=f.advanced_search):
+        with engine.connect() as conn:
+            total = count_search_matches(conn, f.search, f.advanced_search, split_bound + 1)
+            if total is not None and total > split_bound:
+                exact = count_search_matches(conn, f.search, f.advanced_search)
+                return MatchCounts(exact if exact is not None else total, None)
+    per_version = count_by_version(engine, f)
+    return MatchCounts(sum(n for _, n in per_version), per_version)
 
 
 def count_calls(engine: Engine, f: CallFilter | None = None) -> int:

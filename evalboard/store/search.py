@@ -127,6 +127,18 @@ def page_search_condition(conn: Connection, query: str, advanced: bool = False
             .bindparams(fts_page_query=fts_expression(query, advanced))))
 
 
+def count_search_matches(conn: Connection, query: str, advanced: bool = False,
+                         bound: int | None = None) -> int | None:
+    """How many calls the query matches (at most `bound`), counted in the full-text index
+    alone; None where there is no such index (PostgreSQL counts with its planner)."""
+    ids = matching_ids(conn.dialect.name, query, advanced)
+    if ids is None:
+        return None
+    if bound is not None:
+        ids = ids.limit(bound)
+    return conn.execute(select(func.count()).select_from(ids.subquery())).scalar_one()
+
+
 def _newest_matches(conn: Connection, ids: Any, total: int) -> int:
     """How many of the NEWEST_WINDOW highest call ids match (ids grow with logging time)."""
     recent = ids.where(text("rowid > :newest_floor").bindparams(

@@ -12,10 +12,12 @@ from sqlalchemy import Engine
 from evalboard.exporting import write_csv, write_jsonl
 from evalboard.store.calls_query import (
     SORTS,
+    SPLIT_BOUND,
     CallFilter,
     CallPage,
     Cursor,
-    count_by_version,
+    MatchCounts,
+    browse_counts,
     iter_calls,
     list_calls,
 )
@@ -26,18 +28,29 @@ CALL_PARAM, AFTER_PARAM, PAGE_PARAM = "call", "after", "page"
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def cached_counts(url: str, f: CallFilter) -> list[tuple[str, int]]:
-    return count_by_version(engine_for(url), f)
+def cached_counts(url: str, f: CallFilter, split: bool) -> MatchCounts:
+    """Browse's counts; `split` asks for the per-version split of any search, however broad."""
+    return browse_counts(engine_for(url), f, split_bound=None if split else SPLIT_BOUND)
 
 
 def version_counts(f: CallFilter) -> int:
     """Show how many calls of each model version match; return the total."""
-    counts = cached_counts(store_url(), f)
-    total = sum(n for _, n in counts)
-    if not counts:
+    split_asked = st.session_state.get("browse_split_for") == f
+    counts = cached_counts(store_url(), f, split_asked)
+    total = counts.total
+    if counts.per_version is None:
+        st.markdown(f"**{total:,} matching calls**")
+        st.caption(f"A search matching more than {SPLIT_BOUND:,} calls is counted without "
+                   "the split per model version, which reads every match.")
+        if st.button("Count per model version", icon=":material/functions:"):
+            st.session_state["browse_split_for"] = f
+            st.rerun()
+        return total
+    counts_per_version = counts.per_version
+    if not counts_per_version:
         return 0
     st.markdown("**Matching calls per model version**")
-    frame = pd.DataFrame(counts, columns=["model version", "calls"])
+    frame = pd.DataFrame(counts_per_version, columns=["model version", "calls"])
     st.dataframe(
         frame,
         hide_index=True,
