@@ -398,10 +398,9 @@ def browse_counts(engine: Engine, f: CallFilter, split_bound: int | None = SPLIT
     if split_bound is not None and f.search.strip() and f == CallFilter(
             search=f.search, advanced_search=f.advanced_search):
         with engine.connect() as conn:
-            total = count_search_matches(conn, f.search, f.advanced_search, split_bound + 1)
-            if total is not None and total > split_bound:
-                exact = count_search_matches(conn, f.search, f.advanced_search)
-                return MatchCounts(exact if exact is not None else total, None)
+            total = count_search_matches(conn, f.search, f.advanced_search)
+        if total is not None and total > split_bound:
+            return MatchCounts(total, None)
     per_version = count_by_version(engine, f)
     return MatchCounts(sum(n for _, n in per_version), per_version)
 
