@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, update
 
 import evalboard
 from bench.fake_calls import (
@@ -44,6 +44,7 @@ from bench.fake_calls import (
     VERSIONS,
     CallFactory,
     FakeCall,
+    rollout,
 )
 from bench.fake_history import load_history
 from evalboard.importing import BATCH_SIZE as IMPORT_BATCH_SIZE
@@ -60,6 +61,7 @@ from evalboard.store.calls_query import (
     page_query,
 )
 from evalboard.store.ids import reserve_ids
+from evalboard.store.models import ModelVersion
 from evalboard.store.search import escape_fts
 from evalboard.store.writes import ensure_model_versions
 
@@ -314,8 +316,13 @@ INSERT_CALL_SQL = (  # the columns of FakeCall.db_row
 
 
 def insert_versions(engine: Engine) -> dict[str, int]:
+    """The versions, created as they roll out (so charts order them v1, v2, ..., v10)."""
     with engine.begin() as conn:
-        return ensure_model_versions(conn, VERSIONS)
+        ids = ensure_model_versions(conn, VERSIONS)
+        for k, name in enumerate(VERSIONS):
+            conn.execute(update(ModelVersion).where(ModelVersion.id == ids[name]).values(
+                created_at=START + timedelta(days=DAYS) * rollout(k)))
+        return ids
 
 
 def insert_chunk(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:

@@ -28,6 +28,14 @@ COMMON_WORD = "refund"  # in ~30% of outputs; no generated word ends in "d"
 COMMON_SHARE = 0.30
 
 VERSIONS = tuple(f"support-bot-v{k}" for k in range(1, 11))
+LIVE_SPAN = 0.25  # the share of the period a version serves traffic
+
+
+def rollout(k: int) -> float:
+    """When the k-th version starts serving, as a share of the period."""
+    return k * 0.075
+
+
 SOURCES_MIX = (("production", 0.90), ("eval", 0.08), ("import", 0.02))
 FUNCTION_WORDS = [
     *("the", "a", "to", "and", "of", "you", "your", "is", "it", "for", "in", "on", "that"),
@@ -146,7 +154,8 @@ class CallFactory:
         self._text = TextFactory(self._rng)
 
     def _version(self, progress: float) -> str:
-        live = [v for k, v in enumerate(VERSIONS) if k * 0.075 <= progress <= k * 0.075 + 0.25]
+        live = [v for k, v in enumerate(VERSIONS)
+                if rollout(k) <= progress <= rollout(k) + LIVE_SPAN]
         return self._rng.choice(live or VERSIONS[-1:])
 
     def _input(self) -> str | list[dict[str, str]]:

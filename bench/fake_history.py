@@ -112,8 +112,9 @@ def load_history(path: Path, *, start: datetime, days: int, seed: int,
         conn.execute("BEGIN")
         load_suite(conn, cases, start)
         load_runs(conn, rng, version_ids, cases, start, days)
-        if calls:
-            load_annotations(conn, rng, calls, min(annotations, calls), start)
+        annotations = min(annotations, calls)
+        if annotations:
+            load_annotations(conn, rng, calls, annotations, start)
         conn.execute("COMMIT")
     engine = open_store(f"sqlite:///{path}")
     with engine.begin() as conn:
