@@ -531,3 +531,15 @@ def test_call_aggregates_read_only_the_metrics_index(engine, scope, stats):
         # the control: reading the error text itself would go to the table rows
         assert reads_table_rows(conn, select(func.count(Call.error)).where(
             Call.model_version_id == 1, Call.source == "production"), "calls")
+
+
+def test_one_pass_human_rates_equal_the_separate_ones(engine):
+    from evalboard.demo import load_demo
+    from evalboard.metrics.human import human_rates
+
+    load_demo(engine, calls=400, seed=11)  # two reviewers, labels, second opinions
+    for scope in (CallScope(), CallScope(source=None, since=datetime(2020, 1, 1))):
+        verdicts, labels = human_rates(engine, scope=scope)
+        assert not verdicts.empty and not labels.empty
+        pd.testing.assert_frame_equal(verdicts, verdict_rates(engine, scope=scope))
+        pd.testing.assert_frame_equal(labels, label_rates(engine, scope=scope))

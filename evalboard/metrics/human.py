@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, String, cast, func, null, select, union_all
+from sqlalchemy import Connection, Engine, String, cast, func, literal, null, select, union_all
 
-from evalboard.metrics.axis import PRODUCTION, CallScope, on_axis, version_axis
+from evalboard.metrics.axis import PRODUCTION, CallScope, VersionRef, on_axis, version_axis
 from evalboard.review.annotations import is_current_judgement
 from evalboard.store.models import Call
 from evalboard.store.review_models import VERDICTS, Annotation, Label, annotation_labels
@@ -45,6 +45,11 @@ def verdict_rates(engine: Engine, *, scope: CallScope = PRODUCTION,
     with engine.connect() as conn:
         axis = version_axis(conn, versions)
         counts = {(vid, verdict): n for vid, verdict, n in conn.execute(verdict_query(conn, scope))}
+    return _verdict_frame(counts, axis)
+
+
+def _verdict_frame(counts: dict[tuple[int, str], int], axis: Sequence[VersionRef]
+                   ) -> pd.DataFrame:
     totals: dict[int, int] = {}
     for (vid, _verdict), n in counts.items():
         totals[vid] = totals.get(vid, 0) + n
@@ -55,21 +60,43 @@ def verdict_rates(engine: Engine, *, scope: CallScope = PRODUCTION,
     return frame
 
 
+def _judged_cte(conn: Connection, scope: CallScope) -> Any:
+    """Current judgements in scope with their labels (a row per label, one with NULL for a
+    judgement without), found once (a materialised CTE) for every count made of them."""
+    return (_judged(conn, scope, [Annotation.id.label("annotation_id"), Annotation.call_id,
+                                  Annotation.verdict, Label.name.label("label")])
+            .outerjoin(annotation_labels, annotation_labels.c.annotation_id == Annotation.id)
+            .outerjoin(Label, Label.id == annotation_labels.c.label_id)
+            .cte("judged").prefix_with("MATERIALIZED"))
+
+
+def _label_branches(judged: Any) -> list[Any]:
+    """(model_version_id, NULL, judged calls) per version and (model_version_id, label, calls
+    carrying it) per label."""
+    calls = func.count(judged.c.call_id.distinct())
+    return [select(judged.c.model_version_id, cast(null(), String), calls)
+            .group_by(judged.c.model_version_id),
+            select(judged.c.model_version_id, judged.c.label, calls)
+            .where(judged.c.label.is_not(None))
+            .group_by(judged.c.model_version_id, judged.c.label)]
+
+
 def label_calls_query(conn: Connection, scope: CallScope) -> Any:
     """(model_version_id, label, distinct calls) per label whose current judgements carry it,
-    plus one row per version with label NULL: its judged calls. The current judgements are
-    found once (a materialised CTE) for both counts."""
-    judged = (_judged(conn, scope, [Annotation.call_id, Label.name.label("label")])
-              .outerjoin(annotation_labels, annotation_labels.c.annotation_id == Annotation.id)
-              .outerjoin(Label, Label.id == annotation_labels.c.label_id)
-              .cte("judged").prefix_with("MATERIALIZED"))
-    calls = func.count(judged.c.call_id.distinct())
-    return union_all(
-        select(judged.c.model_version_id, cast(null(), String), calls)
-        .group_by(judged.c.model_version_id),
-        select(judged.c.model_version_id, judged.c.label, calls)
-        .where(judged.c.label.is_not(None))
-        .group_by(judged.c.model_version_id, judged.c.label))
+    plus one row per version with label NULL: its judged calls."""
+    return union_all(*_label_branches(_judged_cte(conn, scope)))
+
+
+def human_counts_query(conn: Connection, scope: CallScope) -> Any:
+    """label_calls_query's rows tagged 'label', and verdict_query's tagged 'verdict': both from
+    one pass over the current judgements and their calls."""
+    judged = _judged_cte(conn, scope)
+    verdicts = (select(judged.c.model_version_id, judged.c.verdict,
+                       func.count(judged.c.annotation_id.distinct()), literal("verdict"))
+                .where(judged.c.verdict.is_not(None))
+                .group_by(judged.c.model_version_id, judged.c.verdict))
+    labels = [branch.add_columns(literal("label")) for branch in _label_branches(judged)]
+    return union_all(verdicts, *labels)
 
 
 def label_rates(engine: Engine, *, scope: CallScope = PRODUCTION,
@@ -80,9 +107,29 @@ def label_rates(engine: Engine, *, scope: CallScope = PRODUCTION,
     with engine.connect() as conn:
         axis = version_axis(conn, versions)
         counts = {(vid, name): n for vid, name, n in conn.execute(label_calls_query(conn, scope))}
-        kinds = dict(conn.execute(select(Label.name, Label.kind).order_by(
-            Label.position, Label.name)).all())
-        active = set(conn.scalars(select(Label.name).where(Label.archived.is_(False))))
+        return _label_frame(conn, counts, axis)
+
+
+def human_rates(engine: Engine, *, scope: CallScope = PRODUCTION,
+                versions: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """verdict_rates and label_rates at once, from one pass over the current judgements."""
+    with engine.connect() as conn:
+        axis = version_axis(conn, versions)
+        verdicts: dict[tuple[int, str], int] = {}
+        labels: dict[tuple[int, str | None], int] = {}
+        for vid, name, n, kind in conn.execute(human_counts_query(conn, scope)):
+            if kind == "verdict":
+                verdicts[(vid, name)] = n
+            else:
+                labels[(vid, name)] = n
+        return _verdict_frame(verdicts, axis), _label_frame(conn, labels, axis)
+
+
+def _label_frame(conn: Connection, counts: dict[tuple[int, str | None], int],
+                 axis: Sequence[VersionRef]) -> pd.DataFrame:
+    kinds = dict(conn.execute(select(Label.name, Label.kind).order_by(
+        Label.position, Label.name)).all())
+    active = set(conn.scalars(select(Label.name).where(Label.archived.is_(False))))
     judged = {vid: n for (vid, name), n in counts.items() if name is None}
     used = {name for _vid, name in counts if name is not None}
     names = [name for name in kinds if name in active or name in used]

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from evalboard.metrics.axis import PRODUCTION, CallScope
 from evalboard.metrics.calls import call_metrics
-from evalboard.metrics.human import label_rates, verdict_rates
+from evalboard.metrics.human import human_rates, label_rates, verdict_rates
 from evalboard.metrics.registry import label_kinds, metric_spec
 from evalboard.metrics.runs import pass_rates, reference_scores
 
@@ -55,11 +55,18 @@ def _call_and_review_rows(engine: Engine, sources: set[str], scope: CallScope,
         for row in frame[frame["calls"] > 0].itertuples(index=False):
             for key in CALL_KEYS:
                 yield row.model_version, row.version_order, key, getattr(row, key)
-    if "human" in sources:
-        for row in verdict_rates(engine, scope=scope, versions=versions).itertuples(index=False):
+    if "human" in sources and "label_rate" in sources:  # one pass over the judgements
+        verdicts, labels = human_rates(engine, scope=scope, versions=versions)
+    else:
+        verdicts = verdict_rates(engine, scope=scope, versions=versions) \
+            if "human" in sources else None
+        labels = label_rates(engine, scope=scope, versions=versions) \
+            if "label_rate" in sources else None
+    if verdicts is not None:
+        for row in verdicts.itertuples(index=False):
             yield row.model_version, row.version_order, f"human_{row.verdict}_rate", row.rate
-    if "label_rate" in sources:
-        for row in label_rates(engine, scope=scope, versions=versions).itertuples(index=False):
+    if labels is not None:
+        for row in labels.itertuples(index=False):
             yield row.model_version, row.version_order, f"label_rate:{row.label}", row.rate
 
 
