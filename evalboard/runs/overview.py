@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, and_, case, func, select, true
+from sqlalchemy import Connection, Engine, and_, func, select, true
 from sqlalchemy.orm import aliased
 
 from evalboard.review.annotations import is_reviewed
+from evalboard.runs.totals import count_if
 from evalboard.store.case_models import Suite
 from evalboard.store.models import Call, ModelVersion
-from evalboard.store.run_models import CaseResult, EvalRun
-
-SCORED = ("pass", "fail", "error")
+from evalboard.store.run_models import CaseResult, EvalRun, RunTotal
 
 
 @dataclass(frozen=True)
@@ -54,15 +53,10 @@ def latest_runs_by_version(engine: Engine) -> list[VersionRun]:
 
 
 def _pass_rates(conn: Connection, run_ids: list[int]) -> dict[int, float]:
-    """Passed / scored (pass, fail or error) per run, as RunSummary.pass_rate."""
-    if not run_ids:
-        return {}
-    scored = CaseResult.status.in_(SCORED)
-    rows = conn.execute(
-        select(CaseResult.run_id, func.sum(case((CaseResult.status == "pass", 1), else_=0)),
-               func.count())
-        .where(CaseResult.run_id.in_(run_ids), scored).group_by(CaseResult.run_id)).all()
-    return {run_id: int(passed) / total for run_id, passed, total in rows if total}
+    """Passed / scored per finished run, from the totals written when it finished."""
+    rows = conn.execute(select(RunTotal.run_id, RunTotal.passed, RunTotal.total).where(
+        RunTotal.run_id.in_(run_ids), RunTotal.kind == "run")).all()
+    return {run_id: passed / total for run_id, passed, total in rows if total}
 
 
 def flip_counts(conn: Connection, baseline_run: int, candidate_run: int) -> tuple[int, int]:
@@ -71,14 +65,12 @@ def flip_counts(conn: Connection, baseline_run: int, candidate_run: int) -> tupl
     before, after = aliased(CaseResult), aliased(CaseResult)
     failed = ("fail", "error")
     regressions, fixes = conn.execute(
-        select(func.sum(case((and_(before.status == "pass", after.status.in_(failed)), 1),
-                             else_=0)),
-               func.sum(case((and_(before.status.in_(failed), after.status == "pass"), 1),
-                             else_=0)))
+        select(count_if(and_(before.status == "pass", after.status.in_(failed))),
+               count_if(and_(before.status.in_(failed), after.status == "pass")))
         .select_from(before)
         .join(after, and_(after.case_id == before.case_id, after.run_id == candidate_run))
         .where(before.run_id == baseline_run)).one()
-    return int(regressions or 0), int(fixes or 0)
+    return int(regressions), int(fixes)
 
 
 def failing_unreviewed_calls(engine: Engine) -> int:

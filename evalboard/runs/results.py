@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
+from evalboard.runs.totals import count_if
 from evalboard.store.case_models import CaseVersion, EvalCase, Suite
 from evalboard.store.models import Call, ModelVersion
 from evalboard.store.run_models import CaseResult, CheckResultRow, EvalRun
@@ -49,10 +50,6 @@ class RunSummary:
         return {k: p / n for k, (p, n) in sorted(self.by_check.items()) if n}
 
 
-def _passes(column: Any) -> Any:
-    return func.sum(case((column, 1), else_=0))
-
-
 def run_summary(engine: Engine, run_id: int) -> RunSummary:
     with Session(engine) as session:
         head = session.execute(
@@ -80,12 +77,12 @@ def run_summary(engine: Engine, run_id: int) -> RunSummary:
             .order_by(CaseVersion.name)))
         scored = CaseResult.status != "missing"
         summary.by_label = {label: (int(p), n) for label, p, n in session.execute(
-            select(CaseVersion.label, _passes(CaseResult.status == "pass"), func.count())
+            select(CaseVersion.label, count_if(CaseResult.status == "pass"), func.count())
             .join(CaseResult, CaseResult.case_version_id == CaseVersion.id)
             .where(CaseResult.run_id == run_id, scored, CaseVersion.label.isnot(None))
             .group_by(CaseVersion.label))}
         summary.by_check = {kind: (int(p), n) for kind, p, n in session.execute(
-            select(CheckResultRow.check_type, _passes(CheckResultRow.passed), func.count())
+            select(CheckResultRow.check_type, count_if(CheckResultRow.passed), func.count())
             .join(CaseResult, CaseResult.id == CheckResultRow.case_result_id)
             .where(CaseResult.run_id == run_id).group_by(CheckResultRow.check_type))}
         return summary

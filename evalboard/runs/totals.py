@@ -7,6 +7,8 @@ the count, sum and sum of squares of its scores for the reference-score interval
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection, case, delete, func, insert, literal, select
 
 from evalboard.store.case_models import CaseVersion
@@ -15,7 +17,8 @@ from evalboard.store.run_models import CaseResult, CheckResultRow, RunTotal
 COLUMNS = ["run_id", "kind", "key", "passed", "total", "score_n", "score_sum", "score_squares"]
 
 
-def _count_if(condition: object) -> object:
+def count_if(condition: Any) -> Any:
+    """SQL: how many rows meet the condition (0, not NULL, over no rows)."""
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
@@ -25,19 +28,19 @@ def record_run_totals(conn: Connection, run_id: int) -> None:
     scored = CaseResult.status != "missing"
     zero, no_score = literal(0), literal(0.0)
     whole = (select(literal(run_id), literal("run"), literal(""),
-                    _count_if(CaseResult.status == "pass"), func.count(), zero, no_score,
+                    count_if(CaseResult.status == "pass"), func.count(), zero, no_score,
                     no_score)
              .where(CaseResult.run_id == run_id, scored)
              .having(func.count() > 0))
     labels = (select(literal(run_id), literal("label"), CaseVersion.label,
-                     _count_if(CaseResult.status == "pass"), func.count(), zero, no_score,
+                     count_if(CaseResult.status == "pass"), func.count(), zero, no_score,
                      no_score)
               .join(CaseVersion, CaseVersion.id == CaseResult.case_version_id)
               .where(CaseResult.run_id == run_id, scored, CaseVersion.label.is_not(None))
               .group_by(CaseVersion.label))
     score = CheckResultRow.score
     checks = (select(literal(run_id), literal("check"), CheckResultRow.check_type,
-                     _count_if(CheckResultRow.passed), func.count(), func.count(score),
+                     count_if(CheckResultRow.passed), func.count(), func.count(score),
                      func.coalesce(func.sum(score), 0.0),
                      func.coalesce(func.sum(score * score), 0.0))
               .join(CaseResult, CaseResult.id == CheckResultRow.case_result_id)
