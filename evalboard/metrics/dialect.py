@@ -24,6 +24,12 @@ CALL_METRICS_INDEX = "ix_calls_version_latency"
 _SQLITE_BUCKET_MODIFIERS = {"day": (), "week": ("'weekday 0'", "'-6 days'")}
 
 
+def check_unit(unit: str) -> None:
+    """Raise ValueError unless `unit` is a time bucket (day or week)."""
+    if unit not in BUCKET_UNITS:
+        raise ValueError(f"a time bucket is one of {', '.join(BUCKET_UNITS)}, not {unit!r}")
+
+
 def time_bucket(column: Any, unit: str, dialect: str) -> ColumnElement[Any]:
     """The start of the day or ISO week (Monday) a timestamp falls in.
 
@@ -31,8 +37,7 @@ def time_bucket(column: Any, unit: str, dialect: str) -> ColumnElement[Any]:
     PostgreSQL: date_trunc('day' | 'week', x) (a timestamp). The constants are inlined, not
     bound, so the same expression can repeat in GROUP BY.
     """
-    if unit not in BUCKET_UNITS:
-        raise ValueError(f"a time bucket is one of {', '.join(BUCKET_UNITS)}, not {unit!r}")
+    check_unit(unit)
     if dialect == "postgresql":
         return func.date_trunc(literal_column(f"'{unit}'"), column)
     return func.date(column, *(literal_column(m) for m in _SQLITE_BUCKET_MODIFIERS[unit]))

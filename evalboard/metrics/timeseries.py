@@ -23,7 +23,7 @@ from evalboard.metrics.daily import (
     merge_histograms,
     summary,
 )
-from evalboard.metrics.dialect import BUCKET_UNITS, percentile_name, quantile_fraction, time_bucket
+from evalboard.metrics.dialect import check_unit, percentile_name, quantile_fraction, time_bucket
 from evalboard.store.case_models import Suite
 from evalboard.store.models import Call
 from evalboard.store.run_models import EvalRun, RunTotal
@@ -41,8 +41,7 @@ def _frame(rows: Sequence[Any], columns: list[str], axis: Sequence[VersionRef]) 
 
 def bucket_of(unit: str) -> Callable[[date], date]:
     """The first day of the day or ISO week (from Monday) a day falls in."""
-    if unit not in BUCKET_UNITS:
-        raise ValueError(f"a time bucket is one of {', '.join(BUCKET_UNITS)}, not {unit!r}")
+    check_unit(unit)
     if unit == "week":
         return lambda day: day - timedelta(days=day.weekday())
     return lambda day: day

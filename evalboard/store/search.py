@@ -115,8 +115,7 @@ def page_search_condition(conn: Connection, query: str, advanced: bool = False
         return search_condition(conn.dialect.name, query, advanced)
     total = conn.execute(select(func.max(Call.id))).scalar() or 0
     bound = max(10 * RARE_MATCHES, total // 10)
-    matches = conn.execute(select(func.count()).select_from(ids.limit(bound).subquery())
-                           ).scalar_one()
+    matches = count_search_matches(conn, query, advanced, bound) or 0
     if matches < RARE_MATCHES:
         return Call.id.in_(ids)
     if matches < bound or _newest_matches(conn, ids, total) < DENSE_MATCHES:
