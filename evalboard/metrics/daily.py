@@ -20,7 +20,14 @@ from evalboard.metrics.axis import CallScope
 from evalboard.metrics.dialect import nearest_rank
 from evalboard.store.models import Call
 from evalboard.store.rollup_models import CallDay, CallLatencyDay
-from evalboard.store.rollups import SUM_COLUMNS, DaySplit, RollupDelta, bucket_value, split_days
+from evalboard.store.rollups import (
+    SUM_COLUMNS,
+    DaySplit,
+    RollupDelta,
+    bucket_value,
+    day_conditions,
+    split_days,
+)
 
 EXACT_LATENCY_LIMIT = 50_000  # calls with a latency in scope; above, percentiles are read
 # from the histogram (the exact nearest-rank sort over ~50k calls takes ~100 ms on SQLite)
@@ -44,11 +51,7 @@ def _rollup_conditions(model: type[CallDay] | type[CallLatencyDay], scope: CallS
     conditions = [model.model_version_id.in_(version_ids)]
     if scope.source is not None:
         conditions.append(model.source == scope.source)
-    if split.first_day is not None:
-        conditions.append(model.day >= split.first_day)
-    if split.end_day is not None:
-        conditions.append(model.day < split.end_day)
-    return conditions
+    return [*conditions, *day_conditions(model.day, split)]
 
 
 def _call_conditions(scope: CallScope, version_ids: Sequence[int], start: datetime,

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, joinedload
 from evalboard.store.models import Call, ModelVersion
 from evalboard.store.prepared import NamedBinds, PreparedSelect
 from evalboard.store.rollup_models import CallDay
-from evalboard.store.rollups import split_days
+from evalboard.store.rollups import day_conditions, split_days
 from evalboard.store.search import (
     count_search_matches,
     page_search_condition,
@@ -351,15 +351,12 @@ def _counts(conn: Connection, f: CallFilter) -> dict[int, int]:
     counts: dict[int, int] = {}
     if split.whole_days:
         counted = CallDay.errors if f.errors_only else CallDay.calls
-        query = select(CallDay.model_version_id, func.sum(counted))
+        query = select(CallDay.model_version_id, func.sum(counted)).where(
+            *day_conditions(CallDay.day, split))
         if f.model_versions:
             query = query.where(CallDay.model_version_id.in_(_version_ids(conn, f.model_versions)))
         if f.sources:
             query = query.where(CallDay.source.in_(f.sources))
-        if split.first_day is not None:
-            query = query.where(CallDay.day >= split.first_day)
-        if split.end_day is not None:
-            query = query.where(CallDay.day < split.end_day)
         for version_id, count in conn.execute(query.group_by(CallDay.model_version_id)):
             counts[version_id] = int(count)
     for start, end in split.partial:

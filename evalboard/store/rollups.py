@@ -79,6 +79,16 @@ def split_days(since: datetime | None, until: datetime | None) -> DaySplit:
     return DaySplit(first, end, True, tuple(partial))
 
 
+def day_conditions(day: Any, split: DaySplit) -> list[Any]:
+    """WHERE clauses keeping a rollup's `day` column to the split's whole days."""
+    conditions = []
+    if split.first_day is not None:
+        conditions.append(day >= split.first_day)
+    if split.end_day is not None:
+        conditions.append(day < split.end_day)
+    return conditions
+
+
 def call_day(created_at: datetime | str) -> date:
     """The UTC day a call belongs to (created_at is stored as naive UTC)."""
     if isinstance(created_at, str):
