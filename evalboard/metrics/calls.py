@@ -22,6 +22,7 @@ from evalboard.metrics.daily import (
     exact_latency_limit,
     histogram_percentile,
     merge_by,
+    partial_days,
     summary,
 )
 from evalboard.metrics.dialect import nearest_rank, percentile_name, quantile_fraction
@@ -73,13 +74,15 @@ def call_metrics_rows(conn: Connection, scope: CallScope, axis: Sequence[Version
     and whether the percentiles come from the latency histograms (above `exact_limit` calls
     with a latency in scope)."""
     ids = [v.id for v in axis]
+    partial = partial_days(conn, scope, ids)  # read once for counts and percentiles
     totals = {version_id: summary(sums) for (version_id, _), sums
-              in merge_by(day_totals(conn, scope, ids), lambda day: None).items()}
+              in merge_by(day_totals(conn, scope, ids, partial), lambda day: None).items()}
     counts = {version_id: int(t["latency_calls"]) for version_id, t in totals.items()}
     approximate = sum(counts.values()) > exact_latency_limit(exact_limit)
     if approximate:
         histograms = {version_id: histogram for (version_id, _), histogram
-                      in day_histograms(conn, scope, ids, per_day=False).items()}
+                      in day_histograms(conn, scope, ids, per_day=False,
+                                        partial=partial).items()}
         values = {version_id: [histogram_percentile(histogram, q) for q in percentiles]
                   for version_id, histogram in histograms.items()}
     else:

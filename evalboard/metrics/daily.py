@@ -63,29 +63,38 @@ def _call_conditions(scope: CallScope, version_ids: Sequence[int], start: dateti
     return conditions
 
 
-def day_totals(conn: Connection, scope: CallScope,
-               version_ids: Sequence[int]) -> dict[DayKey, list[float]]:
-    """Per (version, day) with calls: the SUM_COLUMNS sums of the calls in scope."""
+def partial_days(conn: Connection, scope: CallScope, version_ids: Sequence[int]) -> RollupDelta:
+    """What the calls of the scope's part-days (its ends that are not midnight) add up to."""
+    delta = RollupDelta()
+    for start, end in split_scope(scope).partial:
+        for row in conn.execute(partial_day_query(scope, version_ids, start, end)):
+            delta.add(*row)
+    return delta
+
+
+def day_totals(conn: Connection, scope: CallScope, version_ids: Sequence[int],
+               partial: RollupDelta | None = None) -> dict[DayKey, list[float]]:
+    """Per (version, day) with calls: the SUM_COLUMNS sums of the calls in scope (`partial`:
+    partial_days of the same scope, when the caller has read them already)."""
     split = split_scope(scope)
     totals: dict[DayKey, list[float]] = {}
     if split.whole_days and version_ids:
         query = totals_rollup_query(scope, version_ids)
         for version_id, day, *sums in conn.execute(query):
             totals[(version_id, _as_date(day))] = [float(s or 0) for s in sums]
-    for start, end in split.partial:
-        delta = RollupDelta()
-        for row in conn.execute(partial_day_query(scope, version_ids, start, end)):
-            delta.add(*row)
-        for (day, version_id, _source), sums in delta.days.items():
-            _add(totals, (version_id, day), sums)
+    if partial is None:
+        partial = partial_days(conn, scope, version_ids)
+    for (day, version_id, _source), sums in partial.days.items():
+        _add(totals, (version_id, day), sums)
     return totals
 
 
 def day_histograms(conn: Connection, scope: CallScope, version_ids: Sequence[int], *,
-                   per_day: bool = True) -> dict[tuple[int, date | None], Histogram]:
+                   per_day: bool = True, partial: RollupDelta | None = None
+                   ) -> dict[tuple[int, date | None], Histogram]:
     """Per (version, day) with latencies: the latency histogram of the calls in scope; with
     per_day=False one per (version, None), summed in SQL (a few thousand rows, not one per
-    day and bucket)."""
+    day and bucket). `partial` as for day_totals."""
     split = split_scope(scope)
     histograms: dict[tuple[int, date | None], Histogram] = {}
 
@@ -97,12 +106,10 @@ def day_histograms(conn: Connection, scope: CallScope, version_ids: Sequence[int
         query = histogram_rollup_query(scope, version_ids, per_day=per_day)
         for version_id, day, bucket, calls in conn.execute(query):
             add(version_id, _as_date(day) if per_day else None, bucket, int(calls))
-    for start, end in split.partial:
-        delta = RollupDelta()
-        for row in conn.execute(partial_day_query(scope, version_ids, start, end)):
-            delta.add(*row)
-        for (day, version_id, _source, bucket), calls in delta.latencies.items():
-            add(version_id, day, bucket, calls)
+    if partial is None:
+        partial = partial_days(conn, scope, version_ids)
+    for (day, version_id, _source, bucket), calls in partial.latencies.items():
+        add(version_id, day, bucket, calls)
     return histograms
 
 
