@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from evalboard import clock
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -31,8 +33,8 @@ SOURCES = ("production", "eval", "import")
 
 
 def utcnow() -> datetime:
-    """Naive UTC now: the store keeps every timestamp in UTC without a zone."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Naive UTC now (from `evalboard.clock`): the store keeps every timestamp in UTC."""
+    return clock.now()
 
 
 class Base(DeclarativeBase):
