@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from evalboard import clock
 from evalboard.metrics.axis import CallScope
 from evalboard.metrics.calls import call_metrics
 from evalboard.metrics.daily import EXACT_LATENCY_LIMIT
@@ -28,7 +29,7 @@ TTL = 60
 
 def scope_for(period: str) -> CallScope:
     days = PERIODS[period]
-    since = None if days is None else datetime.now(UTC).replace(tzinfo=None) - timedelta(days)
+    since = None if days is None else clock.now() - timedelta(days)
     return CallScope(since=since)
 
 
