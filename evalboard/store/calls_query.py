@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, joinedload
 
 from evalboard.store.models import Call, ModelVersion
-from evalboard.store.prepared import NamedBinds, PreparedSelect
+from evalboard.store.prepared import NamedBinds, PreparedSelect, sql_shape
 from evalboard.store.rollup_models import CallDay
 from evalboard.store.rollups import day_conditions, split_days
 from evalboard.store.search import (
@@ -123,8 +123,12 @@ class Cursor:
 
 @dataclass
 class CallPage:
+    """A page of rows; `next_cursor` asks for the page after it, `previous_cursor` (as
+    `before`) for the page before it."""
+
     rows: list[CallRow]
     next_cursor: Cursor | None
+    previous_cursor: Cursor | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -154,14 +158,16 @@ def filter_conditions(
     if f.model_versions:
         ids = _version_ids(conn, f.model_versions)
         conditions.append(Call.model_version_id.in_(
-            [bind(f"version_{k}", vid, Call.model_version_id) for k, vid in enumerate(ids)]))
+            [bind(f"version_{k}", vid, Call.model_version_id, of="model_versions")
+             for k, vid in enumerate(ids)]))
     if f.sources:
         conditions.append(Call.source.in_(
-            [bind(f"source_{k}", source, Call.source) for k, source in enumerate(f.sources)]))
+            [bind(f"source_{k}", source, Call.source, of="sources")
+             for k, source in enumerate(f.sources)]))
     if f.since is not None:
-        conditions.append(Call.created_at >= bind("since", f.since, Call.created_at))
+        conditions.append(Call.created_at >= bind("since", f.since, Call.created_at, of="since"))
     if f.until is not None:
-        conditions.append(Call.created_at < bind("until", f.until, Call.created_at))
+        conditions.append(Call.created_at < bind("until", f.until, Call.created_at, of="until"))
     if f.search.strip():
         conditions.append(
             page_search_condition(conn, f.search, f.advanced_search)
@@ -172,13 +178,13 @@ def filter_conditions(
         value = Call.meta[f.meta_key.strip()].as_string()
         conditions.append(value == f.meta_value if f.meta_value != "" else value.isnot(None))
     for name, column, low, high in (
-        ("latency", Call.latency_ms, f.min_latency_ms, f.max_latency_ms),
+        ("latency_ms", Call.latency_ms, f.min_latency_ms, f.max_latency_ms),
         ("tokens", Call.total_tokens, f.min_tokens, f.max_tokens),
     ):
         if low is not None:
-            conditions.append(column >= bind(f"min_{name}", low, column))
+            conditions.append(column >= bind(f"min_{name}", low, column, of=f"min_{name}"))
         if high is not None:
-            conditions.append(column <= bind(f"max_{name}", high, column))
+            conditions.append(column <= bind(f"max_{name}", high, column, of=f"max_{name}"))
     if f.errors_only:
         conditions.append(Call.error.isnot(None))
     return conditions
@@ -227,6 +233,18 @@ def _row_select(dialect: str) -> Select[Any]:
     ).join(ModelVersion, ModelVersion.id == Call.model_version_id)
 
 
+@dataclass(frozen=True)
+class PageRequest:
+    """One keyset page: the rows just after `after` (older, in the sort's order), or with
+    `before` the rows just before it (newer); the first page with neither."""
+
+    filter: CallFilter
+    sort_key: str = DEFAULT_SORT
+    after: Cursor | None = None
+    before: Cursor | None = None
+    limit: int = PAGE_SIZE
+
+
 def page_query(
     conn: Connection,
     f: CallFilter,
@@ -234,8 +252,10 @@ def page_query(
     after: Cursor | None = None,
     limit: int = PAGE_SIZE,
     binds: NamedBinds | None = None,
+    before: Cursor | None = None,
 ) -> Select[Any]:
-    """The keyset-paged SELECT of one Browse page (exposed for EXPLAIN and benchmarks)."""
+    """The keyset-paged SELECT of one Browse page (exposed for EXPLAIN and benchmarks). A
+    page `before` a cursor comes in reverse order (nearest the cursor first)."""
     bind = binds or NamedBinds(named=False)
     sort = SORTS[sort_key]
     column = sort.column
@@ -243,62 +263,84 @@ def page_query(
     query = _row_select(conn.dialect.name).where(and_(true(), *conditions))
     if column is not Call.created_at:
         query = query.where(column.isnot(None))
-    position, rows = _keyset_binds(bind, sort, after, limit)
+    descending = sort.descending if before is None else not sort.descending
+    position, rows = _keyset_binds(bind, sort, after, before, limit)
     if position is not None:
         key = tuple_(column, Call.id)
-        query = query.where(key < position if sort.descending else key > position)
-    order = (column.desc(), Call.id.desc()) if sort.descending else (column.asc(), Call.id.asc())
+        query = query.where(key < position if descending else key > position)
+    order = (column.desc(), Call.id.desc()) if descending else (column.asc(), Call.id.asc())
     return query.order_by(*order).limit(rows)
 
 
-def _keyset_binds(bind: NamedBinds, sort: SortOrder, after: Cursor | None, limit: int
-                  ) -> tuple[Any, Any]:
-    """The bound (sort value, id) a page starts after, and its row count."""
-    position = None if after is None else tuple_(
-        bind("after_value", after.value, sort.column), bind("after_id", after.id, Call.id))
-    return position, bind("page_rows", limit, Call.id)
+def _keyset_binds(bind: NamedBinds, sort: SortOrder, after: Cursor | None,
+                  before: Cursor | None, limit: int) -> tuple[Any, Any]:
+    """The bound (sort value, id) a page starts from, and its row count."""
+    position = None
+    for name, cursor in (("after", after), ("before", before)):
+        if cursor is not None:
+            position = tuple_(bind(f"{name}_value", cursor.value, sort.column, of=name),
+                              bind(f"{name}_id", cursor.id, Call.id, of=name))
+    return position, bind("page_rows", limit, Call.id, of="limit")
 
 
 def _page_rows(conn: Connection, f: CallFilter, sort_key: str, after: Cursor | None,
-               limit: int) -> list[Any]:
+               limit: int, before: Cursor | None = None) -> list[Any]:
     """The rows of one page. A filter without search or metadata runs as SQL compiled once
-    per filter shape, straight on the driver (a Browse page is a hot path: SQLAlchemy's
+    per SQL shape, straight on the driver (a Browse page is a hot path: SQLAlchemy's
     statement building and execution would cost more than SQLite's query)."""
-    plan = None if f.search.strip() or f.meta_key.strip() else _page_plan(
-        conn, f, sort_key, after, limit)
+    request = PageRequest(f, sort_key, after, before, limit)
+    plan = None if f.search.strip() or f.meta_key.strip() else _page_plan(conn, request)
     if plan is None:
-        return list(conn.execute(page_query(conn, f, sort_key, after, limit)).all())
+        return list(conn.execute(_request_query(conn, request)).all())
     prepared, values = plan
     return prepared.fetch(conn, values)
 
 
-_PREPARED: dict[tuple[Any, ...], PreparedSelect] = {}  # filter shape -> compiled page SQL
+def _request_query(conn: Connection, request: PageRequest,
+                   binds: NamedBinds | None = None) -> Select[Any]:
+    return page_query(conn, request.filter, request.sort_key, request.after, request.limit,
+                      binds, request.before)
+
+
+_PREPARED: dict[tuple[Any, ...], PreparedSelect] = {}  # SQL shape -> compiled page SQL
 _PAGE_PLANS: dict[tuple[Any, ...], tuple[PreparedSelect, dict[str, Any]]] = {}
 PAGE_PLANS_KEPT = 1000
 
 
-def _page_plan(conn: Connection, f: CallFilter, sort_key: str, after: Cursor | None,
-               limit: int) -> tuple[PreparedSelect, dict[str, Any]] | None:
+def _page_plan(conn: Connection, request: PageRequest
+               ) -> tuple[PreparedSelect, dict[str, Any]] | None:
     """The compiled SQL of a page and its parameter values, remembered per store and page
     (the values of a filter never change: version names map to ids for good); None while a
-    model version of the filter is unknown."""
-    key = (conn.engine.url, f, sort_key, after, limit)
+    model version of the filter is unknown. The compiled SQL is shared by every request of
+    the same `sql_shape`."""
+    key = (conn.engine.url, request)
     plan = _PAGE_PLANS.get(key)
     if plan is None:
         binds = NamedBinds()
-        filter_conditions(conn, f, for_page=True, binds=binds)
-        if sum(name.startswith("version_") for name in binds.values) < len(f.model_versions):
+        filter_conditions(conn, request.filter, for_page=True, binds=binds)
+        if sum(name.startswith("version_") for name in binds.values) < len(
+                request.filter.model_versions):
             return None
-        _keyset_binds(binds, SORTS[sort_key], after, limit)
-        shape = (conn.dialect.name, sort_key, *binds.values)
+        _keyset_binds(binds, SORTS[request.sort_key], request.after, request.before,
+                      request.limit)
+        shape = (conn.dialect.name, *sql_shape(request, binds))
         prepared = _PREPARED.get(shape)
         if prepared is None:
-            statement = page_query(conn, f, sort_key, after, limit, NamedBinds())
+            statement = _request_query(conn, request, NamedBinds())
             prepared = _PREPARED[shape] = PreparedSelect.compile(conn, statement)
         if len(_PAGE_PLANS) >= PAGE_PLANS_KEPT:
             _PAGE_PLANS.clear()
         plan = _PAGE_PLANS[key] = (prepared, binds.values)
     return plan
+
+
+def _row_cursor(row: CallRow, sort: SortOrder) -> Cursor:
+    value = {
+        Call.created_at: row.created_at,
+        Call.latency_ms: row.latency_ms,
+        Call.total_tokens: row.total_tokens,
+    }[sort.column]
+    return Cursor(value, row.id)
 
 
 def list_calls(
@@ -307,22 +349,23 @@ def list_calls(
     sort_key: str = DEFAULT_SORT,
     after: Cursor | None = None,
     limit: int = PAGE_SIZE,
+    before: Cursor | None = None,
 ) -> CallPage:
-    """One page of calls, newest first by default; `next_cursor` is None on the last page."""
+    """One page of calls, newest first by default: the first page, the page `after` a cursor,
+    or the page `before` one (the first page when fewer than a page's rows come before it).
+    `next_cursor` is None on the last page, `previous_cursor` None on the first."""
     sort = SORTS[sort_key]
     with engine.connect() as conn:
-        fetched = _page_rows(conn, f, sort_key, after, limit + 1)
+        fetched = _page_rows(conn, f, sort_key, after, limit + 1, before)
+    if before is not None:
+        if len(fetched) <= limit:
+            return list_calls(engine, f, sort_key, None, limit)
+        rows = [_call_row(row) for row in reversed(fetched[:limit])]
+        return CallPage(rows, _row_cursor(rows[-1], sort), _row_cursor(rows[0], sort))
     rows = [_call_row(row) for row in fetched[:limit]]
-    next_cursor = None
-    if len(fetched) > limit:
-        last = rows[-1]
-        value = {
-            Call.created_at: last.created_at,
-            Call.latency_ms: last.latency_ms,
-            Call.total_tokens: last.total_tokens,
-        }[sort.column]
-        next_cursor = Cursor(value, last.id)
-    return CallPage(rows, next_cursor)
+    next_cursor = _row_cursor(rows[-1], sort) if len(fetched) > limit else None
+    previous_cursor = _row_cursor(rows[0], sort) if after is not None and rows else None
+    return CallPage(rows, next_cursor, previous_cursor)
 
 
 def _counted_from_calls(conn: Connection, f: CallFilter) -> dict[int, int]:

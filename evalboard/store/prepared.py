@@ -9,6 +9,7 @@ per-statement cost would exceed the database's own (a Browse page: ~0.1 ms in SQ
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,17 +19,38 @@ from sqlalchemy import BindParameter, Connection, Select, bindparam
 
 class NamedBinds:
     """Makes named bound parameters and remembers their values (named=False: plain values,
-    so the same query code also builds ordinary statements)."""
+    so the same query code also builds ordinary statements). `of` names the request field
+    whose value reaches the SQL only through this parameter: `bound_fields` then lets a
+    cache key leave that field's value out (see `sql_shape`)."""
 
     def __init__(self, *, named: bool = True) -> None:
         self.named = named
         self.values: dict[str, Any] = {}
+        self.bound_fields: set[str] = set()
 
-    def __call__(self, name: str, value: Any, column: Any) -> Any:
+    def __call__(self, name: str, value: Any, column: Any, *, of: str) -> Any:
         if not self.named:
             return value
         self.values[name] = value
+        self.bound_fields.add(of)
         return bindparam(name, value, type_=column.type)
+
+
+def sql_shape(request: Any, binds: NamedBinds) -> tuple[Any, ...]:
+    """What the SQL of a request compiled with `binds` depends on, built from the request
+    dataclass itself: the names of the bound parameters, and the value of every field (of
+    nested dataclasses too) except those sent only as bound parameters. A field added to a
+    request is part of the key unless it is bound, so a cache keyed by the shape can never
+    hand one filter's SQL to another."""
+
+    def unbound(value: Any) -> Any:
+        if not dataclasses.is_dataclass(value) or isinstance(value, type):
+            return value
+        return (type(value).__name__, *(
+            (f.name, unbound(getattr(value, f.name)))
+            for f in dataclasses.fields(value) if f.name not in binds.bound_fields))
+
+    return tuple(binds.values), unbound(request)
 
 
 Processor = Callable[[Any], Any] | None
