@@ -168,3 +168,23 @@ def _split(at: AppTest) -> dict[str, int] | None:
                   if list(df.value.columns) == ["model version", "calls"]), None)
     return None if frame is None else dict(zip(frame["model version"], frame["calls"],
                                                 strict=True))
+
+
+def test_newer_from_a_shared_link_to_page_three_goes_to_page_two(app, engine):
+    add_calls(engine, make_rows(130))  # ids 1..130, one a minute; pages 130-81, 80-31, 30-1
+    link = f"{(T0 + timedelta(minutes=30)).isoformat()}~31"
+    at = app(after=link, page="3")  # a reload or a shared link: nothing in the session
+    assert _ids(at) == list(range(30, 0, -1)) and "Page 3" in _texts(at)
+    next(b for b in at.button if b.label == "← Newer").click().run()
+    assert _ids(at) == list(range(80, 30, -1))
+    assert "Page 2 · calls 51–100" in _texts(at)
+    assert "before" in at.query_params and at.query_params["page"] == "2"
+    reloaded = app(**{key: at.query_params[key] for key in ("before", "page")})
+    assert _ids(reloaded) == list(range(80, 30, -1))
+    next(b for b in reloaded.button if b.label == "Older →").click().run()
+    assert _ids(reloaded) == list(range(30, 0, -1)) and "Page 3" in _texts(reloaded)
+    next(b for b in reloaded.button if b.label == "← Newer").click().run()
+    next(b for b in reloaded.button if b.label == "← Newer").click().run()
+    assert _ids(reloaded)[0] == 130 and "Page 1" in _texts(reloaded)
+    assert not {"after", "before", "page"} & set(reloaded.query_params)
+    assert next(b for b in reloaded.button if b.label == "← Newer").disabled

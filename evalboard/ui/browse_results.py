@@ -24,7 +24,7 @@ from evalboard.store.calls_query import (
 from evalboard.ui.store import engine_for, store_url
 
 MAX_UI_DOWNLOAD = 100_000
-CALL_PARAM, AFTER_PARAM, PAGE_PARAM = "call", "after", "page"
+CALL_PARAM, AFTER_PARAM, BEFORE_PARAM, PAGE_PARAM = "call", "after", "before", "page"
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -63,41 +63,53 @@ def version_counts(f: CallFilter) -> int:
 def _reset_paging_when_filter_changes(f: CallFilter, sort_key: str) -> None:
     signature = (f, sort_key)
     if st.session_state.get("browse_signature") not in (None, signature):
-        st.query_params.pop(AFTER_PARAM, None)
-        st.query_params.pop(PAGE_PARAM, None)
-        st.session_state["browse_cursors"] = []
+        _to_first_page()
     st.session_state["browse_signature"] = signature
 
 
-def _current_cursor(sort_key: str) -> Cursor | None:
-    token = st.query_params.get(AFTER_PARAM)
+def _to_first_page() -> None:
+    for param in (AFTER_PARAM, BEFORE_PARAM, PAGE_PARAM):
+        st.query_params.pop(param, None)
+
+
+def _url_cursor(param: str, sort_key: str) -> Cursor | None:
+    token = st.query_params.get(param)
     if not token:
         return None
     try:
         return Cursor.decode(token, SORTS[sort_key])
     except ValueError:
         st.warning("The page in this link is not valid for this sort; showing the first page.")
-        st.query_params.pop(AFTER_PARAM, None)
+        _to_first_page()
         return None
 
 
+def _page_number(page: CallPage) -> int:
+    """The page's number from the URL (1 on the first page, at least 2 on any other)."""
+    if page.previous_cursor is None:
+        return 1
+    try:
+        return max(int(st.query_params.get(PAGE_PARAM, "2") or 2), 2)
+    except ValueError:
+        return 2
+
+
 def _go_older(page: CallPage, number: int) -> None:
-    stack: list[str] = st.session_state.setdefault("browse_cursors", [])
-    stack.append(st.query_params.get(AFTER_PARAM, ""))
     assert page.next_cursor is not None
+    st.query_params.pop(BEFORE_PARAM, None)
     st.query_params[AFTER_PARAM] = page.next_cursor.encode()
     st.query_params[PAGE_PARAM] = str(number + 1)
 
 
-def _go_newer(number: int) -> None:
-    stack: list[str] = st.session_state.setdefault("browse_cursors", [])
-    previous = stack.pop() if stack else ""
-    if previous:
-        st.query_params[AFTER_PARAM] = previous
-        st.query_params[PAGE_PARAM] = str(max(number - 1, 1))
-    else:
-        st.query_params.pop(AFTER_PARAM, None)
-        st.query_params.pop(PAGE_PARAM, None)
+def _go_newer(page: CallPage, number: int) -> None:
+    """The page before this one, from this page's first row: the URL alone says where it is."""
+    assert page.previous_cursor is not None
+    if number <= 2:
+        _to_first_page()
+        return
+    st.query_params.pop(AFTER_PARAM, None)
+    st.query_params[BEFORE_PARAM] = page.previous_cursor.encode()
+    st.query_params[PAGE_PARAM] = str(number - 1)
 
 
 def _frame(page: CallPage) -> pd.DataFrame:
@@ -136,9 +148,10 @@ def results_table(
     """One page of calls. Selecting a row opens it (and puts it in the URL); in bulk mode rows
     are selected for labelling instead. Returns the selected call ids."""
     _reset_paging_when_filter_changes(f, sort_key)
-    cursor = _current_cursor(sort_key)
-    page = list_calls(engine, f, sort_key, cursor)
-    number = int(st.query_params.get(PAGE_PARAM, "1") or 1) if cursor else 1
+    after = _url_cursor(AFTER_PARAM, sort_key)
+    before = None if after else _url_cursor(BEFORE_PARAM, sort_key)
+    page = list_calls(engine, f, sort_key, after, before=before)
+    number = _page_number(page)
     first = (number - 1) * 50 + 1
     if not page.rows:
         st.info("No calls match these filters. Clear a filter or widen the dates.")
@@ -155,7 +168,7 @@ def results_table(
         width="stretch",
         on_select="rerun",
         selection_mode="multi-row" if bulk else "single-row",
-        key=f"browse_table_{'bulk' if bulk else 'open'}_{cursor.encode() if cursor else 'first'}",
+        key=f"browse_table_{'bulk' if bulk else 'open'}_{_page_key(page)}",
         column_config={
             "id": st.column_config.NumberColumn(format="%d", width="small"),
             "time (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
@@ -168,13 +181,19 @@ def results_table(
     if not bulk:
         _open_selected_call(selected)
     newer, _, older = st.columns([1, 4, 1])
-    if newer.button("← Newer", disabled=cursor is None, width="stretch"):
-        _go_newer(number)
+    if newer.button("← Newer", disabled=page.previous_cursor is None, width="stretch"):
+        _go_newer(page, number)
         st.rerun()
     if older.button("Older →", disabled=page.next_cursor is None, width="stretch"):
         _go_older(page, number)
         st.rerun()
     return selected
+
+
+def _page_key(page: CallPage) -> str:
+    """Names a page by its first row, however it was reached (a table keeps no selection
+    from another page)."""
+    return page.previous_cursor.encode() if page.previous_cursor else "first"
 
 
 def _open_selected_call(selected_ids: list[int]) -> None:
