@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 FORMATS = ("jsonl", "json", "csv", "parquet")
 _SUFFIXES = {
@@ -25,6 +25,7 @@ _SUFFIXES = {
     ".pq": "parquet",
 }
 CSV_MAX_FIELD = 64 * 1024 * 1024
+TOO_DEEP = "nested too deeply to read (about 1,000 levels of objects and lists)"
 
 
 class ImportFileError(ValueError):
@@ -40,6 +41,14 @@ class SourceRecord:
     data: dict[str, Any] | None
     raw: bytes | None = None
     problem: str | None = None
+    field: str = ""  # the field the problem is in, when the reader can tell
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """A record's content as bytes, the same however the file spells it (key order, escapes);
+    a lone surrogate (JSON allows "\\ud800") is kept as it is."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return text.encode("utf-8", "surrogatepass")
 
 
 def detect_format(path: Path, explicit: str | None = None) -> str:
@@ -93,13 +102,16 @@ def _object_or_problem(where: str, number: int, value: Any, raw: bytes | None) -
 
 
 def _read_jsonl(path: Path) -> Iterator[SourceRecord]:
+    """One record per line, numbered as an editor numbers them: blank lines count, a line may
+    end in CRLF, a byte order mark may open any line (files joined with `cat`), and a last
+    line cut short is reported as malformed JSON."""
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             where = f"line {number}"
             if not raw.strip():
                 continue
             try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                text = raw.decode("utf-8").removeprefix("\ufeff")
             except UnicodeDecodeError as exc:
                 yield SourceRecord(
                     where, number, None, raw, f"invalid UTF-8 at byte {exc.start + 1}"
@@ -116,18 +128,76 @@ def _read_jsonl(path: Path) -> Iterator[SourceRecord]:
                     f"malformed JSON at character {exc.pos + 1}: {exc.msg}",
                 )
                 continue
+            except RecursionError:
+                yield _too_deep(where, number, text, 0, raw)
+                continue
             yield _object_or_problem(where, number, value, raw)
+
+
+def _too_deep(where: str, number: int, text: str, start: int, raw: bytes | None) -> SourceRecord:
+    """The record for a JSON value nested too deeply to read, naming the field that is."""
+    _, key = scan_json_value(text, start)
+    return SourceRecord(where, number, None, raw, TOO_DEEP, field=key or "")
+
+
+def scan_json_value(text: str, start: int) -> tuple[int, str | None]:
+    """Walk the JSON value at `start` without building it (it may be nested beyond Python's
+    recursion limit): the index just after it, and the top-level key whose value nests
+    deepest (None when the value is not an object)."""
+    depth = deepest = 0
+    key: str | None = None
+    deepest_key: str | None = None
+    index = start
+    while index < len(text):
+        char = text[index]
+        if char == '"':
+            end = index + 1
+            while end < len(text) and text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            if depth == 1 and _is_key(text, end + 1):
+                key = json.loads(text[index : end + 1])
+            index = end + 1
+            if depth == 0:
+                return index, None
+            continue
+        if char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, deepest_key = depth, key
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                return index + 1, deepest_key
+        elif depth == 0 and char not in " \t\r\n":
+            end = index
+            while end < len(text) and text[end] not in ",]} \t\r\n":
+                end += 1
+            return end, None
+        index += 1
+    return index, deepest_key
+
+
+def _is_key(text: str, index: int) -> bool:
+    """True when the string that ends just before `index` is followed by a colon."""
+    while index < len(text) and text[index] in " \t\r\n":
+        index += 1
+    return text[index : index + 1] == ":"
 
 
 def _read_json(path: Path) -> Iterator[SourceRecord]:
     try:
-        value = json.loads(path.read_bytes().decode("utf-8-sig"))
+        text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFileError(f"{path.name} is not valid UTF-8 (byte {exc.start + 1})") from None
+    try:
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ImportFileError(
             f"{path.name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from None
+    except RecursionError:
+        yield from _read_json_array_items(path, text)
+        return
     if isinstance(value, dict):
         for key in ("data", "records", "calls", "items", "rows"):
             if isinstance(value.get(key), list):
@@ -138,8 +208,46 @@ def _read_json(path: Path) -> Iterator[SourceRecord]:
     if not isinstance(value, list):
         raise ImportFileError(f"{path.name}: expected a JSON array of objects")
     for index, item in enumerate(value, start=1):
-        raw = json.dumps(item, sort_keys=True, ensure_ascii=False).encode()
+        raw = canonical_bytes(item)
         yield _object_or_problem(f"item {index}", index, item, raw)
+
+
+def _read_json_array_items(path: Path, text: str) -> Iterator[SourceRecord]:
+    """The items of a JSON array read one by one, for a file where some item nests too deeply
+    to read: that item is reported, the others are read as usual."""
+    decoder = json.JSONDecoder()
+    index = len(text) - len(text.lstrip())
+    if text[index : index + 1] != "[":
+        raise ImportFileError(f"{path.name}: {TOO_DEEP}")
+    index += 1
+    number = 0
+    while True:
+        index = _skip_space(text, index)
+        if text[index : index + 1] == "]":
+            return
+        number += 1
+        where = f"item {number}"
+        try:
+            item, index = decoder.raw_decode(text, index)
+        except json.JSONDecodeError as exc:
+            raise ImportFileError(f"{path.name} is not valid JSON: {exc.msg} ({where})") from None
+        except RecursionError:
+            yield _too_deep(where, number, text, index, None)
+            index, _ = scan_json_value(text, index)
+        else:
+            raw = canonical_bytes(item)
+            yield _object_or_problem(where, number, item, raw)
+        index = _skip_space(text, index)
+        if text[index : index + 1] == ",":
+            index += 1
+        elif text[index : index + 1] != "]":
+            raise ImportFileError(f"{path.name} is not valid JSON: ',' expected after {where}")
+
+
+def _skip_space(text: str, index: int) -> int:
+    while index < len(text) and text[index] in " \t\r\n":
+        index += 1
+    return index
 
 
 def _sniff_delimiter(sample: str, suffix: str) -> str:
@@ -151,49 +259,117 @@ def _sniff_delimiter(sample: str, suffix: str) -> str:
         return ","
 
 
-def _decoded_lines(path: Path, bad_lines: set[int]) -> Iterator[str]:
-    """The file's lines as text; a line that is not UTF-8 is noted and replaced by a blank."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                bad_lines.add(number)
-                yield raw.decode("utf-8", errors="replace")
+class _CsvLines:
+    """The file's lines as text for csv.reader, numbered from 1; a line that is not UTF-8 is
+    noted in `bad_lines` and decoded with replacements. `restart_after_record_start` rewinds to
+    the line after the one where the current record began, so a record that a stray quote
+    stretched over later lines can be reported and those lines read again."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.number = 0  # lines read so far
+        self.bad_lines: set[int] = set()
+        self._record_start = 1
+        self._after_record_start = 0  # byte offset after the record's first line
+
+    def __iter__(self) -> _CsvLines:
+        return self
+
+    def __next__(self) -> str:
+        raw = self._handle.readline()
+        if not raw:
+            raise StopIteration
+        self.number += 1
+        if self.number == self._record_start:
+            self._after_record_start = self._handle.tell()
+        try:
+            return raw.decode("utf-8-sig" if self.number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            self.bad_lines.add(self.number)
+            return raw.decode("utf-8", errors="replace")
+
+    @property
+    def record_start(self) -> int:
+        return self._record_start
+
+    def start_record(self) -> None:
+        """The next line read begins a record."""
+        self._record_start = self.number + 1
+
+    def restart_after_record_start(self) -> None:
+        self._handle.seek(self._after_record_start)
+        self.number = self._record_start
+        self.start_record()
+
+
+def _quote_problem(start: int, end: int, error: csv.Error) -> str:
+    """What a CSV error at a record that began on line `start` and failed on line `end` means."""
+    if str(error) == "unexpected end of data":
+        return "unterminated quote: the quoted field opened on this line never closes"
+    if end > start:
+        return (
+            f"unterminated quote: the quoted field opened on this line runs into line {end} "
+            f"({error})"
+        )
+    return f"CSV error: {error}"
 
 
 def _read_csv(path: Path) -> Iterator[SourceRecord]:
+    """Rows of a CSV file, each numbered by the line it starts on.
+
+    The reader is strict, so a quote that never closes (or closes somewhere in a later line,
+    followed by text) is reported on the line where the quoted field opened, and reading goes
+    on from the next line: the lines it would have swallowed are read as rows of their own.
+    """
     csv.field_size_limit(CSV_MAX_FIELD)
-    bad_lines: set[int] = set()
-    sample = "".join(islice(_decoded_lines(path, set()), 200))
-    reader = csv.reader(
-        _decoded_lines(path, bad_lines), delimiter=_sniff_delimiter(sample, path.suffix.lower())
-    )
-    header = next(reader, None)
-    if not header:
-        raise ImportFileError(f"{path.name} has no header row")
-    first_line = reader.line_num + 1
-    try:
-        for row in reader:
-            where, number, first_line = f"line {first_line}", first_line, reader.line_num + 1
-            if not any(cell.strip() for cell in row):
+    with path.open("rb") as handle:
+        sample = b"".join(islice(handle, 200)).decode("utf-8-sig", errors="replace")
+        handle.seek(0)
+        delimiter = _sniff_delimiter(sample, path.suffix.lower())
+        lines = _CsvLines(handle)
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise ImportFileError(f"{path.name}: the header row is not valid CSV: {exc}") from None
+        if not header:
+            raise ImportFileError(f"{path.name} has no header row")
+        while True:
+            lines.start_record()
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                start = lines.record_start
+                yield SourceRecord(f"line {start}", start, None, None,
+                                   _quote_problem(start, lines.number, exc))
+                lines.restart_after_record_start()
+                reader = csv.reader(lines, delimiter=delimiter, strict=True)
                 continue
-            if bad_lines & set(range(number, reader.line_num + 1)):
-                yield SourceRecord(where, number, None, None, "invalid UTF-8")
-            elif len(row) != len(header):
-                yield SourceRecord(
-                    where,
-                    number,
-                    None,
-                    None,
-                    f"{len(row)} fields where the header has {len(header)}",
-                )
-            else:
-                data = dict(zip(header, row, strict=True))
-                raw = json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
-                yield SourceRecord(where, number, data, raw)
-    except csv.Error as exc:
-        yield SourceRecord(f"line {first_line}", first_line, None, None, f"CSV error: {exc}")
+            yield from _csv_record(header, row, lines)
+
+
+def _csv_record(header: list[str], row: list[str], lines: _CsvLines) -> Iterator[SourceRecord]:
+    number = lines.record_start
+    where = f"line {number}"
+    if not any(cell.strip() for cell in row):
+        return
+    if lines.bad_lines & set(range(number, lines.number + 1)):
+        yield SourceRecord(where, number, None, None, "invalid UTF-8")
+    elif len(row) != len(header):
+        span = (
+            f" (a quoted field runs over lines {number}-{lines.number}: is a quote left open?)"
+            if lines.number > number
+            else ""
+        )
+        yield SourceRecord(
+            where, number, None, None, f"{len(row)} fields where the header has {len(header)}{span}"
+        )
+    else:
+        data = dict(zip(header, row, strict=True))
+        raw = canonical_bytes(data)
+        yield SourceRecord(where, number, data, raw)
 
 
 def _read_parquet(path: Path) -> Iterator[SourceRecord]:
@@ -207,5 +383,5 @@ def _read_parquet(path: Path) -> Iterator[SourceRecord]:
     for batch in parquet.iter_batches(batch_size=10_000):
         for row in batch.to_pylist():
             number += 1
-            raw = json.dumps(row, sort_keys=True, ensure_ascii=False, default=str).encode()
+            raw = canonical_bytes(row)
             yield SourceRecord(f"row {number}", number, row, raw)

@@ -11,7 +11,14 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine
 
-from evalboard.import_readers import SourceRecord, detect_format, read_records
+from evalboard.import_readers import SourceRecord, canonical_bytes, detect_format, read_records
+from evalboard.import_refusals import (
+    bisect_failures,
+    is_row_refusal,
+    refusal,
+    refusal_reason,
+    refused_field,
+)
 from evalboard.iterutil import chunked
 from evalboard.store.ids import IdPool
 from evalboard.store.models import SOURCES
@@ -20,6 +27,7 @@ from evalboard.store.writes import write_calls
 
 OnError = Literal["skip", "abort"]
 BATCH_SIZE = 2000
+MAX_FIELD_SEARCHES = 20  # refused rows of a batch whose field is searched by trial
 
 # Columns of evalboard's own export that are not call fields (the exporting store's id and a
 # derived total): not kept in metadata when such a file is imported again.
@@ -51,6 +59,7 @@ class RowProblem:
     where: str
     field: str
     reason: str
+    number: int = 0  # the line, item or row number: problems are listed in file order
 
     def __str__(self) -> str:
         field_part = f" {self.field}:" if self.field else ""
@@ -103,20 +112,42 @@ def lookup(record: Mapping[str, Any], path: str) -> Any:
     return value
 
 
-def _decode_json_text(target: str, value: Any) -> Any:
-    """CSV cells are text: read back metadata objects and chat-message lists written as JSON."""
-    if not isinstance(value, str) or target not in ("metadata", "input"):
-        return value
-    stripped = value.strip()
-    if not stripped.startswith("{" if target == "metadata" else "[{"):
-        return value
+def _json_text(value: str) -> Any:
+    """The JSON value a string spells, or _MISSING when it spells none."""
     try:
-        decoded = json.loads(stripped)
-    except json.JSONDecodeError:
+        return json.loads(value)
+    except (json.JSONDecodeError, RecursionError):
+        return _MISSING
+
+
+def _as_metadata(value: Any) -> Mapping[str, Any]:
+    """Metadata as an object: an object as it is, a string holding a JSON object parsed (many
+    exports store metadata as JSON text); any other value kept under the `metadata` key."""
+    if isinstance(value, Mapping):
         return value
-    if target == "input" and not all(isinstance(m, dict) and "role" in m for m in decoded):
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        decoded = _json_text(value)
+        if isinstance(decoded, dict):
+            return decoded
+    return {"metadata": value}
+
+
+def _as_input(value: Any) -> Any:
+    """A string holding a JSON list of chat messages becomes those messages; any other value is
+    left for validation (a string is a prompt)."""
+    if not isinstance(value, str) or not value.lstrip().startswith("["):
         return value
-    return decoded
+    decoded = _json_text(value)
+    if (
+        isinstance(decoded, list)
+        and decoded
+        and all(isinstance(m, dict) and "role" in m for m in decoded)
+    ):
+        return decoded
+    return value
+
+
+_FIELD_SHAPES: dict[str, Callable[[Any], Any]] = {"metadata": _as_metadata, "input": _as_input}
 
 
 class RecordMapper:
@@ -128,12 +159,10 @@ class RecordMapper:
         defaults: Mapping[str, Any],
         *,
         overrides: Mapping[str, Any] | None = None,
-        text_cells: bool = False,
     ) -> None:
         self.mapping = dict(mapping)
         self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
         self.defaults = {k: v for k, v in defaults.items() if v is not None}
-        self.text_cells = text_cells
 
     def fields(self, record: Mapping[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -147,7 +176,7 @@ class RecordMapper:
                 if target == "source" and target not in self.mapping and value not in SOURCES:
                     continue  # a foreign "source" column means something else: keep it
                 if value is not _MISSING and value is not None and value != "":
-                    values[target] = _decode_json_text(target, value) if self.text_cells else value
+                    values[target] = _FIELD_SHAPES.get(target, _same)(value)
                     used.add(path.split(".")[0])
                     break
         for target, default in self.defaults.items():
@@ -159,37 +188,46 @@ class RecordMapper:
             if k not in used and k not in EXPORT_ONLY_COLUMNS and v not in (None, "")
         }
         if extra and "metadata" not in self.mapping:
-            metadata = values.get("metadata")
-            if metadata is None:
-                values["metadata"] = extra
-            elif isinstance(metadata, Mapping):
-                values["metadata"] = {**extra, **metadata}
-            # other metadata is left as it is, for validation to report
+            values["metadata"] = {**extra, **values.get("metadata", {})}
         return values
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _content_id(record: SourceRecord) -> str:
     """The same record content gives the same id, however the file spells it."""
-    canonical = json.dumps(record.data, sort_keys=True, ensure_ascii=False, default=str)
-    return "sha1:" + hashlib.sha1(canonical.encode()).hexdigest()
+    return "sha1:" + hashlib.sha1(canonical_bytes(record.data)).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A normalised row and the place in the file it came from."""
+
+    where: str
+    number: int
+    row: dict[str, Any]
 
 
 def _rows(
     records: Iterator[SourceRecord], mapper: RecordMapper, summary: ImportSummary
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[_Pending]:
     for record in records:
         if record.problem is not None or record.data is None:
-            summary.problems.append(RowProblem(record.where, "", record.problem or "empty"))
+            summary.problems.append(
+                RowProblem(record.where, record.field, record.problem or "empty", record.number)
+            )
             continue
         try:
             values = mapper.fields(record.data)
             row = normalize_call(input=values.pop("input", None), **values)
         except CallValidationError as exc:
-            summary.problems.append(RowProblem(record.where, exc.field, exc.reason))
+            summary.problems.append(RowProblem(record.where, exc.field, exc.reason, record.number))
             continue
         if row["external_id"] is None:
             row["external_id"] = _content_id(record)
-        yield row
+        yield _Pending(record.where, record.number, row)
 
 
 def import_file(
@@ -205,9 +243,11 @@ def import_file(
 ) -> ImportSummary:
     """Import a JSONL, JSON, CSV or Parquet file; see ImportSummary for what happened.
 
-    With on_error="abort" the file is checked first and nothing is written if any row has a
-    problem. Rows are written in short batches, so an interrupted import can simply be run
-    again: rows already present (same external id, or same content) are not added twice.
+    Rows are written in short batches, so an interrupted import can simply be run again: rows
+    already present (same external id, or same content) are not added twice. A batch the store
+    refuses is split until the refused rows are found: they are reported with their line, the
+    others land. With on_error="abort" the whole file is checked first, every batch tried in a
+    transaction that is rolled back, and nothing is written if any row has a problem.
     """
     path = Path(path)
     fmt = detect_format(path, fmt)
@@ -215,21 +255,53 @@ def import_file(
         mapping or {},
         {"model_version": model_version, "source": "import"},
         overrides={"source": source},
-        text_cells=fmt in ("csv", "parquet"),
     )
     if on_error == "abort":
         check = ImportSummary()
-        for _ in _rows(read_records(path, fmt), mapper, check):
-            pass
+        for batch in chunked(_rows(read_records(path, fmt), mapper, check), BATCH_SIZE):
+            _report_refused(engine, batch, lambda rows: refusal(engine, rows), check)
         if check.problems:
             check.aborted = True
+            check.problems.sort(key=_in_file_order)
             return check
     summary = ImportSummary()
     ids = IdPool(engine)
-    for batch in chunked(_rows(read_records(path, fmt), mapper, summary), BATCH_SIZE):
-        written = write_calls(engine, batch, ids)
+
+    def write(rows: list[dict[str, Any]]) -> Exception | None:
+        try:
+            written = write_calls(engine, rows, ids)
+        except Exception as exc:  # noqa: BLE001 - sorted by is_row_refusal
+            if not is_row_refusal(exc):
+                raise
+            return exc
         summary.imported += written.inserted
         summary.already_present += written.already_present
+        return None
+
+    for batch in chunked(_rows(read_records(path, fmt), mapper, summary), BATCH_SIZE):
+        _report_refused(engine, batch, write, summary)
         if progress is not None:
             progress(len(batch))
+    summary.problems.sort(key=_in_file_order)
     return summary
+
+
+def _in_file_order(problem: RowProblem) -> int:
+    return problem.number
+
+
+def _report_refused(
+    engine: Engine,
+    batch: list[_Pending],
+    attempt: Callable[[list[dict[str, Any]]], Exception | None],
+    summary: ImportSummary,
+) -> None:
+    """Apply `attempt` to the batch; where it fails, split the batch in halves until the rows
+    that fail alone are found, and report each with its line and the field the store refuses
+    (searched by trial for the first MAX_FIELD_SEARCHES rows of a batch)."""
+    failures = bisect_failures(batch, lambda part: attempt([p.row for p in part]))
+    for searched, (pending, error) in enumerate(failures):
+        field = refused_field(engine, pending.row) if searched < MAX_FIELD_SEARCHES else ""
+        summary.problems.append(
+            RowProblem(pending.where, field, refusal_reason(error), pending.number)
+        )

@@ -258,7 +258,7 @@ def test_bad_jsonl_lines_are_reported_and_good_rows_land(engine, tmp_path):
         '{"input": "t", "prompt_tokens": 1.5}',
         '{"input": 42}',
         '{"input": [{"content": "no role"}]}',
-        '{"input": "t", "metadata": ["a"]}',
+        '{"input": "t", "metadata": ["a"], "source": 3}',
         '{"input": "t", "source": "bogus"}',
         '{"input": "good 2", "prompt_tokens": "12", "latency_ms": "7"}',
     ])
@@ -275,7 +275,7 @@ def test_bad_jsonl_lines_are_reported_and_good_rows_land(engine, tmp_path):
         ("line 11", "prompt_tokens", "expected a whole number"),
         ("line 12", "input", "got int"),
         ("line 13", "input", "message 0 is not an object with a 'role'"),
-        ("line 14", "metadata", "expected an object, got list"),
+        ("line 14", "source", "must be one of"),
         ("line 15", "source", "must be one of"),
     ]
     assert problems(summary) == [(where, field) for where, field, _ in expected]
@@ -287,9 +287,12 @@ def test_bad_jsonl_lines_are_reported_and_good_rows_land(engine, tmp_path):
     assert (good["good 2"]["prompt_tokens"], good["good 2"]["latency_ms"]) == (12, 7.0)
 
 
-def test_metadata_that_is_not_an_object_is_reported_even_with_extra_fields(engine, tmp_path):
+def test_metadata_that_is_not_an_object_is_kept_under_its_key_beside_extra_fields(
+    engine, tmp_path
+):
     path = write_jsonl(tmp_path / "meta.jsonl", [{"input": "a", "metadata": "note", "x": 1}])
-    assert problems(import_file(engine, path)) == [("line 1", "metadata")]
+    assert import_file(engine, path).problems == []
+    assert stored(engine)[0]["metadata"] == {"metadata": "note", "x": 1}
 
 
 def test_row_problem_reads_as_one_line():

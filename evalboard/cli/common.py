@@ -6,8 +6,10 @@ from typing import Annotated, NoReturn
 
 import typer
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-from evalboard.config import DB_URL_ENV
+from evalboard.config import DB_URL_ENV, DEFAULT_DB_URL, resolve_db_url
 from evalboard.store import open_store
 
 DbOption = Annotated[
@@ -32,6 +34,30 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise CLIError(message, code)
 
 
+def is_throwaway_sqlite(url: str) -> bool:
+    """True for a SQLite URL without a file (`sqlite://`, `sqlite:///`, `:memory:`,
+    `mode=memory`): such a store vanishes when the process that opened it exits."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return False  # open_store reports a malformed URL
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    database = parsed.database or ""
+    return (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or parsed.query.get("mode") == "memory"
+    )
+
+
 def store(db: str | None) -> Engine:
-    """Open (and upgrade) the store for a command."""
-    return open_store(db)
+    """Open (and upgrade) the store for a command; refuse a store that would not outlive it."""
+    url = resolve_db_url(db)
+    if is_throwaway_sqlite(url):
+        fail(
+            f"{url} is an in-memory SQLite store: whatever this command writes would vanish "
+            f"when it exits; give a file, e.g. --db {DEFAULT_DB_URL}",
+            2,
+        )
+    return open_store(url)
