@@ -47,8 +47,8 @@ from evalboard.metrics.axis import version_axis
 from evalboard.metrics.calls import nth_latency_query
 from evalboard.metrics.daily import histogram_rollup_query, partial_day_query, totals_rollup_query
 from evalboard.metrics.plans import query_plan, reads_table_rows
-from evalboard.review.annotations import label_usage
-from evalboard.review.habit import coverage_per_day, judged_calls, review_streak, reviewed_per_day
+from evalboard.review.habit import coverage_per_day, review_streak, reviewed_per_day
+from evalboard.review.labels import label_usage
 from evalboard.runs.overview import failing_unreviewed_calls, latest_runs_by_version
 from evalboard.store import open_store
 from evalboard.store.calls_query import CallFilter, count_calls
@@ -91,8 +91,8 @@ def charts(engine: Engine, end: datetime) -> dict[str, Callable[[], object]]:
             engine, today=today),
         "Home: review streaks (team, one reviewer)": lambda: (
             review_streak(engine, today=today), review_streak(engine, "ana", today=today)),
-        "Home: judged calls and label usage": lambda: (judged_calls(engine),
-                                                       label_usage(engine)),
+        "Home: label usage (calls carrying each label, judged calls)": lambda: label_usage(
+            engine),
         "Home: latest run per version, regressions": lambda: latest_runs_by_version(engine),
         "Home: failing calls nobody reviewed": lambda: failing_unreviewed_calls(engine),
         "call metrics per version (production, all time)": lambda: call_metrics(engine),

@@ -106,7 +106,7 @@ def test_the_seeded_taxonomy_is_listed_with_keys(store):
     captions = _row_captions(at)
     for key in range(1, 9):
         assert f"key {key}" in captions
-    assert captions.count("used 0×") == 8
+    assert captions.count("used on 0 calls") == 8
 
 
 def test_add_a_label_with_a_key(store):
@@ -193,7 +193,7 @@ def test_archive_a_used_label_then_restore_it(store):
     annotate(store, 1, "ann", Judgement("fail", ("hallucination", "wrong format")))
     lid = label_id(store, "hallucination")
     at = open_page()
-    assert "used 1×" in _row_captions(at)
+    assert "used on 1 call" in _row_captions(at)
     at.button(key=f"archive_{lid}").click().run()
     assert not at.exception and not _errors(at)
     assert any("Label archived" in t.value for t in at.toast)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, aliased
 from evalboard.review.labels import labels_by_name
 from evalboard.store.engine import write_session
 from evalboard.store.models import Call
-from evalboard.store.review_models import VERDICTS, Annotation, Label, annotation_labels
+from evalboard.store.review_models import VERDICTS, Annotation, Label
 
 BULK_CHUNK = 500
 
@@ -358,17 +358,3 @@ def current_judgement(engine: Engine, call_id: int, reviewer: str) -> Annotation
 def is_reviewed():  # type: ignore[no-untyped-def]
     """WHERE clause (on Call) true when someone's current judgement of the call exists."""
     return exists().where(Annotation.call_id == Call.id, live_judgements())
-
-
-def label_usage(engine: Engine) -> dict[str, int]:
-    """How many live judgements carry each label."""
-    with Session(engine) as session:
-        return dict(
-            session.execute(
-                select(Label.name, func.count())
-                .join(annotation_labels, annotation_labels.c.label_id == Label.id)
-                .join(Annotation, Annotation.id == annotation_labels.c.annotation_id)
-                .where(live_judgements())
-                .group_by(Label.name)
-            ).all()
-        )

@@ -68,13 +68,6 @@ def coverage_per_day(engine: Engine, days: int = 14, today: date | None = None,
             for day, count in sorted(logged.items())]
 
 
-def judged_calls(engine: Engine) -> int:
-    """How many calls someone currently judges."""
-    with engine.connect() as conn:
-        return conn.execute(select(func.count(func.distinct(Annotation.call_id))).where(
-            live_judgements())).scalar_one()
-
-
 def review_streak(engine: Engine, reviewer: str | None = None, today: date | None = None
                   ) -> int:
     """Consecutive days with at least one judgement, ending today (or yesterday, when today

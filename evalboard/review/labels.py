@@ -10,7 +10,7 @@ from sqlalchemy import Engine, exists, func, select
 from sqlalchemy.orm import Session
 
 from evalboard.store.engine import write_session
-from evalboard.store.review_models import LABEL_KINDS, Label, annotation_labels
+from evalboard.store.review_models import LABEL_KINDS, Annotation, Label, annotation_labels
 
 # Keys the review screen uses for verdicts and navigation, and keys Streamlit reserves.
 RESERVED_KEYS = frozenset("PFUSZJKCR")
@@ -69,6 +69,39 @@ def labels_by_name(engine: Engine, names: Sequence[str]) -> dict[str, int]:
     if missing:
         raise LabelError(f"unknown or archived label(s): {', '.join(missing)}")
     return found
+
+
+USAGE_DEFINITION = ("share of judged calls (calls with a current judgement) on which a current "
+                    "judgement carries the label; a call counts once however many reviewers "
+                    "labelled it")
+
+
+@dataclass(frozen=True)
+class LabelUsage:
+    """How many calls carry each label: calls on which a reviewer's current judgement (the
+    newest unretracted one per reviewer) carries it, each call counted once, out of the
+    calls that have a current judgement (USAGE_DEFINITION)."""
+
+    calls: dict[str, int]
+    judged_calls: int
+
+    def share(self, name: str) -> float:
+        return self.calls.get(name, 0) / self.judged_calls if self.judged_calls else 0.0
+
+
+def label_usage(engine: Engine) -> LabelUsage:
+    """The calls carrying each label and the judged calls, by USAGE_DEFINITION."""
+    current = Annotation.is_current.is_(True)  # see annotations.is_current_judgement
+    calls = func.count(Annotation.call_id.distinct())
+    with engine.connect() as conn:
+        per_label = dict(conn.execute(
+            select(Label.name, calls)
+            .join(annotation_labels, annotation_labels.c.label_id == Label.id)
+            .join(Annotation, Annotation.id == annotation_labels.c.annotation_id)
+            .where(current)
+            .group_by(Label.name)).all())
+        judged = conn.execute(select(calls).where(current)).scalar_one()
+    return LabelUsage(per_label, judged)
 
 
 def _check_name(name: str) -> str:

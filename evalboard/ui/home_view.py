@@ -8,13 +8,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from evalboard.review.annotations import label_usage
 from evalboard.review.habit import (
     coverage_per_day,
-    judged_calls,
     review_streak,
     reviewed_per_day,
 )
+from evalboard.review.labels import USAGE_DEFINITION, label_usage
 from evalboard.runs.overview import VersionRun, failing_unreviewed_calls, latest_runs_by_version
 from evalboard.store.calls_query import CallFilter, count_calls
 from evalboard.store.models import utcnow
@@ -58,9 +57,9 @@ def _habit_frames(url: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     coverage = pd.DataFrame(
         [(d.day, d.logged, d.reviewed, d.share) for d in coverage_per_day(engine, days=14)],
         columns=["day", "calls logged", "calls reviewed", "share reviewed"])
-    judged = judged_calls(engine) or 1
-    labels = pd.DataFrame([(name, count, count / judged) for name, count in sorted(
-        label_usage(engine).items(), key=lambda kv: -kv[1])],
+    usage = label_usage(engine)
+    labels = pd.DataFrame([(name, count, usage.share(name)) for name, count in sorted(
+        usage.calls.items(), key=lambda kv: (-kv[1], kv[0]))],
         columns=["label", "calls", "share of judged calls"])
     return per_day, coverage, labels
 
@@ -91,6 +90,7 @@ def habit_charts() -> None:
     if labels.empty:
         st.caption("No labels given yet.")
     else:
+        st.caption(f"Each bar: the {USAGE_DEFINITION}.")
         st.altair_chart(alt.Chart(labels).mark_bar().encode(
             y=alt.Y("label:N", sort="-x", title=None),
             x=alt.X("share of judged calls:Q", axis=alt.Axis(format="%")),

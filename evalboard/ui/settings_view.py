@@ -5,13 +5,13 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy import Engine
 
-from evalboard.review.annotations import label_usage
 from evalboard.review.guidelines import get_guidelines, set_guidelines
 from evalboard.review.labels import (
     LabelError,
     LabelView,
     archive_label,
     create_label,
+    label_usage,
     list_labels,
     restore_label,
     update_label,
@@ -49,7 +49,9 @@ def _edit_form(engine: Engine, label: LabelView) -> None:
 def labels_section(engine: Engine) -> None:
     st.subheader("Labels")
     st.caption("Failure modes are what must not happen; success modes what must. A label "
-               "that was ever used is archived (its history stays), an unused one is deleted.")
+               "that was ever used is archived (its history stays), an unused one is deleted. "
+               "“Used on N calls”: the calls on which a reviewer's current judgement carries "
+               "the label, each call counted once (as on Home).")
     usage = label_usage(engine)
     for label in list_labels(engine, include_archived=True):
         cols = st.columns([3, 1, 1, 1, 2], vertical_alignment="center")
@@ -59,7 +61,8 @@ def labels_section(engine: Engine) -> None:
             cols[0].caption(label.description)
         cols[1].caption(label.kind)
         cols[2].caption(f"key {label.shortcut}" if label.shortcut else "no key")
-        cols[3].caption(f"used {usage.get(label.name, 0)}×")
+        used = usage.calls.get(label.name, 0)
+        cols[3].caption(f"used on {used:,} call{'' if used == 1 else 's'}")
         actions = cols[4].columns(2)
         with actions[0].popover(f"Edit “{label.name}”", width="stretch"):
             _edit_form(engine, label)
