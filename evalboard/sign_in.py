@@ -1,0 +1,124 @@
+"""Signing in with a local account: password check behind a limiter of failed attempts.
+
+Failures are counted per account and per client address inside one server process (shared by
+every browser session of that server, kept across reruns). The first few failures in a window
+cost nothing; after them every attempt waits twice as long as the one before, up to a cap. A
+name that does not exist is counted like one that does, so the limiter tells nobody which
+names exist. Times come from `evalboard.clock`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from evalboard import clock
+from evalboard.access import Identity, authenticate
+
+
+@dataclass(frozen=True)
+class LimitPolicy:
+    """`free_failures` in `window` cost nothing; then waits of `first_wait` doubling per
+    further failure, at most `max_wait`."""
+
+    free_failures: int
+    window: timedelta
+    first_wait: timedelta
+    max_wait: timedelta
+
+    def wait_after(self, failures: int) -> timedelta:
+        if failures < self.free_failures:
+            return timedelta(0)
+        doublings = min(failures - self.free_failures, 30)
+        return min(self.max_wait, self.first_wait * 2**doublings)
+
+
+ACCOUNT_POLICY = LimitPolicy(5, timedelta(minutes=15), timedelta(seconds=1),
+                             timedelta(minutes=15))
+CLIENT_POLICY = LimitPolicy(20, timedelta(minutes=15), timedelta(seconds=1),
+                            timedelta(minutes=15))
+MAX_TRACKED_KEYS = 20_000
+
+
+class SignInLimiter:
+    """Thread-safe counters of recent failed sign-ins, keyed by account and by client."""
+
+    def __init__(self, account: LimitPolicy = ACCOUNT_POLICY,
+                 client: LimitPolicy = CLIENT_POLICY, max_keys: int = MAX_TRACKED_KEYS) -> None:
+        self._policies = {"account": account, "client": client}
+        self._failures: dict[tuple[str, str], deque[datetime]] = {}
+        self._max_keys = max_keys
+        self._lock = threading.Lock()
+
+    def _keys(self, username: str, client: str | None) -> list[tuple[str, str]]:
+        keys = [("account", username.strip().casefold())]
+        if client:
+            keys.append(("client", client))
+        return keys
+
+    def _recent(self, key: tuple[str, str], now: datetime) -> deque[datetime]:
+        times = self._failures.get(key, deque())
+        window = self._policies[key[0]].window
+        while times and now - times[0] >= window:
+            times.popleft()
+        if not times:
+            self._failures.pop(key, None)
+        return times
+
+    def retry_after(self, username: str, client: str | None) -> float:
+        """Seconds until the next attempt for this account from this client may be checked
+        (0: now)."""
+        now = clock.now()
+        with self._lock:
+            waits = [0.0]
+            for key in self._keys(username, client):
+                times = self._recent(key, now)
+                if times:
+                    allowed = times[-1] + self._policies[key[0]].wait_after(len(times))
+                    waits.append((allowed - now).total_seconds())
+            return max(waits)
+
+    def record_failure(self, username: str, client: str | None) -> None:
+        now = clock.now()
+        with self._lock:
+            if len(self._failures) >= self._max_keys:
+                self._forget_expired(now)
+            for key in self._keys(username, client):
+                times = self._recent(key, now)
+                times.append(now)
+                self._failures[key] = times
+
+    def record_success(self, username: str, client: str | None) -> None:
+        """A right password clears the account's failures (the client's still count)."""
+        with self._lock:
+            self._failures.pop(self._keys(username, client)[0], None)
+
+    def _forget_expired(self, now: datetime) -> None:
+        for key in list(self._failures):
+            self._recent(key, now)
+        while len(self._failures) >= self._max_keys:  # the oldest goes first
+            self._failures.pop(next(iter(self._failures)))
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    identity: Identity | None
+    retry_after: float = 0.0  # > 0: refused unchecked, try again in this many seconds
+
+
+def sign_in(engine: Engine, limiter: SignInLimiter, username: str, password: str,
+            client: str | None) -> SignInResult:
+    """Check a password unless this account or client must wait; count the outcome."""
+    wait = limiter.retry_after(username, client)
+    if wait > 0:
+        return SignInResult(None, wait)
+    identity = authenticate(engine, username, password)
+    if identity is None:
+        limiter.record_failure(username, client)
+    else:
+        limiter.record_success(username, client)
+    return SignInResult(identity)
