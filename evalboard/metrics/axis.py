@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, select
+from sqlalchemy import ColumnElement, Connection, Engine, select
 
 from evalboard.metrics.dialect import unindexed
 from evalboard.store.models import Call, ModelVersion
@@ -66,6 +66,13 @@ def version_axis(conn: Connection, versions: Sequence[str] | None = None) -> lis
     if unknown:
         raise ValueError(f"no model version named {', '.join(map(repr, unknown))}")
     return [VersionRef(ids[name], name, k) for k, name in enumerate(dict.fromkeys(versions))]
+
+
+def version_names(engine: Engine, versions: Sequence[str] | None = None) -> list[str]:
+    """The names on the version axis, in order (every version a chart must show, with or
+    without data)."""
+    with engine.connect() as conn:
+        return [v.name for v in version_axis(conn, versions)]
 
 
 def axis_frame(axis: Iterable[VersionRef]) -> pd.DataFrame:

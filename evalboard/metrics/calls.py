@@ -26,6 +26,7 @@ from evalboard.metrics.daily import (
     summary,
 )
 from evalboard.metrics.dialect import nearest_rank, percentile_name, quantile_fraction
+from evalboard.metrics.intervals import with_wilson
 from evalboard.store.models import Call
 
 PERCENTILES = (0.5, 0.95)
@@ -98,8 +99,9 @@ def call_metrics(engine: Engine, *, scope: CallScope = PRODUCTION,
                  percentiles: Sequence[float] = PERCENTILES,
                  exact_limit: int | None = None) -> pd.DataFrame:
     """Per model version: model_version, version_order, calls, errors, error_rate,
-    latency_calls (calls with a latency), latency_p50, latency_p95 (nearest rank; from the
-    latency histograms, within 0.5%, above `exact_limit` calls: attrs["approximate"]),
+    error_low, error_high (its 95% Wilson interval), latency_calls (calls with a latency),
+    latency_p50, latency_p95 (nearest rank; from the latency histograms, within 0.5%, above
+    `exact_limit` calls: attrs["approximate"]),
     mean_prompt_tokens, mean_completion_tokens. Every version of the axis has a row;
     versions without calls in scope have calls 0 and empty rates."""
     names = [percentile_name(q) for q in percentiles]
@@ -111,7 +113,9 @@ def call_metrics(engine: Engine, *, scope: CallScope = PRODUCTION,
     for column in ("calls", "errors", "latency_calls"):
         frame[column] = frame[column].fillna(0).astype(int)
     frame["error_rate"] = frame["errors"] / frame["calls"].where(frame["calls"] > 0)
+    frame = with_wilson(frame, "errors", "calls", prefix="error_")
     for column in ("mean_prompt_tokens", "mean_completion_tokens", *names):
         frame[column] = frame[column].astype(float)
     return frame[["model_version", "version_order", "calls", "errors", "error_rate",
-                  "latency_calls", *names, "mean_prompt_tokens", "mean_completion_tokens"]]
+                  "error_low", "error_high", "latency_calls", *names, "mean_prompt_tokens",
+                  "mean_completion_tokens"]]

@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, String, cast, func, literal, null, select, union_all
 
 from evalboard.metrics.axis import PRODUCTION, CallScope, VersionRef, on_axis, version_axis
+from evalboard.metrics.intervals import with_wilson
 from evalboard.review.annotations import is_current_judgement
 from evalboard.store.models import Call
 from evalboard.store.review_models import VERDICTS, Annotation, Label, annotation_labels
@@ -40,8 +41,8 @@ def verdict_query(conn: Connection, scope: CallScope) -> Any:
 def verdict_rates(engine: Engine, *, scope: CallScope = PRODUCTION,
                   versions: Sequence[str] | None = None) -> pd.DataFrame:
     """Per (model version, verdict): model_version, version_order, verdict, count,
-    judgements (current judgements with a verdict), rate. Every verdict has a row for each
-    version with judgements."""
+    judgements (current judgements with a verdict), rate, low, high (95% Wilson interval).
+    Every verdict has a row for each version with judgements."""
     with engine.connect() as conn:
         axis = version_axis(conn, versions)
         counts = {(vid, verdict): n for vid, verdict, n in conn.execute(verdict_query(conn, scope))}
@@ -57,7 +58,7 @@ def _verdict_frame(counts: dict[tuple[int, str], int], axis: Sequence[VersionRef
             for vid, total in totals.items() for verdict in VERDICTS]
     frame = on_axis(rows, ["verdict", "count", "judgements"], axis)
     frame["rate"] = frame["count"] / frame["judgements"]
-    return frame
+    return with_wilson(frame, "count", "judgements")
 
 
 def _judged_cte(conn: Connection, scope: CallScope) -> Any:
@@ -102,8 +103,8 @@ def human_counts_query(conn: Connection, scope: CallScope) -> Any:
 def label_rates(engine: Engine, *, scope: CallScope = PRODUCTION,
                 versions: Sequence[str] | None = None) -> pd.DataFrame:
     """Per (model version, label): model_version, version_order, label, kind, calls (judged calls
-    carrying the label), judged_calls, rate. Every label that is not archived (and every label
-    in use) has a row for each version with judged calls."""
+    carrying the label), judged_calls, rate, low, high (95% Wilson interval). Every label that
+    is not archived (and every label in use) has a row for each version with judged calls."""
     with engine.connect() as conn:
         axis = version_axis(conn, versions)
         counts = {(vid, name): n for vid, name, n in conn.execute(label_calls_query(conn, scope))}
@@ -137,4 +138,4 @@ def _label_frame(conn: Connection, counts: dict[tuple[int, str | None], int],
             for vid, total in judged.items() for name in names]
     frame = on_axis(rows, ["label", "kind", "calls", "judged_calls"], axis)
     frame["rate"] = frame["calls"] / frame["judged_calls"]
-    return frame
+    return with_wilson(frame, "calls", "judged_calls")

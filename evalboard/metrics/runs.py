@@ -8,7 +8,6 @@ read from the run totals written when a run finishes (evalboard.runs.totals).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -16,11 +15,11 @@ import pandas as pd
 from sqlalchemy import Engine, Subquery, func, select
 
 from evalboard.metrics.axis import on_axis, version_axis
+from evalboard.metrics.intervals import mean_interval, with_wilson
 from evalboard.store.case_models import Suite
 from evalboard.store.run_models import EvalRun, RunTotal
 
 REFERENCE_CHECKS = ("rouge", "bleu", "chrf", "semantic_similarity", "token_f1", "exact_match")
-Z_95 = 1.959963984540054
 
 GroupBy = Literal["label", "check"] | None
 
@@ -52,7 +51,7 @@ def pass_rates(engine: Engine, *, suite: str | None = None, by: GroupBy = None,
                versions: Sequence[str] | None = None) -> pd.DataFrame:
     """Per (model version, suite[, label | check_type]) of the latest finished runs:
     model_version, version_order, suite, run_id, [label | check_type], passed, total,
-    pass_rate."""
+    pass_rate, low, high (95% Wilson interval of the pass rate)."""
     if by not in (None, "label", "check"):
         raise ValueError(f"group pass rates by 'label' or 'check', not {by!r}")
     group = {"label": ["label"], "check": ["check_type"], None: []}[by]
@@ -62,7 +61,17 @@ def pass_rates(engine: Engine, *, suite: str | None = None, by: GroupBy = None,
     frame = on_axis(rows, ["suite", "run_id", *group, "passed", "total"], axis)
     frame["passed"] = frame["passed"].astype(int)
     frame["pass_rate"] = frame["passed"] / frame["total"].where(frame["total"] > 0)
-    return frame
+    return with_wilson(frame, "passed", "total")
+
+
+def pool_pass_rates(frame: pd.DataFrame, group: str | None = None) -> pd.DataFrame:
+    """A pass_rates frame pooled over suites: per model version (and group column) the summed
+    passed and total, pass_rate, and the Wilson interval (low, high) of the pooled counts."""
+    keys = ["model_version", "version_order", *([group] if group else [])]
+    pooled = frame.groupby(keys, as_index=False, sort=False)[["passed", "total"]].sum()
+    pooled = pooled.sort_values("version_order", kind="stable").reset_index(drop=True)
+    pooled["pass_rate"] = pooled["passed"] / pooled["total"].where(pooled["total"] > 0)
+    return with_wilson(pooled, "passed", "total")
 
 
 def reference_score_query(latest: Subquery, check_types: Sequence[str]) -> Any:
@@ -74,20 +83,6 @@ def reference_score_query(latest: Subquery, check_types: Sequence[str]) -> Any:
             .where(RunTotal.kind == "check", RunTotal.key.in_(check_types))
             .group_by(latest.c.model_version_id, RunTotal.key)
             .order_by(RunTotal.key))
-
-
-def mean_interval(n: int, total: float, squares: float, z: float = Z_95
-                  ) -> tuple[float, float, float, float]:
-    """(mean, sample std, low, high): normal-approximation interval mean +- z * std / sqrt(n);
-    std, low and high are NaN below two values."""
-    if n == 0:
-        return (math.nan,) * 4
-    mean = total / n
-    if n < 2:
-        return mean, math.nan, math.nan, math.nan
-    std = math.sqrt(max(0.0, (squares - total * total / n) / (n - 1)))
-    half = z * std / math.sqrt(n)
-    return mean, std, mean - half, mean + half
 
 
 def reference_scores(engine: Engine, *, suite: str | None = None,

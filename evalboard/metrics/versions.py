@@ -16,7 +16,7 @@ from evalboard.metrics.axis import PRODUCTION, CallScope
 from evalboard.metrics.calls import call_metrics
 from evalboard.metrics.human import human_rates, label_rates, verdict_rates
 from evalboard.metrics.registry import label_kinds, metric_spec
-from evalboard.metrics.runs import pass_rates, reference_scores
+from evalboard.metrics.runs import pass_rates, pool_pass_rates, reference_scores
 
 CALL_KEYS = ("latency_p50", "latency_p95", "error_rate", "mean_prompt_tokens",
              "mean_completion_tokens")
@@ -25,11 +25,9 @@ Row = tuple[str, int, str, float]
 
 
 def _pooled(frame: pd.DataFrame, group: str | None, prefix: str) -> Iterator[Row]:
-    keys = ["model_version", "version_order", *([group] if group else [])]
-    sums = frame.groupby(keys, sort=False)[["passed", "total"]].sum().reset_index()
-    for row in sums.itertuples(index=False):
+    for row in pool_pass_rates(frame, group).itertuples(index=False):
         key = prefix + (str(getattr(row, group)) if group else "")
-        yield row.model_version, row.version_order, key, row.passed / row.total
+        yield row.model_version, row.version_order, key, row.pass_rate
 
 
 def _run_rows(engine: Engine, sources: set[str], suite: str | None,

@@ -11,6 +11,14 @@ import streamlit as st
 from evalboard.review.labels import LabelView
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+UNSET_COLOUR = "#868e96"
+# One meaning per colour wherever verdicts are drawn: pass green, fail red, unsure amber.
+VERDICT_COLOURS = {"pass": "#2f9e44", "fail": "#e03131", "unsure": "#f59f00"}
+
+
+def safe_colour(color: str | None) -> str:
+    """A label's colour as set in Settings, or the neutral grey when it is not #RRGGBB."""
+    return color if color and _COLOUR.match(color) else UNSET_COLOUR
 
 
 def readable_text_colour(background: str) -> str:
@@ -22,7 +30,7 @@ def readable_text_colour(background: str) -> str:
 
 
 def badge_html(label: LabelView) -> str:
-    colour = label.color if _COLOUR.match(label.color) else "#868e96"
+    colour = safe_colour(label.color)
     return (f'<span style="background:{colour};color:{readable_text_colour(colour)};'
             f'padding:2px 8px;border-radius:10px;margin-right:4px;font-size:0.85em">'
             f"{html.escape(label.name)}</span>")

@@ -9,28 +9,67 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from evalboard import clock
-from evalboard.metrics.axis import CallScope
+from evalboard.metrics.axis import CallScope, version_names
 from evalboard.metrics.calls import call_metrics
+from evalboard.metrics.comparability import CaseVersionMix, case_version_mixes
 from evalboard.metrics.daily import EXACT_LATENCY_LIMIT
 from evalboard.metrics.human import label_rates, verdict_rates
 from evalboard.metrics.registry import metric_catalogue, metric_spec
-from evalboard.metrics.runs import pass_rates, reference_scores
+from evalboard.metrics.runs import pass_rates, pool_pass_rates, reference_scores
 from evalboard.metrics.targets import Target, list_targets, remove_target, set_target
 from evalboard.metrics.timeseries import calls_over_time, latency_over_time, pass_rate_over_time
 from evalboard.metrics.versions import metric_table
+from evalboard.review.labels import list_labels
 from evalboard.runs.results import latest_finished_run
 from evalboard.ui.auth_gate import may
-from evalboard.ui.metric_charts import browse_link, time_chart, version_chart
+from evalboard.ui.label_badges import VERDICT_COLOURS, safe_colour
+from evalboard.ui.metric_charts import Series, browse_link, time_chart, version_chart
 from evalboard.ui.store import clear_cached_reads, engine_for, store_url
 
 PERIODS = {"last 7 days": 7, "last 28 days": 28, "last 90 days": 90, "all time": None}
 TTL = 60
+# Colours for case labels that are no review label (so have no colour set in Settings).
+SPARE_COLOURS = ("#4c6ef5", "#15aabf", "#82c91e", "#fab005", "#fd7e14", "#be4bdb", "#495057")
+PERCENTILES = {"latency_p50": "p50", "latency_p95": "p95"}
+TOKENS = {"mean_prompt_tokens": "prompt", "mean_completion_tokens": "completion"}
 
 
 def scope_for(period: str) -> CallScope:
     days = PERIODS[period]
     since = None if days is None else clock.now() - timedelta(days)
     return CallScope(since=since)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _axis(url: str, versions: tuple[str, ...]) -> list[str]:
+    return version_names(engine_for(url), list(versions) or None)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _label_colours(url: str) -> dict[str, str]:
+    return {label.name: safe_colour(label.color)
+            for label in list_labels(engine_for(url), include_archived=True)}
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _case_version_mixes(url: str, versions: tuple[str, ...], suite: str | None
+                        ) -> list[CaseVersionMix]:
+    return case_version_mixes(engine_for(url), suite=suite, versions=list(versions) or None)
+
+
+def label_series(values: pd.Series, title: str) -> Series:
+    """Colour each label as set in Settings; a case label with no review label of that name
+    gets a spare colour."""
+    known = _label_colours(store_url())
+    names = list(dict.fromkeys(values.dropna()))
+    spare = iter(SPARE_COLOURS * (len(names) // len(SPARE_COLOURS) + 1))
+    return Series("label", title, {name: known.get(name) or next(spare) for name in names})
+
+
+def case_version_notes(versions: tuple[str, ...], suite: str | None) -> None:
+    """Warn when the runs charted side by side did not run the same case versions."""
+    for mix in _case_version_mixes(store_url(), versions, suite):
+        st.warning(mix.message(), icon=":material/warning:")
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -70,15 +109,6 @@ def _core_table(url: str, keys: tuple[str, ...], versions: tuple[str, ...], suit
                         scope=scope_for(period), versions=list(versions) or None)
 
 
-def _pooled(frame: pd.DataFrame) -> pd.DataFrame:
-    """Pass rate per version pooled over suites."""
-    if frame.empty:
-        return frame
-    pooled = frame.groupby(["model_version", "version_order"], as_index=False)[
-        ["passed", "total"]].sum()
-    return pooled.assign(pass_rate=pooled["passed"] / pooled["total"])
-
-
 def _open_run(engine: Engine, suite: str | None, versions: list[str]) -> None:
     for version in versions:
         run_id = latest_finished_run(engine, suite, version) if suite else None
@@ -98,6 +128,9 @@ def core_section(engine: Engine, versions: tuple[str, ...], suite: str | None,
                    "each, under “Choose core metrics”.")
     else:
         table = _core_table(store_url(), tuple(t.key for t in targets), versions, suite, period)
+        if any(metric_spec(t.key).source == "runs" for t in targets):
+            case_version_notes(versions, suite)
+        axis = _axis(store_url(), versions)
         cols = st.columns(2)
         for index, target in enumerate(targets):
             frame = table[table["key"] == target.key]
@@ -106,8 +139,8 @@ def core_section(engine: Engine, versions: tuple[str, ...], suite: str | None,
                 st.markdown(f"**{spec.title}** — target {'≥' if target.direction == 'max' else '≤'}"
                             f" {target.target:g}" if target.target is not None else
                             f"**{spec.title}**")
-                clicked = version_chart(frame, "value", name=f"core_{index}", unit=spec.unit,
-                                        target=target)
+                clicked = version_chart(frame, "value", name=f"core_{index}", axis=axis,
+                                        title=spec.title, unit=spec.unit, target=target)
                 if clicked:
                     _open_run(engine, suite, clicked)
     manage_targets(engine)
@@ -147,44 +180,62 @@ def versions_section(engine: Engine, versions: tuple[str, ...], suite: str | Non
     st.subheader("Across model versions")
     tabs = st.tabs(["Suite pass rate", "Reference scores", "Human review", "Latency and tokens",
                     "Errors"])
+    axis = _axis(store_url(), versions)
     with tabs[0]:
-        clicked = version_chart(_pooled(frames["pass"]), "pass_rate", name="pass_rate")
+        case_version_notes(versions, suite)
+        st.caption("Share of cases passing in the latest finished run of each version (pooled "
+                   "over suites); whiskers: 95% Wilson interval.")
+        clicked = version_chart(pool_pass_rates(frames["pass"]), "pass_rate", name="pass_rate",
+                                axis=axis, title="Pass rate", interval=("low", "high"))
         _open_run(engine, suite, clicked)
-        left, right = st.columns(2)
-        with left:
-            st.markdown("**Per label**")
-            version_chart(frames["pass_label"], "pass_rate", name="pass_label", color="label")
-        with right:
-            st.markdown("**Per check type**")
-            version_chart(frames["pass_check"], "pass_rate", name="pass_check",
-                          color="check_type")
+        st.markdown("**Per label**")  # full width: every version and label stays readable
+        per_label = pool_pass_rates(frames["pass_label"], "label")
+        version_chart(per_label, "pass_rate", name="pass_label", axis=axis, title="Pass rate",
+                      series=label_series(per_label["label"], "Case label"),
+                      interval=("low", "high"))
+        st.markdown("**Per check type**")
+        version_chart(pool_pass_rates(frames["pass_check"], "check_type"), "pass_rate",
+                      name="pass_check", axis=axis, title="Share of checks passing",
+                      series=Series("check_type", "Check type"), interval=("low", "high"))
     with tabs[1]:
-        st.caption("Mean score with a 95% interval, over the latest run of each version.")
-        version_chart(frames["scores"], "mean", name="scores", unit="score",
-                      color="check_type")
+        case_version_notes(versions, suite)
+        st.caption("Mean score with a 95% interval (whiskers), over the latest run of each "
+                   "version.")
+        version_chart(frames["scores"], "mean", name="scores", axis=axis, title="Mean score",
+                      unit="score", series=Series("check_type", "Check"),
+                      interval=("low", "high"))
     with tabs[2]:
-        left, right = st.columns(2)
-        with left:
-            st.markdown("**Verdicts of current judgements**")
-            version_chart(frames["verdicts"], "rate", name="verdicts", color="verdict")
-        with right:
-            st.markdown("**Share of judged calls carrying each label**")
-            version_chart(frames["labels"], "rate", name="label_rates", color="label")
+        st.caption("Whiskers: 95% Wilson interval.")
+        st.markdown("**Verdicts of current judgements**")
+        version_chart(frames["verdicts"], "rate", name="verdicts", axis=axis,
+                      title="Share of judgements",
+                      series=Series("verdict", "Verdict", VERDICT_COLOURS),
+                      interval=("low", "high"))
+        st.markdown("**Share of judged calls carrying each label**")
+        version_chart(frames["labels"], "rate", name="label_rates", axis=axis,
+                      title="Share of judged calls",
+                      series=label_series(frames["labels"]["label"], "Label"),
+                      interval=("low", "high"))
     with tabs[3]:
-        latency = frames["calls"].melt(
-            id_vars=["model_version", "version_order"],
-            value_vars=["latency_p50", "latency_p95"], var_name="percentile", value_name="ms")
-        clicked = version_chart(latency, "ms", name="latency", unit="ms", color="percentile")
-        _approximate_note(frames["calls"])
+        calls = frames["calls"]
+        latency = calls.melt(id_vars=["model_version", "version_order"],
+                             value_vars=list(PERCENTILES), var_name="percentile",
+                             value_name="ms").replace({"percentile": PERCENTILES})
+        clicked = version_chart(latency, "ms", name="latency", axis=axis, title="Latency (ms)",
+                                unit="ms", series=Series("percentile", "Percentile"))
+        _approximate_note(calls)
         for version in clicked:
             browse_link(version)
-        tokens = frames["calls"].melt(
-            id_vars=["model_version", "version_order"],
-            value_vars=["mean_prompt_tokens", "mean_completion_tokens"], var_name="tokens",
-            value_name="per call")
-        version_chart(tokens, "per call", name="tokens", unit="tokens", color="tokens")
+        tokens = calls.melt(id_vars=["model_version", "version_order"],
+                            value_vars=list(TOKENS), var_name="tokens",
+                            value_name="per call").replace({"tokens": TOKENS})
+        version_chart(tokens, "per call", name="tokens", axis=axis, title="Tokens per call",
+                      unit="tokens", series=Series("tokens", "Tokens"))
     with tabs[4]:
-        for version in version_chart(frames["calls"], "error_rate", name="error_rate"):
+        st.caption("Share of calls with an error; whiskers: 95% Wilson interval.")
+        for version in version_chart(frames["calls"], "error_rate", name="error_rate",
+                                     axis=axis, title="Error rate",
+                                     interval=("error_low", "error_high")):
             browse_link(version)
 
 
@@ -209,17 +260,23 @@ def time_section(versions: tuple[str, ...], suite: str | None, period: str) -> N
     frames = _time_frames(store_url(), versions, suite, period, unit)
     days = 7 if unit == "week" else 1
     left, right = st.columns(2)
+    axis = _axis(store_url(), versions)
+    bucket = "week" if unit == "week" else "day"
     with left:
         st.markdown("**Production calls**")
-        for version, bucket in time_chart(frames["calls"], "calls", name="calls_time",
-                                          bucket_days=days):
-            moment = _day(bucket)
+        for version, moment_ms in time_chart(frames["calls"], "calls", name="calls_time",
+                                             axis=axis, title=f"Calls per {bucket}",
+                                             bucket_days=days):
+            moment = _day(moment_ms)
             browse_link(version, moment.date() if moment else None, days)
         st.markdown("**Error rate**")
-        time_chart(frames["calls"], "error_rate", name="errors_time", unit="share")
+        time_chart(frames["calls"], "error_rate", name="errors_time", axis=axis,
+                   title="Error rate", unit="share", bucket_days=days)
     with right:
         st.markdown("**Latency p95 (ms)**")
-        time_chart(frames["latency"], "latency_p95", name="latency_time", unit="ms")
+        time_chart(frames["latency"], "latency_p95", name="latency_time", axis=axis,
+                   title="Latency p95 (ms)", unit="ms", bucket_days=days)
         _approximate_note(frames["latency"])
         st.markdown("**Pass rate of runs**")
-        time_chart(frames["runs"], "pass_rate", name="runs_time", unit="share")
+        time_chart(frames["runs"], "pass_rate", name="runs_time", axis=axis,
+                   title="Pass rate", unit="share", bucket_days=days)
