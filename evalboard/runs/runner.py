@@ -20,13 +20,14 @@ from evalboard.cases.repository import CaseQuery, CaseView, list_cases
 from evalboard.checks import CaseOutcome
 from evalboard.iterutil import chunked
 from evalboard.runs.generators import Generated, Generator
+from evalboard.runs.replay import match_logged_calls
 from evalboard.runs.results import RunSummary, run_summary
 from evalboard.runs.totals import record_run_totals
 from evalboard.store.case_models import Suite
 from evalboard.store.engine import write_session
 from evalboard.store.ids import IdPool
 from evalboard.store.models import Call, ModelVersion, utcnow
-from evalboard.store.records import input_hash, normalize_call
+from evalboard.store.records import normalize_call
 from evalboard.store.run_models import CaseResult, CheckResultRow, EvalRun
 from evalboard.store.writes import ensure_model_versions, write_calls
 
@@ -116,25 +117,22 @@ def _logged_calls(engine: Engine, run_id: int, cases: Sequence[CaseView]) -> dic
                 Call.source == "eval", Call.external_id.in_(list(external))))}
 
 
+def _scored_on(case: CaseView, call: Call) -> Scored:
+    """A case scored on the output a call stored (the call the result links to)."""
+    outcome = None if call.error else evaluate(case.draft, call.output, call)
+    return Scored(case, call.id, outcome, call.error, call.latency_ms)
+
+
 def _score_logged(engine: Engine, cases: Sequence[CaseView], call_ids: dict[int, int]
-                  ) -> list[tuple[CaseView, int | None, CaseOutcome | None, str | None,
-                                  float | None]]:
-    """Score each case on the output its call stored (the one the result will link to)."""
+                  ) -> list[Scored]:
+    """Score each case on the output its call stored."""
     items = []
     with Session(engine) as session:
         for case in cases:
             call = session.get(Call, call_ids[case.id])
             assert call is not None
-            outcome = None if call.error else evaluate(case.draft, call.output, call)
-            items.append((case, call.id, outcome, call.error, call.latency_ms))
+            items.append(_scored_on(case, call))
     return items
-
-
-def _replayed_call(session: Session, version_id: int, case: CaseView) -> Call | None:
-    """The newest logged call of the version whose input matches the case's (normalised)."""
-    return session.scalars(select(Call).where(
-        Call.model_version_id == version_id, Call.input_hash == input_hash(case.draft.input_text)
-    ).order_by(Call.id.desc()).limit(1)).first()
 
 
 def _status(outcome: CaseOutcome | None, error: str | None) -> str:
@@ -149,17 +147,33 @@ def _status(outcome: CaseOutcome | None, error: str | None) -> str:
     return "pass" if outcome.passed else "fail"
 
 
-def _record(engine: Engine, run_id: int, items: Sequence[tuple[CaseView, int | None,
-            CaseOutcome | None, str | None, float | None]]) -> None:
+@dataclass(frozen=True)
+class Scored:
+    """What a case's result records: its call, the outcome of its checks, the call's error,
+    and for a missing case the reason it has no call (kept in the result's error text)."""
+
+    case: CaseView
+    call_id: int | None
+    outcome: CaseOutcome | None
+    error: str | None
+    latency_ms: float | None
+    missing_note: str | None = None
+
+    @property
+    def status(self) -> str:
+        return "missing" if self.missing_note else _status(self.outcome, self.error)
+
+
+def _record(engine: Engine, run_id: int, items: Sequence[Scored]) -> None:
     """Store case results and their check results in one transaction."""
     with write_session(engine) as session:
-        for case, call_id, outcome, error, latency in items:
+        for item in items:
+            outcome, error = item.outcome, item.error
             result = CaseResult(
-                run_id=run_id, case_id=case.id, case_version_id=case.version_id,
-                call_id=call_id, status=_status(outcome, error),
-                passed=_status(outcome, error) == "pass",
+                run_id=run_id, case_id=item.case.id, case_version_id=item.case.version_id,
+                call_id=item.call_id, status=item.status, passed=item.status == "pass",
                 score=outcome.score if outcome and not error else 0.0,
-                error=error, latency_ms=latency)
+                error=error or item.missing_note, latency_ms=item.latency_ms)
             session.add(result)
             session.flush()
             for position, check in enumerate(outcome.results if outcome else ()):
@@ -227,20 +241,16 @@ def run_suite(engine: Engine, suite: str, model_version: str, generator: Generat
 
 def _replay(engine: Engine, run_id: int, model_version: str, pending: Sequence[CaseView],
             progress: Progress | None, finished: int, total: int) -> None:
-    """Score the outputs already logged for the version whose input matches each case's."""
+    """Score the outputs already logged for the version whose input matches each case's, each
+    logged call once (see `replay`)."""
     with Session(engine) as session:
         version_id = session.scalar(select(ModelVersion.id).where(
             ModelVersion.name == model_version))
-    for batch in chunked(pending, 50):
-        items = []
-        with Session(engine) as session:
-            for case in batch:
-                call = _replayed_call(session, version_id, case) if version_id else None
-                outcome = evaluate(case.draft, call.output, call) if call and not call.error \
-                    else None
-                items.append((case, call.id if call else None, outcome,
-                              call.error if call else None, call.latency_ms if call else None))
-        _record(engine, run_id, items)
-        finished += len(batch)
-        if progress:
-            progress(finished, total)
+        matches = match_logged_calls(session, run_id, version_id, pending)
+        for batch in chunked(matches, 50):
+            _record(engine, run_id, [
+                _scored_on(m.case, m.call) if m.call is not None
+                else Scored(m.case, None, None, None, None, m.note) for m in batch])
+            finished += len(batch)
+            if progress:
+                progress(finished, total)

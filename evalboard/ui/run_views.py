@@ -137,10 +137,10 @@ def _case_block(result: CaseResultView) -> None:
         links[2].page_link("app_pages/cases.py", label=f"Case (v{result.version})",
                            query_params={"case": str(result.case_id)},
                            icon=":material/checklist:")
-        if result.error:
-            st.error(result.error)
         if result.status == "missing":
-            st.caption("No logged call of this version has this case's input.")
+            st.caption(result.error or "No logged call of this version has this case's input.")
+        elif result.error:
+            st.error(result.error)
         if result.checks:
             st.dataframe(pd.DataFrame([{
                 "check": ("NOT " if c.negate else "") + c.check_type, "passed": c.passed,
