@@ -1,7 +1,9 @@
 """Full-text search over call input and output, with the dialect hidden behind one function.
 
 SQLite: the FTS5 table. PostgreSQL: the GIN expression index (see `pg_search`), with the same
-plain and advanced query language. Other dialects: a portable ILIKE fallback.
+plain and advanced query language. Other dialects: a portable ILIKE fallback. Every search is
+checked first (`search_syntax.prepare_search`): one that cannot run raises SearchQueryError with
+a readable message, and each dialect gets a query its engine accepts.
 """
 
 from __future__ import annotations
@@ -22,39 +24,44 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.exc import OperationalError
 
 from evalboard.store import pg_search
 from evalboard.store.models import Call
 from evalboard.store.schema_extras import FTS_TABLE
+from evalboard.store.search_syntax import (
+    MAX_QUERY_CHARS,
+    PreparedSearch,
+    SearchQueryError,
+    SearchSyntaxError,
+    Term,
+    prepare_search,
+)
 
 _TOKEN = re.compile(r"\S+")
-MAX_QUERY_CHARS = 1000
 
 
-_SYNTAX_HINT = ('Quote words with special characters, e.g. "C++", or turn off advanced search '
-                "to search for the words as typed.")
+def check_search(query: str, advanced: bool = False) -> str | None:
+    """Check a search as it is entered: None, or a note to show beside it (a long search was
+    shortened); raises SearchQueryError with a one-line explanation when it cannot run."""
+    return prepare_search(query, advanced).note if query.strip() else None
 
 
-class SearchSyntaxError(ValueError):
-    """An advanced search query that the full-text engine cannot parse."""
-
-
-def _postgres_condition(query: str, advanced: bool) -> ColumnElement[bool]:
-    try:
-        return pg_search.fts_match(Call.input_text, Call.output, query[:MAX_QUERY_CHARS], advanced)
-    except ValueError as exc:
-        raise SearchSyntaxError(f"{exc}. {_SYNTAX_HINT}") from None
+def _fts_string(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
 
 
 def escape_fts(query: str) -> str:
     """Turn any text into a valid FTS5 query: every word quoted, all words required."""
-    words = _TOKEN.findall(query[:MAX_QUERY_CHARS])
-    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+    return " ".join(_fts_string(word) for word in _TOKEN.findall(query))
 
 
 def fts_expression(query: str, advanced: bool) -> str:
-    return query[:MAX_QUERY_CHARS].strip() if advanced else escape_fts(query)
+    """The FTS5 query for a search (SearchQueryError when it cannot run)."""
+    search = prepare_search(query, advanced)
+    if search.tokens is None:
+        return escape_fts(search.text)
+    return " ".join(_fts_string(token.text) + ("*" if token.prefix else "")
+                    if isinstance(token, Term) else token for token in search.tokens)
 
 
 def matching_ids(dialect: str, query: str, advanced: bool) -> Select[tuple[int]] | None:
@@ -73,14 +80,21 @@ def matching_ids(dialect: str, query: str, advanced: bool) -> Select[tuple[int]]
 
 
 def search_condition(dialect: str, query: str, advanced: bool = False) -> ColumnElement[bool]:
-    """A WHERE clause matching calls whose input or output contains the query (an invalid
-    advanced query raises SearchSyntaxError on PostgreSQL, OperationalError on SQLite)."""
+    """A WHERE clause matching calls whose input or output contains the query (a search that
+    cannot run raises SearchQueryError, SearchSyntaxError for advanced syntax)."""
     if dialect == "postgresql":
-        return _postgres_condition(query, advanced)
+        return pg_search.fts_match(Call.input_text, Call.output, prepare_search(query, advanced))
     ids = matching_ids(dialect, query, advanced)
     if ids is not None:
         return Call.id.in_(ids)
-    # Portable fallback: every word must appear in the input or the output.
+    return _portable_condition(prepare_search(query, advanced))
+
+
+def _portable_condition(search: PreparedSearch) -> ColumnElement[bool]:
+    """Every word (every term of an advanced search, its operators aside) must appear in the
+    input or the output."""
+    words = (_TOKEN.findall(search.text) if search.tokens is None
+             else [token.text for token in search.tokens if isinstance(token, Term)])
     return and_(
         true(),
         *(
@@ -88,7 +102,7 @@ def search_condition(dialect: str, query: str, advanced: bool = False) -> Column
                 Call.input_text.icontains(word, autoescape=True),
                 Call.output.icontains(word, autoescape=True),
             )
-            for word in _TOKEN.findall(query[:MAX_QUERY_CHARS])
+            for word in words
         ),
     )
 
@@ -146,15 +160,11 @@ def _newest_matches(conn: Connection, ids: Any, total: int) -> int:
 
 
 def validate_advanced_query(conn: Connection, query: str) -> None:
-    """Raise SearchSyntaxError with the engine's explanation when an advanced query is invalid."""
-    if conn.dialect.name == "postgresql":
-        _postgres_condition(query, advanced=True)
-        return
-    ids = matching_ids(conn.dialect.name, query, advanced=True)
-    if ids is None:
-        return
-    try:
-        conn.execute(ids.limit(1)).all()
-    except OperationalError as exc:
-        message = str(exc.orig) if exc.orig is not None else str(exc)
-        raise SearchSyntaxError(f"{message}. {_SYNTAX_HINT}") from None
+    """Raise SearchSyntaxError with a readable explanation when an advanced query is invalid
+    (the search clause for this connection's dialect is built, not run)."""
+    search_condition(conn.dialect.name, query, advanced=True)
+
+
+__all__ = ["MAX_QUERY_CHARS", "SearchQueryError", "SearchSyntaxError", "check_search",
+           "count_search_matches", "escape_fts", "page_search_condition", "search_condition",
+           "validate_advanced_query"]

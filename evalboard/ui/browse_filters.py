@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from evalboard.store.calls_query import DEFAULT_SORT, SORTS, CallFilter
 from evalboard.store.models import SOURCES
-from evalboard.store.search import SearchSyntaxError, validate_advanced_query
+from evalboard.store.search import SearchQueryError, check_search
 
 BOUND = "query-params"
 
@@ -75,13 +75,13 @@ def filter_bar(engine: Engine, version_names: list[str]) -> tuple[CallFilter, st
             "Max tokens", min_value=0, value=None, step=1, key="tok_max", bind=BOUND
         )
         errors_only = more[3].toggle("Errors only", key="errors", bind=BOUND)
-    if advanced and query.strip():
-        try:
-            with engine.connect() as conn:
-                validate_advanced_query(conn, query)
-        except SearchSyntaxError as exc:
-            st.error(f"That search is not valid FTS5 syntax: {exc}")
-            return None
+    try:
+        search_note = check_search(query, bool(advanced))
+    except SearchQueryError as exc:
+        search_col.error(str(exc))
+        return None
+    if search_note:
+        search_col.caption(search_note)
     if since and until and until < since:
         st.error("“To” is before “From”: pick a To date on or after the From date.")
         return None
