@@ -310,9 +310,10 @@ def gate_runs(scenario: Scenario) -> dict[str, subprocess.CompletedProcess[str]]
     common = ["--db", scenario.db_url]
     versions = ["--suite", SUITE, "--baseline", "v1", "--candidate", "v2"]
     commands = {
-        "allowed": versions + ["--max-regressions", "3"],
+        "allowed": versions + ["--max-regressions", "3", "--incomplete", "count"],
         "default": versions,
-        "low-rate": versions + ["--max-regressions", "3", "--min-pass-rate", "0.5"],
+        "low-rate": versions + ["--max-regressions", "3", "--min-pass-rate", "0.5",
+                                "--incomplete", "count"],
         "unknown-suite": ["--suite", "nope", "--baseline", "v1", "--candidate", "v2"],
         "no-run": ["--suite", SUITE, "--baseline", "v1", "--candidate", "v3-no-run"],
     }
@@ -341,7 +342,11 @@ def test_gate_fails_on_regressions_and_lists_them(gate_runs) -> None:
     run = gate_runs["default"]
     assert run.returncode == 1, run.stderr
     out = run.stdout
-    assert out.splitlines()[-1] == "GATE FAILED: 3 regressions (at most 0 allowed)"
+    assert out.splitlines()[-1] == ("GATE FAILED: complete: 1 case not judged cleanly (listed "
+                                    "above); max-regressions: 3 regressions (at most 0 allowed)")
+    assert ("not judged cleanly (1; they fail the gate):\n"
+            "  - greeting: generation error: RuntimeError: the model crashed\n") in out
+    assert "  FAIL  max-regressions: 3 regressions (at most 0 allowed)\n" in out
     assert "  - capital-france [hallucination]: pass -> fail\n      contains: " in out
     assert "  - greeting [appropriate response]: pass -> error\n" \
            "      error: RuntimeError: the model crashed\n" in out
@@ -355,7 +360,8 @@ def test_gate_fails_below_the_minimum_pass_rate(gate_runs) -> None:
     run = gate_runs["low-rate"]
     assert run.returncode == 1, run.stderr
     assert run.stdout.splitlines()[-1] == (
-        "GATE FAILED: candidate pass rate 37.5% is below the minimum 50.0%")
+        "GATE FAILED: min-pass-rate: candidate pass rate 37.5% (3/8) is below the minimum 50.0%")
+    assert "  pass  max-regressions: 3 regressions (at most 3 allowed)" in run.stdout
 
 
 @pytest.mark.parametrize(("key", "message"), [
