@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import atexit
 import functools
+import hashlib
+import logging
 import os
 import threading
 import time
-import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,19 +17,25 @@ from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from sqlalchemy import Engine
 
+from evalboard import shutdown
 from evalboard.store import open_store
-from evalboard.store.ids import IdPool
+from evalboard.store.ids import IdPool, PrefetchingIdPool
 from evalboard.store.records import normalize_call
 from evalboard.store.writes import write_calls
-from evalboard.writer import BatchWriter
+from evalboard.writer import BatchWriter, Rows, WriteError
 
 if TYPE_CHECKING:
     from evalboard.runs.results import RunSummary
+    from evalboard.spool import Spool
 
 P = ParamSpec("P")
 R = TypeVar("R")
 ChatMessages = Sequence[Mapping[str, Any]]
-Mode = Literal["batch", "sync"]
+Mode = Literal["batch", "sync", "durable"]
+MODES = ("batch", "sync", "durable")
+_RESOLVED_KEPT = 100_000  # batch-mode ids resolved to an earlier call's id, kept for stored_id()
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,7 +54,10 @@ class Evalboard:
     """A connection to an evalboard store that logs calls.
 
     mode="batch" (the default) returns from `log_call` at once and writes in the background;
-    mode="sync" writes each call before returning, for scripts and tests.
+    mode="durable" also appends each call to a local spool file before returning, replayed at
+    the next durable start if the process dies first; mode="sync" writes each call before
+    returning, for scripts and tests. `flush()`, `close()`, SIGTERM/SIGINT and interpreter exit
+    wait at most `flush_timeout` seconds for pending writes and then say what is left.
     """
 
     def __init__(
@@ -61,33 +71,82 @@ class Evalboard:
         flush_interval: float = 0.2,
         max_pending: int = 20_000,
         dead_letter: str | Path | None = None,
+        flush_timeout: float = 10.0,
+        handle_signals: bool = True,
+        spool_dir: str | Path | None = None,
+        upgrade: bool = True,  # False: a store with data behind head raises StoreBehindError
     ) -> None:
-        if mode not in ("batch", "sync"):
-            raise ValueError(f"mode must be 'batch' or 'sync', got {mode!r}")
-        self.engine: Engine = open_store(url)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.engine: Engine = open_store(url, upgrade=upgrade)
         self.mode = mode
         self.model_version = model_version
         self.source = source
-        self._ids = IdPool(self.engine, block_size=max(batch_size, 100))
+        self.dead_letter = Path(dead_letter) if dead_letter else default_dead_letter(self.engine)
         self._ids_lock = threading.Lock()
+        self._resolved: OrderedDict[int, int] = OrderedDict()
         self._writer: BatchWriter | None = None
-        if mode == "batch":
-            letter = (
-                Path(dead_letter)
-                if dead_letter
-                else Path(f"evalboard-unwritten-{os.getpid()}.jsonl")
-            )
-            self._writer = BatchWriter(
-                self._write_batch,
-                batch_size=batch_size,
-                flush_interval=flush_interval,
-                max_pending=max_pending,
-                dead_letter=letter,
-            )
-            _flush_at_exit(self)
+        self._spool: Spool | None = None
+        if mode == "sync":
+            self._ids: IdPool | PrefetchingIdPool = IdPool(self.engine, block_size=100)
+            return
+        self._ids = PrefetchingIdPool(self.engine, block_size=max(batch_size, 100),
+                                      max_block=max_pending, wait_s=flush_timeout)
+        writer_options: dict[str, Any] = {}
+        if mode == "durable":
+            from evalboard.spool import Spool
 
-    def _write_batch(self, rows: list[dict[str, Any]]) -> None:
-        write_calls(self.engine, rows, self._ids)
+            folder = Path(spool_dir) if spool_dir else default_spool_dir(self.engine)
+            self._replay_spools(folder, flush_timeout)
+            self._spool = Spool(folder)
+            writer_options = {
+                "before_write": self._spool.sync,
+                "on_done": self._spool.settled,
+                "abandon": lambda rows: f"they are kept in the spool {folder} and written "
+                                        "when the store is next opened in durable mode",
+            }
+        self._writer = BatchWriter(
+            self._write_batch,
+            batch_size=batch_size,
+            flush_interval=flush_interval,
+            max_pending=max_pending,
+            dead_letter=self.dead_letter,
+            flush_timeout=flush_timeout,
+            **writer_options,
+        )
+        shutdown.watch(self, signals=handle_signals)
+
+    def _write_batch(self, rows: Rows) -> None:
+        summary = write_calls(self.engine, rows, self._ids)
+        for row, stored in zip(rows, summary.ids, strict=False):
+            if stored != row["id"]:  # its external id was stored already, under `stored`
+                with self._ids_lock:
+                    self._resolved[row["id"]] = stored
+                    while len(self._resolved) > _RESOLVED_KEPT:
+                        self._resolved.popitem(last=False)
+
+    def _replay_spools(self, folder: Path, timeout: float) -> None:
+        """Write the calls that durable clients of dead processes spooled and did not store."""
+        from evalboard.spool import orphaned_spools
+
+        def write(rows: Rows) -> None:
+            write_calls(self.engine, rows, self._ids, skip_stored_ids=True)
+
+        for rows, files in orphaned_spools(folder):
+            writer = BatchWriter(write, dead_letter=self.dead_letter, flush_timeout=timeout,
+                                 abandon=lambda rows: f"they stay in the spool {folder}")
+            for row in rows:
+                writer.put(row)
+            try:
+                writer.close()
+            except WriteError as exc:
+                log.error("evalboard: replaying the spool %s: %s", files[0], exc)
+                if writer.pending:
+                    continue  # not written in time: the spool stays for the next start
+            for path in files:
+                path.unlink(missing_ok=True)
+            if rows:
+                log.info("evalboard: replayed %d spooled call(s) from %s", len(rows), folder)
 
     def log_call(
         self,
@@ -105,7 +164,15 @@ class Evalboard:
         external_id: str | None = None,
         created_at: Any = None,
     ) -> int:
-        """Log one call and return its id (raises CallValidationError for a bad field)."""
+        """Log one call and return its id; a bad field raises CallValidationError (a
+        ValueError; CallTypeError, also a TypeError, for a value of a type that cannot be
+        stored) here, in the caller's thread.
+
+        sync mode returns the stored id: with an `external_id` stored already (same source),
+        that call's id. batch and durable modes return the id reserved for the call at once;
+        when its external id turns out to be stored already, the call is not written again and
+        `stored_id(id)` gives the stored call's id.
+        """
         row = normalize_call(
             input=input,
             output=output,
@@ -120,13 +187,23 @@ class Evalboard:
             external_id=external_id,
             created_at=created_at,
         )
-        with self._ids_lock:
-            row["id"] = self._ids.take()
         if self._writer is None:
-            write_calls(self.engine, [row], self._ids)
-        else:
-            self._writer.put(row)
+            with self._ids_lock:
+                row["id"] = self._ids.take()
+            return write_calls(self.engine, [row], self._ids).ids[0]
+        row["id"] = self._ids.take()
+        if self._spool is not None:
+            self._spool.append(row)
+        self._writer.put(row)
         return row["id"]
+
+    def stored_id(self, call_id: int) -> int:
+        """The id under which the call `log_call` returned `call_id` for is stored: `call_id`
+        itself, or the id of the call that already had its (source, external_id). Flushes
+        first (raises FlushTimeout if the call is not written in time)."""
+        self.flush()
+        with self._ids_lock:
+            return self._resolved.get(call_id, call_id)
 
     @contextmanager
     def record(
@@ -200,15 +277,31 @@ class Evalboard:
                          CallableGenerator(generate) if generate else None,
                          selection=Selection(tuple(tags), tuple(labels)))
 
-    def flush(self) -> None:
-        """Wait until every logged call is written (raises WriteError for rows that failed)."""
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait (at most `timeout`, default `flush_timeout`) until every logged call is written;
+        raises FlushTimeout with the count still pending, WriteError for rows that failed (they
+        are kept in the dead-letter file)."""
         if self._writer is not None:
-            self._writer.flush()
+            self._writer.flush(timeout)
+
+    @property
+    def pending(self) -> int:
+        """Calls accepted and not yet written (or dead-lettered)."""
+        return self._writer.pending if self._writer is not None else 0
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        self.engine.dispose()
+        """Write what is pending (waiting at most `flush_timeout`) and release the store;
+        raises FlushTimeout/WriteError saying what could not be written and where it is kept."""
+        shutdown.forget(self)
+        try:
+            if self._writer is not None:
+                self._writer.close()
+        finally:
+            if isinstance(self._ids, PrefetchingIdPool):
+                self._ids.close()
+            if self._spool is not None:
+                self._spool.close()
+            self.engine.dispose()
 
     def __enter__(self) -> Evalboard:
         return self
@@ -217,24 +310,28 @@ class Evalboard:
         self.close()
 
 
-def _flush_at_exit(client: Evalboard) -> None:
-    ref = weakref.ref(client)
-
-    def close_if_alive() -> None:
-        alive = ref()
-        if alive is not None and alive._writer is not None:
-            alive._writer.close()
-
-    atexit.register(close_if_alive)
-
-
-def default_dead_letter(engine: Engine) -> Path:
-    """Where unwritable calls go: beside a SQLite store file, else the working directory."""
-    name = f"evalboard-unwritten-{os.getpid()}.jsonl"
+def _beside_store(engine: Engine, name: str) -> Path:
+    """`name` in the folder of a SQLite store file, else in the working directory."""
     database = engine.url.database if engine.dialect.name == "sqlite" else None
     if database and database != ":memory:" and not database.startswith("file:"):
         return Path(database).expanduser().resolve().parent / name
     return Path.cwd() / name
+
+
+def default_dead_letter(engine: Engine) -> Path:
+    """Where unwritable calls go: beside a SQLite store file, else the working directory."""
+    return _beside_store(engine, f"evalboard-unwritten-{os.getpid()}.jsonl")
+
+
+def default_spool_dir(engine: Engine) -> Path:
+    """Durable mode's spool folder: `<store file>.spool` beside a SQLite store; for a server
+    store, a folder in the working directory named after the store's URL (so two stores never
+    share a spool)."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        return _beside_store(engine, Path(database).name + ".spool")
+    shown = engine.url.render_as_string(hide_password=True)
+    return _beside_store(engine, f"evalboard-spool-{hashlib.sha1(shown.encode()).hexdigest()[:12]}")
 
 
 # `evalboard.connect(url, mode=..., model_version=...)`: the client's own signature.

@@ -1,8 +1,11 @@
 """A background writer: callers enqueue rows, one thread writes them in short batches.
 
 Memory is bounded by the queue (a full queue makes callers wait: back-pressure, never
-dropping). A batch that cannot be written after retries is kept in `failed`, appended to a
-dead-letter JSONL file and reported by the next `flush()`.
+dropping). The thread never dies: a batch that fails is retried when the store is busy or
+unreachable, and otherwise split in halves until the rows it fails on are found; the other rows
+are written, the bad ones are kept in `failed`, appended to a dead-letter JSONL file and
+reported by the next `flush()`. `flush()` and `close()` wait at most `flush_timeout` seconds and
+then say how many rows are still pending (FlushTimeout).
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 
 log = logging.getLogger(__name__)
 
-_STOP = object()
+Rows = list[dict[str, Any]]
+_POLL_S = 0.05
 
 
 class WriteError(RuntimeError):
@@ -33,28 +37,61 @@ class WriteError(RuntimeError):
         self.dead_letter = dead_letter
 
 
+class FlushTimeout(WriteError):
+    """Rows were still pending when `flush()` or `close()` stopped waiting."""
+
+    def __init__(self, pending: int, timeout: float, where: str,
+                 rows: Sequence[dict[str, Any]] = (), dead_letter: Path | None = None) -> None:
+        RuntimeError.__init__(
+            self, f"{pending} call(s) not written after {timeout:g} s (the store is locked, "
+                  f"slow or unreachable); {where}")
+        self.rows = list(rows)
+        self.dead_letter = dead_letter
+        self.pending = pending
+
+
 class BatchWriter:
-    """Writes rows through `write_batch` on a daemon thread."""
+    """Writes rows through `write_batch` on a daemon thread.
+
+    `on_done(rows)` is called once rows are settled (written, or dead-lettered); `before_write`
+    runs before each batch (durable mode syncs its spool there). `abandon(rows)` is what
+    `close()` does with the rows still pending when it stops waiting; it returns where they
+    went (by default: appended to the dead-letter file).
+    """
 
     def __init__(
         self,
-        write_batch: Callable[[list[dict[str, Any]]], object],
+        write_batch: Callable[[Rows], object],
         *,
         batch_size: int = 500,
         flush_interval: float = 0.2,
         max_pending: int = 20_000,
         retries: int = 5,
         dead_letter: Path | None = None,
+        flush_timeout: float = 10.0,
+        before_write: Callable[[], object] | None = None,
+        on_done: Callable[[Rows], object] | None = None,
+        abandon: Callable[[Rows], str] | None = None,
     ) -> None:
         self._write_batch = write_batch
         self._batch_size = batch_size
         self._flush_interval = flush_interval
         self._retries = retries
         self._dead_letter = dead_letter
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_pending)
-        self._failed: list[dict[str, Any]] = []
+        self.flush_timeout = flush_timeout
+        self._before_write = before_write
+        self._on_done = on_done
+        self._abandon = abandon or self._save_to_dead_letter
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=max_pending)
+        self._failed: Rows = []
         self._failure_reason = ""
-        self._lock = threading.Lock()
+        # A re-entrant lock: a signal handler may flush while its own thread is inside put().
+        self._progress = threading.Condition(threading.RLock())
+        self._accepted = 0
+        self._settled = 0
+        self._in_flight: Rows = []
+        self._hurry = threading.Event()
+        self._stopping = threading.Event()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="evalboard-writer", daemon=True)
         self._thread.start()
@@ -64,94 +101,154 @@ class BatchWriter:
         if self._closed:
             raise RuntimeError("the writer is closed")
         self._queue.put(row)
+        with self._progress:
+            self._accepted += 1
 
-    def flush(self) -> None:
-        """Wait until every enqueued row is written; raise WriteError for rows that failed."""
-        self._queue.join()
-        with self._lock:
+    @property
+    def pending(self) -> int:
+        """Rows accepted and not yet written or dead-lettered."""
+        with self._progress:
+            return self._accepted - self._settled
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait (at most `timeout`, default `flush_timeout`) until every row accepted so far is
+        settled; raise FlushTimeout if some are still pending, WriteError for rows that failed."""
+        timeout = self.flush_timeout if timeout is None else timeout
+        self._hurry.set()
+        with self._progress:
+            target = self._accepted
+            done = self._progress.wait_for(lambda: self._settled >= target, timeout)
+            pending = target - self._settled
+        if not done:
+            raise FlushTimeout(pending, timeout, "they are still queued and will be written "
+                               "when the store answers")
+        self._report_failures()
+
+    def close(self, timeout: float | None = None) -> None:
+        """Write what is pending (waiting at most `timeout`), stop the thread, report failures.
+
+        Rows still pending after the wait are handed to `abandon` (by default the dead-letter
+        file) and reported with FlushTimeout.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        timeout = self.flush_timeout if timeout is None else timeout
+        self._stopping.set()
+        self._hurry.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            with self._progress:
+                left = list(self._in_flight)
+            while True:
+                try:
+                    left.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            raise FlushTimeout(len(left), timeout, self._abandon(left), left, self._dead_letter)
+        self._report_failures()
+
+    def _report_failures(self) -> None:
+        with self._progress:
             failed, self._failed = self._failed, []
             reason = self._failure_reason
         if failed:
             raise WriteError(failed, reason, self._dead_letter)
 
-    def close(self) -> None:
-        """Write what is pending, stop the thread, report failures."""
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(_STOP)
-        self._thread.join()
-        self.flush()
-
-    @property
-    def pending(self) -> int:
-        return self._queue.qsize()
-
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            batch: list[dict[str, Any]] = []
-            first = self._queue.get()
-            if first is _STOP:
-                self._queue.task_done()
+        while True:
+            batch = self._next_batch()
+            if batch is None:
                 return
-            batch.append(first)
-            deadline = time.monotonic() + self._flush_interval
-            while len(batch) < self._batch_size:
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stopping = True
-                    self._queue.task_done()
-                    break
-                batch.append(item)
+            with self._progress:
+                self._in_flight = batch
             try:
-                self._write_with_retries(batch)
+                if self._before_write is not None:
+                    self._before_write()
+                self._write(batch)
+            except BaseException as exc:  # noqa: BLE001 - last resort: the thread never dies
+                self._give_up(batch, _describe(exc))
             finally:
-                for _ in batch:
-                    self._queue.task_done()
+                self._settle(batch)
 
-    def _write_with_retries(self, batch: list[dict[str, Any]]) -> None:
+    def _next_batch(self) -> Rows | None:
+        """Up to batch_size rows, waiting at most flush_interval after the first (no wait once
+        a flush or close asked to hurry); None when stopping and nothing is left."""
+        first = None
+        while first is None:
+            try:
+                first = self._queue.get(timeout=_POLL_S)
+            except queue.Empty:
+                if self._stopping.is_set():
+                    return None
+        batch = [first]
+        deadline = time.monotonic() + self._flush_interval
+        while len(batch) < self._batch_size:
+            try:
+                batch.append(self._queue.get_nowait())
+                continue
+            except queue.Empty:
+                if self._hurry.is_set() or time.monotonic() >= deadline:
+                    break
+            time.sleep(min(_POLL_S, max(0.0, deadline - time.monotonic())))
+        return batch
+
+    def _settle(self, batch: Rows) -> None:
+        if self._on_done is not None:
+            try:
+                self._on_done(batch)
+            except Exception as exc:  # noqa: BLE001 - bookkeeping must not stop the writer
+                log.error("evalboard: after writing %d call(s): %s", len(batch), _describe(exc))
+        with self._progress:
+            self._in_flight = []
+            self._settled += len(batch)
+            if self._settled >= self._accepted:
+                self._hurry.clear()
+            self._progress.notify_all()
+
+    def _write(self, rows: Rows) -> None:
+        """Write rows; retry while the store is busy; split a batch that fails otherwise."""
         delay = 0.05
         for attempt in range(self._retries + 1):
             try:
-                self._write_batch(batch)
+                self._write_batch(rows)
                 return
             except OperationalError as exc:  # locked, connection lost: worth another try
                 if attempt == self._retries:
-                    self._give_up(batch, str(exc.orig or exc))
+                    self._give_up(rows, str(exc.orig or exc))
                     return
                 log.warning("evalboard: write failed (%s), retrying in %.2fs", exc.orig, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
-            except (DBAPIError, ValueError, KeyError, TypeError) as exc:
-                self._write_rows_one_by_one(batch, exc)
+            except BaseException as exc:  # noqa: BLE001 - any other failure: find the bad rows
+                if len(rows) == 1:
+                    self._give_up(rows, _describe(exc))
+                    return
+                middle = len(rows) // 2
+                self._write(rows[:middle])
+                self._write(rows[middle:])
                 return
 
-    def _write_rows_one_by_one(self, batch: list[dict[str, Any]], batch_error: Exception) -> None:
-        """Isolate the rows a batch failed on, so one bad row does not sink its neighbours."""
-        if len(batch) == 1:
-            self._give_up(batch, str(batch_error))
-            return
-        for row in batch:
-            try:
-                self._write_batch([row])
-            except Exception as exc:  # noqa: BLE001 - kept and reported, never swallowed
-                self._give_up([row], str(exc))
-
-    def _give_up(self, rows: list[dict[str, Any]], reason: str) -> None:
+    def _give_up(self, rows: Rows, reason: str) -> None:
         log.error("evalboard: %d call(s) could not be written: %s", len(rows), reason)
-        with self._lock:
+        with self._progress:
             self._failed.extend(rows)
             self._failure_reason = reason
-        if self._dead_letter is not None:
-            try:
-                with self._dead_letter.open("a", encoding="utf-8") as handle:
-                    for row in rows:
-                        handle.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
-            except OSError as exc:
-                log.error(
-                    "evalboard: cannot write the dead-letter file %s: %s", self._dead_letter, exc
-                )
+        self._save_to_dead_letter(rows)
+
+    def _save_to_dead_letter(self, rows: Rows) -> str:
+        if self._dead_letter is None:
+            return "they are lost (no dead-letter file)"
+        try:
+            with self._dead_letter.open("a", encoding="utf-8") as handle:
+                for row in rows:
+                    handle.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
+        except Exception as exc:  # noqa: BLE001 - reported; the rows stay in `failed`
+            log.error("evalboard: cannot write the dead-letter file %s: %s",
+                      self._dead_letter, _describe(exc))
+            return f"the dead-letter file {self._dead_letter} cannot be written: {exc}"
+        return f"saved to {self._dead_letter}"
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import deque
+
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -62,3 +66,89 @@ class IdPool:
         if len(ids) < count:
             ids.extend(reserve_ids(self._engine, count - len(ids)))
         return ids
+
+
+class IdsUnavailable(RuntimeError):
+    """No id could be reserved in time: the store stayed locked or unreachable."""
+
+
+class PrefetchingIdPool:
+    """A thread-safe pool whose next block is reserved by a background thread before the
+    current one runs out, so `take` does not wait on the database while ids are in stock.
+
+    The first block is reserved at once (in the constructor). A block that lasted less than
+    `FAST_BLOCK_S` makes the next one twice as large, up to `max_block`, so a busy logger keeps
+    about that many seconds of ids in stock and a quiet one wastes few at exit. `take` waits
+    (at most `wait_s`, then IdsUnavailable) only when the stock is empty.
+    """
+
+    FAST_BLOCK_S = 2.0
+
+    def __init__(self, engine: Engine, block_size: int = 1000, max_block: int = 20_000,
+                 wait_s: float = 10.0) -> None:
+        self._engine = engine
+        self._min_block = block_size
+        self._block_size = block_size
+        self._max_block = max(max_block, block_size)
+        self._wait_s = wait_s
+        self._ready = threading.Condition()
+        self._stock: deque[int] = deque(reserve_ids(engine, block_size))
+        self._block_started = time.monotonic()
+        self._refill_wanted = False
+        self._last_error: BaseException | None = None
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def take(self) -> int:
+        with self._ready:
+            if not self._stock:
+                self._want_refill()
+                if not self._ready.wait_for(lambda: bool(self._stock), self._wait_s):
+                    reason = f": {self._last_error}" if self._last_error else ""
+                    raise IdsUnavailable(
+                        f"no call id could be reserved within {self._wait_s:g} s{reason}")
+            value = self._stock.popleft()
+            if len(self._stock) < self._min_block and not self._refill_wanted:
+                self._want_refill()
+            return value
+
+    def take_many(self, count: int) -> list[int]:
+        return [self.take() for _ in range(count)]
+
+    def close(self) -> None:
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+
+    def _want_refill(self) -> None:
+        self._refill_wanted = True
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._refill_forever, name="evalboard-ids",
+                                            daemon=True)
+            self._thread.start()
+        self._ready.notify_all()
+
+    def _refill_forever(self) -> None:
+        delay = 0.05
+        while True:
+            with self._ready:
+                self._ready.wait_for(lambda: self._refill_wanted or self._closed)
+                if self._closed:
+                    return
+                now = time.monotonic()
+                fast = now - self._block_started < self.FAST_BLOCK_S
+                size = min(self._max_block, self._block_size * 2) if fast else self._min_block
+            try:
+                block = reserve_ids(self._engine, size)
+            except Exception as exc:  # noqa: BLE001 - locked or unreachable: try again later
+                with self._ready:
+                    self._last_error = exc
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            delay = 0.05
+            with self._ready:
+                self._stock.extend(block)
+                self._block_size, self._block_started = size, time.monotonic()
+                self._refill_wanted, self._last_error = False, None
+                self._ready.notify_all()

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from evalboard.store.engine import write_connection
-from evalboard.store.ids import IdPool
+from evalboard.store.ids import IdPool, PrefetchingIdPool
 from evalboard.store.models import Call, ModelVersion, utcnow
 from evalboard.store.rollups import RollupDelta
 
@@ -20,8 +20,12 @@ CALL_COLUMNS = [c.key for c in Call.__table__.columns]
 
 @dataclass(frozen=True)
 class WriteSummary:
+    """How many rows were inserted and how many were stored already; `ids` is each row's
+    stored id, in order (a row whose external id was stored already: that call's id)."""
+
     inserted: int
     already_present: int
+    ids: tuple[int, ...] = ()
 
 
 def _dialect_insert(conn: Connection):  # type: ignore[no-untyped-def]
@@ -57,7 +61,14 @@ def ensure_model_versions(conn: Connection, names: Iterable[str]) -> dict[str, i
 def _existing_external_ids(
     conn: Connection, rows: Sequence[dict[str, Any]]
 ) -> set[tuple[str, str]]:
-    """(source, external id) pairs of the rows that are stored already.
+    """(source, external id) pairs of the rows that are stored already."""
+    return set(_stored_external_ids(conn, rows))
+
+
+def _stored_external_ids(
+    conn: Connection, rows: Sequence[dict[str, Any]]
+) -> dict[tuple[str, str], int]:
+    """The stored call id of each (source, external id) pair of `rows` that is stored already.
 
     One `source = ? AND external_id IN (...)` per source and chunk: SQLite serves it from the
     unique index, where a row-value IN would scan the whole index.
@@ -66,14 +77,14 @@ def _existing_external_ids(
     for row in rows:
         if row.get("external_id") is not None:
             by_source.setdefault(row["source"], set()).add(row["external_id"])
-    present: set[tuple[str, str]] = set()
+    present: dict[tuple[str, str], int] = {}
     for source, external_ids in by_source.items():
         ordered = sorted(external_ids)
         for start in range(0, len(ordered), 500):
             present.update(
-                (source, external_id)
-                for external_id in conn.scalars(
-                    select(Call.external_id).where(
+                ((source, external_id), call_id)
+                for external_id, call_id in conn.execute(
+                    select(Call.external_id, Call.id).where(
                         Call.source == source,
                         Call.external_id.in_(ordered[start : start + 500]),
                     )
@@ -82,34 +93,59 @@ def _existing_external_ids(
     return present
 
 
+def _existing_ids(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[int]:
+    wanted = sorted(row["id"] for row in rows)
+    present: set[int] = set()
+    for start in range(0, len(wanted), 500):
+        present.update(conn.scalars(select(Call.id).where(Call.id.in_(wanted[start:start + 500]))))
+    return present
+
+
 def insert_calls(
     conn: Connection, rows: Sequence[dict[str, Any]], version_ids: dict[str, int]
 ) -> WriteSummary:
     """Insert normalised rows that already carry an `id`; skip (source, external_id) repeats."""
-    present = _existing_external_ids(conn, rows)
-    seen: set[tuple[str, str]] = set()
+    present = _stored_external_ids(conn, rows)
     to_insert: list[dict[str, Any]] = []
+    ids: list[int] = []
     for row in rows:
         if row.get("external_id") is not None:
             key = (row["source"], row["external_id"])
-            if key in present or key in seen:
+            if key in present:
+                ids.append(present[key])
                 continue
-            seen.add(key)
+            present[key] = row["id"]
         values = {k: row.get(k) for k in CALL_COLUMNS if k not in ("model_version_id", "metadata")}
         values["model_version_id"] = version_ids[row["model_version"]]
         values["metadata"] = row.get("meta")
         to_insert.append(values)
+        ids.append(row["id"])
     if to_insert:
         conn.execute(insert(Call.__table__), to_insert)
         RollupDelta().add_rows(to_insert).write(conn)
-    return WriteSummary(inserted=len(to_insert), already_present=len(rows) - len(to_insert))
+    return WriteSummary(inserted=len(to_insert), already_present=len(rows) - len(to_insert),
+                        ids=tuple(ids))
 
 
-def write_calls(engine: Engine, rows: Sequence[dict[str, Any]], ids: IdPool) -> WriteSummary:
-    """Give rows without an id one from the pool and write them in one short transaction."""
+def write_calls(
+    engine: Engine,
+    rows: Sequence[dict[str, Any]],
+    ids: IdPool | PrefetchingIdPool,
+    *,
+    skip_stored_ids: bool = False,
+) -> WriteSummary:
+    """Give rows without an id one from the pool and write them in one short transaction.
+
+    With skip_stored_ids, rows whose id is stored already are skipped (a spool replayed again).
+    """
     missing = [row for row in rows if row.get("id") is None]
     for row, new_id in zip(missing, ids.take_many(len(missing)), strict=True):
         row["id"] = new_id
     with write_connection(engine) as conn:
         versions = ensure_model_versions(conn, (row["model_version"] for row in rows))
-        return insert_calls(conn, rows, versions)
+        if not skip_stored_ids:
+            return insert_calls(conn, rows, versions)
+        stored = _existing_ids(conn, rows)
+        fresh = insert_calls(conn, [row for row in rows if row["id"] not in stored], versions)
+        return WriteSummary(inserted=fresh.inserted,
+                            already_present=len(rows) - fresh.inserted)
