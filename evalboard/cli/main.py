@@ -20,6 +20,7 @@ from evalboard.cli import (
     users_commands,
 )
 from evalboard.cli.common import CLIError
+from evalboard.errors import EvalboardError
 from evalboard.import_readers import ImportFileError
 from evalboard.importing import MappingError
 from evalboard.store.engine import StoreURLError
@@ -42,7 +43,8 @@ run_command.register(app)
 users_commands.register(app)
 gate_command.register(app)
 
-_USER_ERRORS = (StoreURLError, ImportFileError, MappingError, ValueError, OSError)
+_USER_ERRORS = (EvalboardError, StoreURLError, ImportFileError, MappingError, ValueError,
+                OSError)
 
 
 def main() -> None:

@@ -6,14 +6,24 @@ from sqlalchemy import Engine
 
 from evalboard.store import migrate
 from evalboard.store.engine import StoreURLError, make_engine
+from evalboard.store.migrate import NewerStoreError, StoreBehindError, StoreRevisionError
 
 
 def open_store(url: str | None = None, *, upgrade: bool = True) -> Engine:
-    """An engine for the store URL, upgraded to the newest schema before first use."""
+    """An engine for the store URL, ready for this evalboard's schema.
+
+    A new or empty store is upgraded. A store with data behind head is upgraded (a SQLite one
+    is backed up first), or with `upgrade=False` refused with StoreBehindError, which names
+    `evalboard db upgrade`. A store migrated by a newer evalboard raises NewerStoreError.
+    """
     engine = make_engine(url)
-    if upgrade:
-        migrate.upgrade(engine)
+    try:
+        migrate.prepare(engine, allow_upgrade=upgrade)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 
-__all__ = ["StoreURLError", "open_store"]
+__all__ = ["NewerStoreError", "StoreBehindError", "StoreRevisionError", "StoreURLError",
+           "open_store"]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, inspect, literal, select, table
 
+from evalboard.errors import EvalboardError
 from evalboard.store.engine import make_engine
 from evalboard.store.schema_extras import is_managed_by_migrations_only
 
@@ -16,7 +17,7 @@ from evalboard.store.schema_extras import is_managed_by_migrations_only
 BOOKKEEPING_TABLES = frozenset({"alembic_version", "labels", "settings", "id_blocks"})
 
 
-class BackupError(ValueError):
+class BackupError(EvalboardError, ValueError):
     """The store cannot be backed up to that path (not SQLite, in memory, path taken)."""
 
 

@@ -13,12 +13,13 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from evalboard.config import resolve_db_url
+from evalboard.errors import EvalboardError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 CONNECT_TIMEOUT_S = 10
 
 
-class StoreURLError(ValueError):
+class StoreURLError(EvalboardError, ValueError):
     """The store URL cannot be used (bad syntax, unknown dialect, missing folder, a server
     that cannot be reached or refuses the login)."""
 
