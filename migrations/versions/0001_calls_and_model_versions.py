@@ -10,12 +10,39 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from evalboard.store.schema_extras import SQLITE_FTS_CREATE, SQLITE_FTS_DROP
-
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+# Frozen at this revision: the SQLite full-text table over calls and its triggers.
+SQLITE_FTS_CREATE = [
+    """CREATE VIRTUAL TABLE calls_fts USING fts5(
+        input_text, output, content='calls', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2')""",
+    """CREATE TRIGGER calls_fts_ai AFTER INSERT ON calls BEGIN
+        INSERT INTO calls_fts(rowid, input_text, output)
+        VALUES (new.id, new.input_text, new.output);
+    END""",
+    """CREATE TRIGGER calls_fts_ad AFTER DELETE ON calls BEGIN
+        INSERT INTO calls_fts(calls_fts, rowid, input_text, output)
+        VALUES ('delete', old.id, old.input_text, old.output);
+    END""",
+    """CREATE TRIGGER calls_fts_au AFTER UPDATE OF input_text, output ON calls BEGIN
+        INSERT INTO calls_fts(calls_fts, rowid, input_text, output)
+        VALUES ('delete', old.id, old.input_text, old.output);
+        INSERT INTO calls_fts(rowid, input_text, output)
+        VALUES (new.id, new.input_text, new.output);
+    END""",
+    "INSERT INTO calls_fts(calls_fts) VALUES ('rebuild')",
+]
+SQLITE_FTS_DROP = [
+    "DROP TRIGGER IF EXISTS calls_fts_ai",
+    "DROP TRIGGER IF EXISTS calls_fts_ad",
+    "DROP TRIGGER IF EXISTS calls_fts_au",
+    "DROP TABLE IF EXISTS calls_fts",
+]
 
 
 def upgrade() -> None:

@@ -5,12 +5,11 @@ Revises: 0003
 Create Date: 2026-11-28 13:17:26.481620
 """
 
+import hashlib
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
-from evalboard.store.records import input_hash
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -129,6 +128,14 @@ def upgrade() -> None:
     # ### end Alembic commands ###
 
 
+def _input_hash(input_text: str) -> str:
+    """Frozen at this revision: sha1 of the input with NUL and lone surrogates as U+FFFD,
+    case-folded, whitespace collapsed."""
+    text = input_text.replace("\x00", "\ufffd")
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return hashlib.sha1(" ".join(text.casefold().split()).encode()).hexdigest()
+
+
 def _backfill_input_hashes(batch: int = 5000) -> None:
     """Fill input_hash for calls logged before this revision, in keyset batches."""
     bind = op.get_bind()
@@ -152,7 +159,7 @@ def _backfill_input_hashes(batch: int = 5000) -> None:
             calls.update()
             .where(calls.c.id == sa.bindparam("row_id"))
             .values(input_hash=sa.bindparam("hash")),
-            [{"row_id": row_id, "hash": input_hash(text or "")} for row_id, text in rows],
+            [{"row_id": row_id, "hash": _input_hash(text or "")} for row_id, text in rows],
         )
         last = rows[-1][0]
 

@@ -13,12 +13,14 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from evalboard.store.schema_extras import PG_FTS_DOCUMENT, PG_FTS_INDEX
-
 revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# Frozen at this revision (evalboard.store.pg_search queries the same expression).
+PG_FTS_INDEX = "ix_calls_fulltext"
+PG_FTS_DOCUMENT = "to_tsvector('simple', input_text || ' ' || coalesce(output, ''))"
 
 
 def upgrade() -> None:

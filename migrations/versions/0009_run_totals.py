@@ -10,8 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from evalboard.runs.totals import record_run_totals
-
 revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
@@ -33,9 +31,32 @@ def upgrade() -> None:
                                 name=op.f("fk_run_totals_run_id_eval_runs")),
         sa.PrimaryKeyConstraint("run_id", "kind", "key", name=op.f("pk_run_totals")),
     )
-    conn = op.get_bind()
-    for (run_id,) in conn.execute(sa.text("SELECT id FROM eval_runs WHERE status = 'finished'")):
-        record_run_totals(conn, run_id)
+    for statement in _FILL_TOTALS:
+        op.execute(statement)
+
+
+# Frozen at this revision: a finished run's totals. Pass rates count pass / (pass + fail +
+# error), missing cases do not count; per label only cases with a label; per check type every
+# check row, with the count, sum and sum of squares of its scores.
+_COLUMNS = "run_id, kind, key, passed, total, score_n, score_sum, score_squares"
+_PASSED = "SUM(CASE WHEN r.status = 'pass' THEN 1 ELSE 0 END)"
+_FINISHED = "JOIN eval_runs e ON e.id = r.run_id AND e.status = 'finished'"
+_FILL_TOTALS = [
+    f"""INSERT INTO run_totals ({_COLUMNS})
+        SELECT r.run_id, 'run', '', {_PASSED}, COUNT(*), 0, 0.0, 0.0
+        FROM case_results r {_FINISHED}
+        WHERE r.status != 'missing' GROUP BY r.run_id""",
+    f"""INSERT INTO run_totals ({_COLUMNS})
+        SELECT r.run_id, 'label', v.label, {_PASSED}, COUNT(*), 0, 0.0, 0.0
+        FROM case_results r {_FINISHED} JOIN case_versions v ON v.id = r.case_version_id
+        WHERE r.status != 'missing' AND v.label IS NOT NULL GROUP BY r.run_id, v.label""",
+    f"""INSERT INTO run_totals ({_COLUMNS})
+        SELECT r.run_id, 'check', c.check_type,
+               SUM(CASE WHEN c.passed THEN 1 ELSE 0 END), COUNT(*), COUNT(c.score),
+               COALESCE(SUM(c.score), 0.0), COALESCE(SUM(c.score * c.score), 0.0)
+        FROM check_results c JOIN case_results r ON r.id = c.case_result_id {_FINISHED}
+        GROUP BY r.run_id, c.check_type""",
+]
 
 
 def downgrade() -> None:

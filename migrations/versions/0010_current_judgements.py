@@ -10,8 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from evalboard.review.annotations import rebuild_current_flags
-
 revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
@@ -23,7 +21,17 @@ def upgrade() -> None:
                                            server_default=sa.false()))
     op.create_index("ix_annotations_current", "annotations",
                     ["is_current", "call_id", "verdict"])
-    rebuild_current_flags(op.get_bind())
+    # Frozen at this revision: a reviewer's current judgement of a call is a live judge row
+    # (not retracted) with no newer live judge row by the same reviewer on the same call.
+    op.execute("""
+        UPDATE annotations SET is_current = TRUE
+        WHERE action = 'judge'
+          AND NOT EXISTS (SELECT 1 FROM annotations own WHERE own.retracts_id = annotations.id)
+          AND NOT EXISTS (
+            SELECT 1 FROM annotations newer
+            WHERE newer.call_id = annotations.call_id AND newer.reviewer = annotations.reviewer
+              AND newer.id > annotations.id AND newer.action = 'judge'
+              AND NOT EXISTS (SELECT 1 FROM annotations r WHERE r.retracts_id = newer.id))""")
 
 
 def downgrade() -> None:
