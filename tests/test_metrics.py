@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -38,18 +38,20 @@ from evalboard.metrics import (
     verdict_rates,
     version_values,
 )
+from evalboard.metrics.axis import version_names
 from evalboard.metrics.calls import nth_latency_query, percentile_query
+from evalboard.metrics.comparability import case_version_mixes
 from evalboard.metrics.dialect import nearest_rank, percentile_name, time_bucket
 from evalboard.metrics.human import verdict_query
+from evalboard.metrics.intervals import wilson_interval
 from evalboard.metrics.plans import query_plan, reads_table_rows
-from evalboard.metrics.runs import mean_interval
+from evalboard.metrics.runs import mean_interval, pool_pass_rates
 from evalboard.metrics.timeseries import latency_over_time_query
 from evalboard.review.annotations import Judgement, annotate, undo_last
-from evalboard.runs.totals import record_run_totals
-from evalboard.store.case_models import CaseVersion, EvalCase, Suite
+from evalboard.store.case_models import Suite
 from evalboard.store.models import Call, ModelVersion
-from evalboard.store.run_models import CaseResult, CheckResultRow, EvalRun
 from tests.conftest import add_calls, sqlite_only
+from tests.support.metric_stores import add_case_version, add_run, add_suite, order_versions
 
 NOV1 = datetime(2026, 11, 1, 9, 0)  # a Sunday: its ISO week starts on Monday 26 October
 NOV2 = datetime(2026, 11, 2)
@@ -58,14 +60,6 @@ INDEX = "ix_calls_version_latency"
 
 
 # --------------------------------------------------------------------------- crafted stores
-
-
-def _order_versions(engine, *names: str) -> None:
-    """Give the versions creation times in this order."""
-    with Session(engine) as session, session.begin():
-        for k, name in enumerate(names):
-            session.execute(update(ModelVersion).where(ModelVersion.name == name)
-                            .values(created_at=datetime(2026, 1, 1) + timedelta(days=k)))
 
 
 def _add_traffic(engine) -> None:
@@ -84,50 +78,10 @@ def _add_traffic(engine) -> None:
         {"model_version": "v3", "created_at": NOV3, "latency_ms": 1.0, "source": "eval"},
     ]
     add_calls(engine, [{"input": f"prompt {k}", **row} for k, row in enumerate(rows)])
-    _order_versions(engine, "v1", "v2", "v3")
+    order_versions(engine, "v1", "v2", "v3")
 
 
 CASES = (("c1", "hallucination"), ("c2", "hallucination"), ("c3", "wrong format"), ("c4", None))
-
-
-def _run(session: Session, suite: Suite, version: str, started: datetime, status: str,
-         outcomes: dict[str, str], checks: dict[str, list[tuple[str, bool, float]]] | None = None
-         ) -> None:
-    version_id = session.scalar(select(ModelVersion.id).where(ModelVersion.name == version))
-    run = EvalRun(suite_id=suite.id, model_version_id=version_id, generator="replay",
-                  generator_config={}, selection={}, status=status, started_at=started)
-    session.add(run)
-    session.flush()
-    for name, outcome in outcomes.items():
-        case = session.scalar(select(EvalCase).where(EvalCase.suite_id == suite.id,
-                                                     EvalCase.name == name))
-        case_version = session.scalar(select(CaseVersion).where(CaseVersion.case_id == case.id))
-        result = CaseResult(run_id=run.id, case_id=case.id, case_version_id=case_version.id,
-                            status=outcome, passed=outcome == "pass", score=0.0)
-        session.add(result)
-        session.flush()
-        for position, (kind, passed, score) in enumerate((checks or {}).get(name, [])):
-            session.add(CheckResultRow(case_result_id=result.id, position=position,
-                                       check_type=kind, params={}, negate=False, weight=1.0,
-                                       passed=passed, score=score, reason=""))
-    if status == "finished":  # as the runner's finish() does
-        session.flush()
-        record_run_totals(session.connection(), run.id)
-
-
-def _suite(session: Session, name: str, cases) -> Suite:
-    suite = Suite(name=name)
-    session.add(suite)
-    session.flush()
-    for case_name, label in cases:
-        case = EvalCase(suite_id=suite.id, name=case_name, mode="success", label=label)
-        session.add(case)
-        session.flush()
-        session.add(CaseVersion(case_id=case.id, version=1, name=case_name, input_text="q",
-                                mode="success", label=label, checks=[], references=[],
-                                expected_entities=[], tags=[], severity="medium"))
-    session.flush()
-    return suite
 
 
 def _add_runs(engine) -> None:
@@ -136,21 +90,21 @@ def _add_runs(engine) -> None:
     newer run still running (ignored). v2: s1 c1-c3 pass, c4 fail; s2 its one case passes."""
     add_calls(engine, [{"input": "x", "model_version": "v1", "source": "eval"},
                        {"input": "y", "model_version": "v2", "source": "eval"}])
-    _order_versions(engine, "v1", "v2")
+    order_versions(engine, "v1", "v2")
     everything_passes = dict.fromkeys(["c1", "c2", "c3", "c4"], "pass")
     with Session(engine) as session, session.begin():
-        s1 = _suite(session, "s1", CASES)
-        s2 = _suite(session, "s2", [("c5", None)])
-        _run(session, s1, "v1", datetime(2026, 10, 31, 8), "finished", everything_passes,
+        s1 = add_suite(session, "s1", CASES)
+        s2 = add_suite(session, "s2", [("c5", None)])
+        add_run(session, s1, "v1", datetime(2026, 10, 31, 8), "finished", everything_passes,
              {"c1": [("rouge", True, 1.0)], "c2": [("rouge", True, 1.0)]})
-        _run(session, s1, "v1", datetime(2026, 11, 1, 8), "finished",
+        add_run(session, s1, "v1", datetime(2026, 11, 1, 8), "finished",
              {"c1": "pass", "c2": "fail", "c3": "error", "c4": "missing"},
              {"c1": [("rouge", True, 0.8), ("regex", True, 1.0)],
               "c2": [("rouge", False, 0.4), ("bleu", False, 0.3), ("regex", True, 1.0)]})
-        _run(session, s1, "v1", datetime(2026, 11, 1, 9), "running", {"c1": "fail"})
-        _run(session, s1, "v2", datetime(2026, 11, 3, 8), "finished",
+        add_run(session, s1, "v1", datetime(2026, 11, 1, 9), "running", {"c1": "fail"})
+        add_run(session, s1, "v2", datetime(2026, 11, 3, 8), "finished",
              {"c1": "pass", "c2": "pass", "c3": "pass", "c4": "fail"})
-        _run(session, s2, "v2", datetime(2026, 11, 3, 9), "finished", {"c5": "pass"})
+        add_run(session, s2, "v2", datetime(2026, 11, 3, 9), "finished", {"c5": "pass"})
 
 
 def _call_ids(engine, version: str, source: str = "production") -> list[int]:
@@ -165,7 +119,7 @@ def _add_judgements(engine) -> None:
     add_calls(engine, [{"input": f"v1 call {k}", "model_version": "v1"} for k in range(5)]
               + [{"input": "v2 call", "model_version": "v2"},
                  {"input": "v1 eval call", "model_version": "v1", "source": "eval"}])
-    _order_versions(engine, "v1", "v2")
+    order_versions(engine, "v1", "v2")
     a, b, c, d, g = _call_ids(engine, "v1")
     (f,) = _call_ids(engine, "v2")
     (e,) = _call_ids(engine, "v1", "eval")
@@ -543,3 +497,107 @@ def test_one_pass_human_rates_equal_the_separate_ones(engine):
         assert not verdicts.empty and not labels.empty
         pd.testing.assert_frame_equal(verdicts, verdict_rates(engine, scope=scope))
         pd.testing.assert_frame_equal(labels, label_rates(engine, scope=scope))
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+def test_wilson_interval_known_values_and_edges():
+    # 5 of 10: the textbook Wilson interval (0.2366, 0.7634); never outside [0, 1]
+    assert wilson_interval(5, 10) == (pytest.approx(0.236593, abs=1e-6),
+                                      pytest.approx(0.763407, abs=1e-6))
+    low, high = wilson_interval(0, 10)
+    assert low == 0.0 and high == pytest.approx(0.277533, abs=1e-6)  # not empty at k = 0
+    low, high = wilson_interval(10, 10)
+    assert low == pytest.approx(0.722467, abs=1e-6) and high <= 1.0
+    assert all(math.isnan(b) for b in wilson_interval(0, 0))
+    narrow, wide = wilson_interval(500, 1000), wilson_interval(5, 10)
+    assert narrow[1] - narrow[0] < wide[1] - wide[0]  # more trials, a tighter interval
+
+
+def test_rates_carry_their_wilson_interval(engine):
+    _add_runs(engine)
+    overall = pass_rates(engine)
+    v1 = _row(overall, model_version="v1")  # 1 of 3
+    assert (v1["low"], v1["high"]) == tuple(pytest.approx(b) for b in wilson_interval(1, 3))
+    pooled = pool_pass_rates(overall)  # v2: s1 3 of 4 and s2 1 of 1 pooled to 4 of 5
+    v2 = _row(pooled, model_version="v2")
+    assert (v2["passed"], v2["total"], v2["pass_rate"]) == (4, 5, 0.8)
+    assert (v2["low"], v2["high"]) == tuple(pytest.approx(b) for b in wilson_interval(4, 5))
+    assert list(pooled["model_version"]) == ["v1", "v2"]
+    by_label = pool_pass_rates(pass_rates(engine, by="label"), "label")
+    hallucination = _row(by_label, model_version="v1", label="hallucination")
+    assert hallucination["low"] == pytest.approx(wilson_interval(1, 2)[0])
+
+
+def test_verdict_label_and_error_rates_carry_their_wilson_interval(engine):
+    _add_judgements(engine)
+    verdicts = verdict_rates(engine)
+    fail = _row(verdicts, model_version="v1", verdict="fail")  # 1 of 4
+    assert (fail["low"], fail["high"]) == tuple(pytest.approx(b) for b in wilson_interval(1, 4))
+    labels = label_rates(engine)
+    row = _row(labels, model_version="v1", label="edge case mishandled")  # 1 of 4 judged
+    assert row["high"] == pytest.approx(wilson_interval(1, 4)[1])
+    calls = call_metrics(engine, versions=["v1"])
+    assert list(calls["error_low"]) == [0.0]  # no errors in 5 calls: low 0, high above 0
+    assert calls["error_high"].iloc[0] == pytest.approx(wilson_interval(0, 5)[1])
+
+
+def test_a_version_without_calls_has_no_interval(engine):
+    _add_traffic(engine)
+    v3 = call_metrics(engine).iloc[2]  # only an eval call: no production calls
+    assert v3["calls"] == 0 and math.isnan(v3["error_low"]) and math.isnan(v3["error_high"])
+    assert version_names(engine) == ["v1", "v2", "v3"]
+    assert version_names(engine, ["v3", "v1"]) == ["v3", "v1"]
+
+
+# --------------------------------------------------------------------------- comparable runs
+
+
+def test_runs_on_different_case_versions_are_named(engine):
+    _add_runs(engine)
+    # v1's latest s1 run skipped c4 (missing); v2 ran it: not the same test
+    (mix,) = case_version_mixes(engine)
+    assert (mix.suite, mix.cases) == ("s1", 1)
+    assert [(r.model_version, r.versions) for r in mix.runs] == [
+        ("v1", (("c4", None),)), ("v2", (("c4", 1),))]
+    with Session(engine) as session, session.begin():
+        s1 = session.scalar(select(Suite).where(Suite.name == "s1"))
+        assert add_case_version(session, s1, "c1") == 2
+        add_case_version(session, s1, "c2")
+        add_case_version(session, s1, "c2")
+        v2_run = add_run(session, s1, "v2", datetime(2026, 11, 4, 8), "finished",
+                         dict.fromkeys(["c1", "c2", "c3", "c4"], "pass"),
+                         case_versions={"c1": 2, "c2": 3})
+    (mix,) = case_version_mixes(engine)
+    assert mix.cases == 3
+    assert [(r.model_version, r.run_id, r.versions) for r in mix.runs] == [
+        ("v1", 2, (("c1", 1), ("c2", 1), ("c4", None))),
+        ("v2", v2_run, (("c1", 2), ("c2", 3), ("c4", 1)))]
+    message = mix.message()
+    assert "Suite “s1”" in message and "3 cases" in message
+    assert "v1 (run 2): “c1” v1, “c2” v1, “c4” not run" in message
+    assert f"v2 (run {v2_run}): “c1” v2, “c2” v3, “c4” v1" in message
+    assert case_version_mixes(engine, versions=["v2"]) == []  # one run: nothing to compare
+    assert case_version_mixes(engine, suite="s2") == []
+
+
+def test_many_differing_cases_are_counted_and_same_runs_grouped(engine):
+    add_calls(engine, [{"input": "x", "model_version": v, "source": "eval"}
+                       for v in ("a", "b", "c")])
+    order_versions(engine, "a", "b", "c")
+    names = [f"case{k}" for k in range(5)]
+    with Session(engine) as session, session.begin():
+        suite = add_suite(session, "big", [(name, None) for name in names])
+        for name in names[:4]:
+            add_case_version(session, suite, name)
+        every = dict.fromkeys(names, "pass")
+        add_run(session, suite, "a", datetime(2026, 11, 1), "finished", every)
+        add_run(session, suite, "b", datetime(2026, 11, 2), "finished", every)
+        add_run(session, suite, "c", datetime(2026, 11, 3), "finished", every,
+                case_versions=dict.fromkeys(names[:4], 2))
+    (mix,) = case_version_mixes(engine)
+    assert mix.cases == 4 and [len(runs) for runs, _ in mix.groups()] == [2, 1]
+    message = mix.message()
+    assert "a (run 1), b (run 2): 4 at an older version" in message
+    assert "c (run 3): the newest version of each" in message

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
 from evalboard.demo import load_demo
 from evalboard.metrics.targets import list_targets, set_target
+from evalboard.review.annotations import Judgement, annotate
+from evalboard.review.labels import list_labels, update_label
+from evalboard.store.models import Call
+from evalboard.ui.label_badges import VERDICT_COLOURS
+from tests.conftest import T0, add_calls
+from tests.support.metric_stores import add_case_version, add_run, add_suite, order_versions
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -55,3 +65,64 @@ def test_the_page_says_when_latency_percentiles_come_from_the_histograms(engine,
     at = _page(metrics_period="last 28 days")  # another period: not a cached frame
     assert not at.exception and not at.error
     assert sum(note in c.value for c in at.caption) == 2  # across versions and over time
+
+
+def _chart(at: AppTest, key: str) -> dict:
+    """The Vega-Lite spec of the chart drawn with st.altair_chart(key=key)."""
+    (chart,) = [c for c in at.get("vega_lite_chart") if c.key == key]
+    return json.loads(chart.proto.spec)
+
+
+def _colours(spec: dict) -> dict[str, str]:
+    scale = spec["layer"][0]["encoding"]["color"]["scale"]
+    return dict(zip(scale["domain"], scale["range"], strict=True))
+
+
+def _judged_store(engine) -> None:
+    """Versions a, b, c in that order; a and b have judged calls, c has none."""
+    add_calls(engine, [{"input": f"{v} {k}", "model_version": v, "created_at": T0}
+                       for v in ("a", "b", "c") for k in range(3)])
+    order_versions(engine, "a", "b", "c")
+    with Session(engine) as session:
+        ids = dict(session.execute(select(Call.input_text, Call.id)).all())
+    annotate(engine, ids["a 0"], "alice", Judgement("pass"))
+    annotate(engine, ids["a 1"], "alice", Judgement("fail", ("hallucination",)))
+    annotate(engine, ids["b 0"], "alice", Judgement("unsure", ("wrong format",)))
+
+
+def test_label_colours_follow_settings_and_verdicts_have_fixed_colours(engine):
+    _judged_store(engine)
+    labels = {label.name: label.id for label in list_labels(engine)}
+    update_label(engine, labels["hallucination"], color="#123456")
+    at = _page(metrics_period="all time")
+    assert not at.exception and not at.error
+    label_colours = _colours(_chart(at, "chart_label_rates"))
+    assert label_colours["hallucination"] == "#123456"
+    stored = {label.name: label.color for label in list_labels(engine)}
+    assert label_colours == {name: stored[name] for name in label_colours}
+    assert _colours(_chart(at, "chart_verdicts")) == VERDICT_COLOURS
+    # c has calls but no judgement: said so, on the chart and under it
+    assert any(c.value == "No data for c." for c in at.caption)
+
+
+def test_the_page_warns_when_runs_ran_different_case_versions(engine):
+    add_calls(engine, [{"input": "x", "model_version": v, "source": "eval"} for v in "ab"])
+    order_versions(engine, "a", "b")
+    with Session(engine) as session, session.begin():
+        suite = add_suite(session, "s1", [("c1", None), ("c2", None)])
+        add_run(session, suite, "a", datetime(2026, 11, 1), "finished",
+                {"c1": "pass", "c2": "fail"})
+        at = _page(metrics_period="all time")
+        assert not any("not measured on the same test" in w.value for w in at.warning)
+        add_case_version(session, suite, "c2")
+        add_run(session, suite, "b", datetime(2026, 11, 2), "finished",
+                {"c1": "pass", "c2": "pass"}, case_versions={"c2": 2})
+    at = _page(metrics_period="all time", metrics_suite="s1")  # another key: not cached
+    assert not at.exception and not at.error
+    warnings = [w.value for w in at.warning if "not measured on the same test" in w.value]
+    assert len(warnings) == 2  # on the pass rate tab and the reference scores tab
+    assert "a (run 1): “c2” v1; b (run 2): “c2” v2" in warnings[0]
+    spec = _chart(at, "chart_pass_rate")
+    (whiskers,) = [layer for layer in spec["layer"] if layer["mark"]["type"] == "errorbar"]
+    assert (whiskers["encoding"]["y"]["field"], whiskers["encoding"]["y2"]["field"]) == (
+        "low", "high")

@@ -64,10 +64,10 @@ class CaseVersionMix:
         """One paragraph naming which runs ran which case versions."""
         parts = [", ".join(f"{r.model_version} (run {r.run_id})" for r in runs) + ": "
                  + self._describe(versions) for runs, versions in self.groups()]
-        plural = "case" if self.cases == 1 else "cases"
-        return (f"Suite “{self.suite}”: the runs charted here did not run the same version of "
-                f"{self.cases} {plural}, so they are not measured on the same test. "
-                + "; ".join(parts) + ".")
+        plural = "case differs" if self.cases == 1 else "cases differ"
+        return (f"Suite “{self.suite}”: the runs charted here did not run the same cases at the "
+                f"same versions ({self.cases} {plural}), so they are not measured on the same "
+                "test. " + "; ".join(parts) + ".")
 
 
 def case_version_mixes(engine: Engine, *, suite: str | None = None,

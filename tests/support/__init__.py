@@ -1,0 +1,1 @@
+"""Helpers shared by test modules (builders of crafted stores)."""
