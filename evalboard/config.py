@@ -41,24 +41,29 @@ def _password(url: str) -> str | None:
 def redact_text(text: str, *urls: str | None) -> str:
     """`text` with the password of each URL (default: the configured store's) hidden, however
     it is quoted."""
+    forms: set[str] = set()
     for url in urls or (resolve_db_url(),):
         password = _password(url) if url else None
-        if not password:
-            continue
-        for form in {password, quote(password, safe=""), quote_plus(password)}:
-            if len(form) >= 3:
-                text = text.replace(form, HIDDEN)
+        if password:
+            forms |= {password, quote(password, safe=""), quote_plus(password)}
+    for form in sorted(forms, key=len, reverse=True):  # a longer password before its prefix
+        if len(form) >= 3:
+            text = text.replace(form, HIDDEN)
     return text
 
 
 class RedactingFilter(logging.Filter):
-    """Hides the configured store's password in every record it sees (message and traceback)."""
+    """Hides store passwords (of `urls`, default: the configured store's, read per record) in
+    every record it sees, message and traceback."""
+
+    def __init__(self, *urls: str | None) -> None:
+        super().__init__()
+        self.urls = urls
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        record.msg, record.args = redact_text(message), None
+        record.msg, record.args = redact_text(record.getMessage(), *self.urls), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact_text(record.exc_text)
+            record.exc_text = redact_text(record.exc_text, *self.urls)
         return True

@@ -20,6 +20,7 @@ from evalboard.cli import (
     users_commands,
 )
 from evalboard.cli.common import CLIError
+from evalboard.config import RedactingFilter, redact_text, resolve_db_url
 from evalboard.errors import EvalboardError
 from evalboard.import_readers import ImportFileError
 from evalboard.importing import MappingError
@@ -45,24 +46,41 @@ gate_command.register(app)
 
 _USER_ERRORS = (EvalboardError, StoreURLError, ImportFileError, MappingError, ValueError,
                 OSError)
+_URL_OPTIONS = ("--db", "--from", "--to")
+
+
+def _store_urls(argv: list[str]) -> list[str]:
+    """Every store URL of this invocation: the configured one and those given as options."""
+    urls = [resolve_db_url()]
+    for index, arg in enumerate(argv):
+        name, equals, value = arg.partition("=")
+        if name in _URL_OPTIONS:
+            urls.append(value if equals else (argv[index + 1] if index + 1 < len(argv) else ""))
+    return urls
+
+
+def _echo_error(message: object) -> None:
+    typer.echo(f"error: {redact_text(str(message), *_store_urls(sys.argv))}", err=True)
 
 
 def main() -> None:
     """Run the CLI; known errors print one line on stderr instead of a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # no store password in any log line
+        handler.addFilter(RedactingFilter(*_store_urls(sys.argv)))
     try:
         code = app(standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except CLIError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        _echo_error(exc)
         sys.exit(exc.code)
     except _USER_ERRORS as exc:
-        typer.echo(f"error: {exc}", err=True)
+        _echo_error(exc)
         sys.exit(1)
     except SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or exc
-        typer.echo(f"error: the store cannot be used: {str(reason).splitlines()[0]}", err=True)
+        _echo_error(f"the store cannot be used: {str(reason).splitlines()[0]}")
         sys.exit(1)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

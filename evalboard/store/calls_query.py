@@ -138,7 +138,7 @@ _VERSION_IDS: dict[str, dict[str, int]] = {}  # store URL -> {version name: id}
 def _version_ids(conn: Connection, names: tuple[str, ...]) -> list[int]:
     """Ids of named versions, from a per-store cache (versions are never renamed or deleted;
     a name the cache lacks reloads it, so new versions are found at once)."""
-    key = conn.engine.url.render_as_string(hide_password=False)
+    key = conn.engine.url.render_as_string(hide_password=True)  # no password in a cache key
     known = _VERSION_IDS.get(key, {})
     if any(name not in known for name in names):
         known = dict(conn.execute(select(ModelVersion.name, ModelVersion.id)).all())

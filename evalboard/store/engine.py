@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from evalboard.config import resolve_db_url
+from evalboard.config import redact_url, resolve_db_url
 from evalboard.errors import EvalboardError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -51,9 +51,9 @@ def make_engine(url: str | None = None) -> Engine:
     resolved = resolve_db_url(url)
     try:
         parsed = make_url(resolved)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise StoreURLError(
-            f"not a store URL: {resolved!r} (expected e.g. sqlite:///evalboard.db)"
+            f"not a store URL: {redact_url(resolved)!r} (expected e.g. sqlite:///evalboard.db)"
         ) from exc
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
