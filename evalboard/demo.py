@@ -4,22 +4,29 @@
 notes on what changed) and a history of calls whose failures are planted per version and
 named in `metadata["planted"]`, so review and metrics pages have something true to show.
 The same seed and `now` give the same rows; external ids make loading twice a no-op.
+
+The date only places the plan in time. What each call is (its version, input, output, planted
+failure) is drawn in an order that never depends on `now`: events are planned on a "traffic
+clock" (the share of the period's traffic served so far), deploys happen at fixed shares of it,
+and only the mapping from shares to moments follows the weekdays and office hours of the
+period. So another `now` moves every timestamp but keeps the calls, reviews and run results.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import accumulate
 from random import Random
 from typing import Any
 
 from sqlalchemy import Engine, select
 
+from evalboard import clock
 from evalboard.demo_content import (
     BASE_MODEL,
     EVAL_MIX,
@@ -37,11 +44,12 @@ from evalboard.demo_reviews import add_demo_reviews
 from evalboard.demo_suite import add_demo_suite
 from evalboard.store.engine import write_session
 from evalboard.store.ids import IdPool
-from evalboard.store.models import ModelVersion, utcnow
+from evalboard.store.models import ModelVersion
 from evalboard.store.records import normalize_call
 from evalboard.store.writes import write_calls
 
 DEMO_DAYS = 28
+PERIOD = timedelta(days=DEMO_DAYS)
 BATCH_SIZE = 1000
 EVAL_SHARE = 0.08  # share of calls from eval runs (one run per version, at its creation)
 MAX_EVAL_CASES = 150  # size cap of the fixed eval set every version is run on
@@ -49,6 +57,7 @@ EVAL_RUN = timedelta(hours=3)
 SESSION_SHARE = 0.08  # production events that are multi-turn conversations
 DEPLOY_DELAY = timedelta(hours=12)  # a new version is evaluated first, then deployed
 CANARY = timedelta(hours=48)  # its production share ramps from 10% to 100% meanwhile
+CANARY_SHARE = CANARY / PERIOD  # the same, as a share of the period's traffic
 TIMEOUT_ERROR = "TimeoutError: no response from the inference server within 30 s"
 USER_TIERS = ("free", "pro", "enterprise")
 TIER_WEIGHTS = (6, 3, 1)
@@ -74,12 +83,39 @@ class DemoSummary:
 
 @dataclass(frozen=True)
 class _Event:
-    """A production request (one call or a conversation) or one call of an eval run."""
+    """A production request: one call or a conversation, `share` of the way through the
+    period's traffic (which decides its version), at the moment that share is reached."""
 
     at: datetime
+    share: float
     turns: int = 1
-    version: int | None = None  # eval calls name their version; production asks the rollout
-    eval_case: int | None = None
+
+
+class _TrafficClock:
+    """Maps a share of the period's traffic (0 to 1) to the moment it has been served by,
+    following the weekdays and office hours of the period that starts at `start`."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+        self._cumulative = _cumulative_hour_weights(start)
+
+    def at(self, share: float) -> datetime:
+        target = share * self._cumulative[-1]
+        hour = min(bisect_left(self._cumulative, target), len(self._cumulative) - 1)
+        before = self._cumulative[hour - 1] if hour else 0.0
+        within = (target - before) / (self._cumulative[hour] - before)
+        return self.start + timedelta(hours=hour + min(1.0, max(0.0, within)))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The eval set, when each version is created and deployed, and every production event."""
+
+    cases: list[Task]
+    created: list[datetime]
+    deploy_shares: list[float]  # a version serves production from this share of the traffic
+    eval_offsets: list[list[float]]  # seconds after its creation of each eval call, per version
+    events: list[_Event]  # in time order
 
 
 def load_demo(
@@ -93,25 +129,20 @@ def load_demo(
 ) -> DemoSummary:
     """Fill the store with `calls` demo calls over the four weeks ending at `now`.
 
-    `now` defaults to the current time; a naive `now` is taken as UTC. `progress(done, total)`
+    `now` defaults to `clock.now()`; a naive `now` is taken as UTC. `progress(done, total)`
     is called after each batch of `BATCH_SIZE` calls is written. With `reviews`, two demo
     reviewers also judge part of the production traffic (see `demo_reviews`); with `suite`, the
     eval set becomes a regression suite replayed for every version (see `demo_suite`).
     """
     if calls < 0:
         raise ValueError("calls must not be negative")
-    end = _naive_utc(now) if now is not None else utcnow()
-    start = end - timedelta(days=DEMO_DAYS)
-    created = [start + timedelta(days=spec.day) for spec in VERSIONS]
-    _upsert_versions(engine, created)
-    rng = Random(seed)
-    cases, events = _plan(rng, calls, start, end, created)
-    deploys = [start] + [at + DEPLOY_DELAY for at in created[1:]]
+    end = clock.to_naive_utc(now) if now is not None else clock.now()
+    plan = _plan(Random(seed), calls, _TrafficClock(end - PERIOD))
+    _upsert_versions(engine, plan.created)
     ids = IdPool(engine, block_size=BATCH_SIZE)
     inserted = present = done = 0
     batch: list[dict[str, Any]] = []
-    stream = _call_fields(rng, seed, events, cases, deploys, end)
-    for fields in stream:
+    for fields in _call_fields(seed, plan, end):
         batch.append(normalize_call(**fields))
         if len(batch) == BATCH_SIZE or done + len(batch) == calls:
             written = write_calls(engine, batch, ids)
@@ -124,13 +155,9 @@ def load_demo(
     assert not batch and done == calls, "the plan yields exactly `calls` calls"
     if reviews:
         add_demo_reviews(engine, seed, end)
-    if suite and cases:
-        add_demo_suite(engine, cases, [spec.name for spec in VERSIONS])
+    if suite and plan.cases:
+        add_demo_suite(engine, plan.cases, [spec.name for spec in VERSIONS])
     return DemoSummary(inserted, present, tuple(spec.name for spec in VERSIONS))
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _upsert_versions(engine: Engine, created: Sequence[datetime]) -> None:
@@ -160,76 +187,86 @@ def _cumulative_hour_weights(start: datetime) -> list[float]:
     return list(accumulate(weights))
 
 
-def _plan(
-    rng: Random, calls: int, start: datetime, end: datetime, created: Sequence[datetime]
-) -> tuple[list[Task], list[_Event]]:
-    """The eval set and every event of the period, in time order."""
+def _plan(rng: Random, calls: int, traffic: _TrafficClock) -> _Plan:
+    """Draw the plan; `rng` is consumed the same way whatever the period's dates."""
     per_version = min(MAX_EVAL_CASES, round(calls * EVAL_SHARE / len(VERSIONS)))
     names, weights = zip(*EVAL_MIX.items(), strict=True)
     cases = [SCENARIOS[name](rng) for name in rng.choices(names, weights, k=per_version)]
-    events: list[_Event] = []
-    for version, at in enumerate(created):
-        offsets = sorted(rng.uniform(0, EVAL_RUN.total_seconds()) for _ in range(per_version))
-        events += [
-            _Event(min(at + timedelta(seconds=offset), end), version=version, eval_case=case)
-            for case, offset in enumerate(offsets)
-        ]
-    remaining = calls - len(events)
+    eval_offsets = [
+        sorted(rng.uniform(0, EVAL_RUN.total_seconds()) for _ in range(per_version))
+        for _ in VERSIONS
+    ]
+    remaining = calls - per_version * len(VERSIONS)
     sizes: list[int] = []
     while remaining > 0:
         turns = min(remaining, rng.randint(2, 4) if rng.random() < SESSION_SHARE else 1)
         sizes.append(turns)
         remaining -= turns
-    cumulative = _cumulative_hour_weights(start)
-    hours = rng.choices(range(len(cumulative)), cum_weights=cumulative, k=len(sizes))
-    starts = sorted(start + timedelta(hours=h, seconds=rng.random() * 3600) for h in hours)
-    events += [_Event(at, turns) for at, turns in zip(starts, sizes, strict=True)]
-    events.sort(key=lambda event: event.at)
-    return cases, events
+    shares = sorted(rng.random() for _ in sizes)
+    deploy_shares = [0.0] + [
+        (timedelta(days=spec.day) + DEPLOY_DELAY) / PERIOD for spec in VERSIONS[1:]
+    ]
+    created = [traffic.start] + [
+        max(traffic.start, traffic.at(share) - DEPLOY_DELAY) for share in deploy_shares[1:]
+    ]
+    events = [
+        _Event(traffic.at(share), share, turns) for share, turns in zip(shares, sizes, strict=True)
+    ]
+    return _Plan(cases, created, deploy_shares, eval_offsets, events)
 
 
-def _live_version(rng: Random, at: datetime, deploys: Sequence[datetime]) -> int:
+def _live_version(rng: Random, share: float, deploy_shares: Sequence[float]) -> int:
     """The version serving a production request: the newest deployed one, during its canary
     ramp sometimes still its parent."""
-    newest = max(0, bisect_right(deploys, at) - 1)
-    ramp = (at - deploys[newest]) / CANARY
+    newest = max(0, bisect_right(deploy_shares, share) - 1)
+    ramp = (share - deploy_shares[newest]) / CANARY_SHARE
     if newest > 0 and ramp < 1 and rng.random() >= 0.1 + 0.9 * ramp:
         return newest - 1
     return newest
 
 
-def _call_fields(
-    rng: Random,
-    seed: int,
-    events: Sequence[_Event],
-    cases: Sequence[Task],
-    deploys: Sequence[datetime],
-    end: datetime,
-) -> Iterator[dict[str, Any]]:
+def _call_fields(seed: int, plan: _Plan, end: datetime) -> Iterator[dict[str, Any]]:
     """Keyword arguments of `normalize_call` for every call, in time order.
 
-    Production calls get external ids `demo-{seed}-{i}` in time order, eval calls
-    `demo-{seed}-eval-{version}-{case}`: the same keys for any `now`, so reloading adds nothing.
-    Conversation turns overlap later events, so calls wait in a heap until their time comes.
+    Eval calls draw from one random stream in (version, case) order, production calls from
+    another in event order, so what a call is never depends on how the two interleave in time.
     """
+    evals = _eval_calls(Random(f"demo-{seed}-eval"), seed, plan, end)
+    production = _production_calls(Random(f"demo-{seed}-production"), seed, plan, end)
+    return heapq.merge(evals, production, key=lambda fields: fields["created_at"])
+
+
+def _eval_calls(rng: Random, seed: int, plan: _Plan, end: datetime) -> list[dict[str, Any]]:
+    """Every version's run over the eval set, shortly after its creation; external ids
+    `demo-{seed}-eval-{version}-{case}`."""
+    calls = []
+    for version, (created, offsets) in enumerate(zip(plan.created, plan.eval_offsets, strict=True)):
+        for case, offset in enumerate(offsets):
+            at = min(created + timedelta(seconds=offset), end)
+            meta = {"eval_case": f"case-{case:03d}"}
+            fields = _call(rng, plan.cases[case], version, at, "eval", meta)
+            external_id = f"demo-{seed}-eval-{fields['model_version']}-{case:03d}"
+            calls.append(fields | {"external_id": external_id})
+    return sorted(calls, key=lambda fields: fields["created_at"])
+
+
+def _production_calls(
+    rng: Random, seed: int, plan: _Plan, end: datetime
+) -> Iterator[dict[str, Any]]:
+    """Production calls in time order, with external ids `demo-{seed}-{n}` numbered in event
+    order (the same keys and contents for any `now`, so reloading adds nothing). Conversation
+    turns overlap later events, so calls wait in a heap until their time comes."""
     pending: list[tuple[datetime, int, dict[str, Any]]] = []
-    produced = made = 0
-
-    def ready(until: datetime | None) -> Iterator[dict[str, Any]]:
-        nonlocal produced
-        while pending and (until is None or pending[0][0] <= until):
-            fields = heapq.heappop(pending)[2]
-            if fields["source"] == "production":
-                fields["external_id"] = f"demo-{seed}-{produced}"
-                produced += 1
-            yield fields
-
-    for number, event in enumerate(events):
-        yield from ready(event.at)
-        for fields in _event_calls(rng, seed, number, event, cases, deploys, end):
-            heapq.heappush(pending, (fields["created_at"], made, fields))
-            made += 1
-    yield from ready(None)
+    number = 0
+    for index, event in enumerate(plan.events):
+        while pending and pending[0][0] <= event.at:
+            yield heapq.heappop(pending)[2]
+        for fields in _event_calls(rng, seed, index, event, plan.deploy_shares, end):
+            fields["external_id"] = f"demo-{seed}-{number}"
+            heapq.heappush(pending, (fields["created_at"], number, fields))
+            number += 1
+    while pending:
+        yield heapq.heappop(pending)[2]
 
 
 def _event_calls(
@@ -237,18 +274,11 @@ def _event_calls(
     seed: int,
     number: int,
     event: _Event,
-    cases: Sequence[Task],
-    deploys: Sequence[datetime],
+    deploy_shares: Sequence[float],
     end: datetime,
 ) -> Iterator[dict[str, Any]]:
-    """The calls of one event: an eval call, a production call or a conversation."""
-    if event.eval_case is not None and event.version is not None:
-        case = event.eval_case
-        meta = {"eval_case": f"case-{case:03d}"}
-        fields = _call(rng, cases[case], event.version, event.at, "eval", meta)
-        yield fields | {"external_id": f"demo-{seed}-eval-{fields['model_version']}-{case:03d}"}
-        return
-    version = _live_version(rng, event.at, deploys)
+    """The calls of one production event: a single call or a conversation."""
+    version = _live_version(rng, event.share, deploy_shares)
     tier = rng.choices(USER_TIERS, TIER_WEIGHTS)[0]
     if event.turns == 1:
         scenario = rng.choices(_PRODUCTION_SCENARIOS, _PRODUCTION_WEIGHTS)[0]

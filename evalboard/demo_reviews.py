@@ -43,22 +43,24 @@ def _judgement(rng: Random, reviewer: str, planted: str | None, scenario: str | 
 def add_demo_reviews(engine: Engine, seed: int = 0, now: datetime | None = None) -> int:
     """Judge a deterministic sample of the demo's production calls; returns annotations added.
 
-    Does nothing when the demo reviewers have reviewed before (loading twice adds nothing).
+    Calls are drawn in external-id order, so the same calls get the same judgements whatever
+    the dates they were logged at; no judgement is dated after `now` (default: the newest
+    call). Does nothing when the demo reviewers have reviewed before (loading twice adds
+    nothing).
     """
     rng = Random(f"reviews-{seed}")
     with Session(engine) as session:
         if session.scalar(select(exists().where(Annotation.reviewer.in_(REVIEWERS)))):
             return 0
         labels = {label.name: label for label in session.scalars(select(Label))}
-        calls = session.execute(
-            select(Call.id, Call.created_at, Call.meta)
+        calls = sorted(session.execute(
+            select(Call.external_id, Call.id, Call.created_at, Call.meta)
             .where(Call.source == "production", Call.external_id.like("demo-%"),
-                   Call.error.is_(None))
-            .order_by(Call.id)).all()
-    latest = now or max((created for _, created, _ in calls), default=None)
+                   Call.error.is_(None))).all(), key=lambda row: row.external_id)
+    latest = now or max((created for _, _, created, _ in calls), default=None)
     added = 0
     with write_session(engine) as session:
-        for call_id, created_at, meta in calls:
+        for _, call_id, created_at, meta in calls:
             if rng.random() >= REVIEWED_SHARE:
                 continue
             meta = meta or {}

@@ -1,5 +1,11 @@
 """Shared fixtures: a fresh SQLite store file per test (a PostgreSQL database with
-$EVALBOARD_TEST_PG_URL, see tests/pg_server.py)."""
+$EVALBOARD_TEST_PG_URL, see tests/pg_server.py), and the clock of the session.
+
+`pytest --now 2027-01-01T00:00` (or $EVALBOARD_TEST_NOW) runs the whole session as if it were
+then: evalboard.clock is anchored there, in this process and, through $EVALBOARD_NOW, in every
+server a test starts. A test whose data has fixed dates anchors its own "now" with
+`@pytest.mark.clock(datetime(...))`, so windows such as "the last 7 days" hold on any date.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from evalboard import clock
 from evalboard.store import open_store
 from evalboard.store.ids import IdPool
 from evalboard.store.records import normalize_call
@@ -24,6 +31,46 @@ T0 = datetime(2026, 11, 1, 9, 0, 0)
 # the suite runs against PostgreSQL.
 sqlite_only = pytest.mark.skipif(bool(os.environ.get("EVALBOARD_TEST_PG_URL")),
                                  reason="checks a SQLite specific")
+
+
+TEST_NOW_ENV = "EVALBOARD_TEST_NOW"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--now", default=os.environ.get(TEST_NOW_ENV) or None, metavar="ISO",
+                     help="run the session as if it were then (ISO 8601, UTC when no zone; "
+                          f"default ${TEST_NOW_ENV}); servers the tests start follow it")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "clock(at): evalboard.clock reads `at` (a datetime or "
+                                       "ISO 8601 text) during the test, servers it starts too")
+    text = config.getoption("--now")
+    if text:  # before xdist starts its workers, so they and their servers inherit it
+        os.environ[clock.NOW_ENV] = clock.parse_now(text).isoformat()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"evalboard clock: {os.environ.get(clock.NOW_ENV) or 'the wall clock'}"
+
+
+def _mark_time(value: datetime | str) -> datetime:
+    """A `clock` mark's argument as naive UTC."""
+    return clock.parse_now(value) if isinstance(value, str) else clock.to_naive_utc(value)
+
+
+@pytest.fixture(autouse=True)
+def _clock_mark(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+                ) -> Iterator[None]:
+    """Anchor the clock of a test marked `clock(at)` (and of the servers it starts)."""
+    mark = request.node.get_closest_marker("clock")
+    if mark is None:
+        yield
+        return
+    at = _mark_time(mark.args[0])
+    monkeypatch.setenv(clock.NOW_ENV, at.isoformat())
+    with clock.fixed(at):
+        yield
 
 
 @pytest.fixture

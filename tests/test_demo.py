@@ -26,6 +26,7 @@ from evalboard.demo_content import (
 )
 from evalboard.store import open_store
 from evalboard.store.models import Call, ModelVersion
+from tests.demo_facts import demo_content, demo_timestamps
 
 NOW = datetime(2025, 3, 14, 15, 30)
 NAMES = tuple(spec.name for spec in VERSIONS)
@@ -84,8 +85,9 @@ def test_counts_summary_and_progress(engine: Engine) -> None:
     calls = _calls(engine)
     assert len(calls) == 2500
     production = [c for c in calls if c["source"] == "production"]
-    assert [c["external_id"] for c in production] == [f"demo-0-{i}" for i in range(len(production))]
-    assert [c["created_at"] for c in production] == sorted(c["created_at"] for c in production)
+    assert sorted(int(c["external_id"].rsplit("-", 1)[1]) for c in production) == list(
+        range(len(production)))  # demo-0-0 … numbered in event order, the same for any `now`
+    assert [c["created_at"] for c in calls] == sorted(c["created_at"] for c in calls)
     evals = [c for c in calls if c["source"] == "eval"]
     assert {c["external_id"] for c in evals} == {
         f"demo-0-eval-{name}-{case:03d}" for name in NAMES for case in range(len(evals) // 5)
@@ -103,15 +105,39 @@ def test_counts_summary_and_progress(engine: Engine) -> None:
     assert any(c["input_messages"] for c in calls) and any(not c["input_messages"] for c in calls)
 
 
-def test_same_seed_and_now_give_identical_rows(tmp_path: Path) -> None:
-    for folder in ("a", "b", "c"):
-        (tmp_path / folder).mkdir()
-    stores = [_store(tmp_path / name) for name in ("a", "b", "c")]
+def _stores(tmp_path: Path, *names: str) -> list[Engine]:
+    for name in names:
+        (tmp_path / name).mkdir()
+    return [_store(tmp_path / name) for name in names]
+
+
+def test_same_seed_and_now_give_identical_calls_reviews_and_runs(tmp_path: Path) -> None:
+    stores = _stores(tmp_path, "a", "b", "c")
     for store, seed in zip(stores, (7, 7, 8), strict=True):
         load_demo(store, calls=600, seed=seed, now=NOW)
-    first, second, other = (_rows(store) for store in stores)
+    first, second, other = (demo_content(store) for store in stores)
+    assert first["calls"] and first["reviews"] and first["results"]
     assert first == second
-    assert len(other) == len(first) and other != first
+    assert demo_timestamps(stores[0]) == demo_timestamps(stores[1])
+    assert _rows(stores[0]) == _rows(stores[1])
+    assert len(other["calls"]) == len(first["calls"]) and other["calls"] != first["calls"]
+
+
+def test_another_now_moves_the_timestamps_and_keeps_the_content(tmp_path: Path) -> None:
+    """The date decides when things happened, never what: the same calls (inputs, outputs,
+    planted failures, versions), the same reviews and the same run results."""
+    later = datetime(2028, 2, 29, 23, 55)  # another weekday, time of day and year
+    at_now, at_later = _stores(tmp_path, "now", "later")
+    load_demo(at_now, calls=600, seed=7, now=NOW)
+    load_demo(at_later, calls=600, seed=7, now=later)
+    assert demo_content(at_now) == demo_content(at_later)
+    for end, store in ((NOW, at_now), (later, at_later)):
+        stamps = demo_timestamps(store)
+        for kind in ("calls", "versions", "reviews"):
+            assert end - timedelta(days=DEMO_DAYS) <= stamps[kind][0] <= stamps[kind][-1] <= end
+    shift = later - NOW
+    assert [at + shift for at in demo_timestamps(at_now)["calls"]] != demo_timestamps(
+        at_later)["calls"]  # not merely shifted: traffic follows the new period's weekdays
 
 
 def test_loading_twice_adds_nothing(loaded: Engine) -> None:
