@@ -24,6 +24,7 @@ import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
+from evalboard import clock
 from evalboard.cases.draft import CaseDraft
 from evalboard.cases.promote import promote_call
 from evalboard.cases.repository import upsert_case
@@ -111,7 +112,7 @@ def operation_figures(url: str) -> dict[str, dict[str, float]]:
             checks=(CheckSpec("contains", {"value": "question"}),
                     CheckSpec("word_count", {"min": 1, "max": 50}))))
     started = time.perf_counter()
-    run_suite(engine, "bench-1k", f"bench-{time.time():.0f}", CallableGenerator(_echo))
+    run_suite(engine, "bench-1k", f"bench-{clock.now():%Y%m%dT%H%M%S}", CallableGenerator(_echo))
     run_ms = (time.perf_counter() - started) * 1000
     return {"open a call": open_call,
             "start a review session (20 calls, random)": start,

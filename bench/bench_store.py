@@ -40,13 +40,14 @@ from bench.fake_calls import (
     RARE_SHARE,
     RARE_WORD,
     SEED,
-    START,
     VERSIONS,
     CallFactory,
     FakeCall,
+    period_start,
     rollout,
 )
 from bench.fake_history import load_history
+from evalboard import clock
 from evalboard.importing import BATCH_SIZE as IMPORT_BATCH_SIZE
 from evalboard.importing import import_file
 from evalboard.iterutil import chunked
@@ -315,13 +316,13 @@ INSERT_CALL_SQL = (  # the columns of FakeCall.db_row
 )
 
 
-def insert_versions(engine: Engine) -> dict[str, int]:
+def insert_versions(engine: Engine, start: datetime) -> dict[str, int]:
     """The versions, created as they roll out (so charts order them v1, v2, ..., v10)."""
     with engine.begin() as conn:
         ids = ensure_model_versions(conn, VERSIONS)
         for k, name in enumerate(VERSIONS):
             conn.execute(update(ModelVersion).where(ModelVersion.id == ids[name]).values(
-                created_at=START + timedelta(days=DAYS) * rollout(k)))
+                created_at=start + timedelta(days=DAYS) * rollout(k)))
         return ids
 
 
@@ -349,11 +350,12 @@ def build_store(path: Path, count: int) -> None:
     """Migrate through open_store, reserve the ids (so the counter passes them), bulk-fill raw;
     then annotations, 10k cases, a run per version and the rollups (bench/fake_history.py)."""
     remove_store(path)
+    start = period_start()
     engine = open_store(sqlite_url(path))
-    versions = insert_versions(engine)
+    versions = insert_versions(engine, start)
     ids = reserve_ids(engine, count)  # the id counter now sits past every bulk-written id
     started = time.perf_counter()
-    calls = CallFactory().calls(count, START, timedelta(days=DAYS))
+    calls = CallFactory().calls(count, start, timedelta(days=DAYS))
     with closing(raw_connect(path)) as conn:
         conn.execute("PRAGMA cache_size=-1000000")
         rows = (call.db_row(i, versions) for i, call in zip(ids, calls, strict=True))
@@ -361,7 +363,7 @@ def build_store(path: Path, count: int) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
     print(f"built {count:,} calls in {time.perf_counter() - started:.0f} s", flush=True)
-    load_history(path, start=START, days=DAYS, seed=SEED)
+    load_history(path, start=start, days=DAYS, seed=SEED)
 
 
 def scalar(path: Path, sql: str) -> Any:
@@ -835,7 +837,7 @@ def compare_imports(
 
 def import_fresh_result(work: Path, count: int) -> Result:
     """Both importers read the same JSONL file, each into its own fresh, migrated store."""
-    calls = exported_calls(count, START, 0)
+    calls = exported_calls(count, period_start(), 0)
     source = write_jsonl(sibling(work, ".import.jsonl"), calls)
     stores = (sibling(work, ".fresh-a"), sibling(work, ".fresh-b"))
     for store in stores:
@@ -949,7 +951,7 @@ def environment(path: Path) -> dict[str, Any]:
         "calls": scalar(path, "SELECT count(*) FROM calls"),
         "db": str(path),
         "db_bytes": path.stat().st_size,
-        "when": datetime.now().isoformat(timespec="seconds"),
+        "when": clock.now().isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "sqlalchemy": sqlalchemy.__version__,

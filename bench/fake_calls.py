@@ -11,16 +11,22 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from evalboard import clock
 from evalboard.store.records import input_hash, messages_to_text
 
 DAYS = 60
-# the calls end today, as a live store's do: the pages' default "last 7 days" views and Home's
-# "today" read a week of data, not an empty range
-START = datetime.combine(datetime.now(UTC).date(), datetime.min.time()) - timedelta(days=DAYS)
 SEED = 20260105
+
+
+def period_start() -> datetime:
+    """Midnight (UTC) DAYS days before today by evalboard.clock: the calls end today, as a
+    live store's do, so the pages' default "last 7 days" views and Home's "today" read a week
+    of data, not an empty range."""
+    return clock.today() - timedelta(days=DAYS)
+
 
 RARE_WORD = "quixotic"  # in ~0.1% of outputs; q and x never occur in the generated vocabulary
 RARE_SHARE = 0.001

@@ -47,7 +47,11 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "ISO 8601 text) during the test, servers it starts too")
     text = config.getoption("--now")
     if text:  # before xdist starts its workers, so they and their servers inherit it
-        os.environ[clock.NOW_ENV] = clock.parse_now(text).isoformat()
+        try:
+            os.environ[clock.NOW_ENV] = clock.parse_now(text).isoformat()
+        except ValueError:
+            raise pytest.UsageError(f"--now / ${TEST_NOW_ENV}: not an ISO 8601 date or time: "
+                                    f"{text!r}") from None
 
 
 def pytest_report_header(config: pytest.Config) -> str:
