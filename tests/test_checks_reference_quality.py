@@ -7,8 +7,10 @@ in a temporary directory: nothing is downloaded.
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import re
 import shutil
 import time
 from collections.abc import Mapping
@@ -529,3 +531,136 @@ def test_checks_keep_reasons_short() -> None:
         for spec in specs:
             result = run_check(CheckSpec.from_dict(spec), output, context)
             assert result.error is None and len(result.reason) < 200, (spec, result.reason)
+
+
+# ---------------------------------------------------------------- ner: mentions given as text
+
+NEW_YORK = "New York is bigger than York."
+NEW_YORK_SPANS = [("LOC", 0, 8), ("LOC", 24, 28)]
+
+
+def _as_texts(spans: list[tuple[str, int, int]], text: str) -> list[dict[str, Any]]:
+    return [{"label": label, "text": text[start:end]} for label, start, end in spans]
+
+
+def _as_spans(spans: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
+    return [{"label": label, "start": start, "end": end} for label, start, end in spans]
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_ner_a_mention_inside_a_longer_one_lands_on_its_own_occurrence(
+        order: tuple[int, int]) -> None:
+    listed = [NEW_YORK_SPANS[i] for i in order]
+    expected_as_text = CheckContext(input=NEW_YORK,
+                                    expected_entities=tuple(_as_texts(listed, NEW_YORK)))
+    spans_output = json.dumps(_as_spans(NEW_YORK_SPANS))
+    assert nervaluate_number(NEW_YORK_SPANS, NEW_YORK_SPANS, "strict", "f1") == 1.0
+    assert run_ctx("ner", spans_output, expected_as_text).score == 1.0
+    expected_as_spans = CheckContext(input=NEW_YORK,
+                                     expected_entities=tuple(_as_spans(NEW_YORK_SPANS)))
+    texts_output = json.dumps(_as_texts(listed, NEW_YORK))
+    assert run_ctx("ner", texts_output, expected_as_spans).score == 1.0
+
+
+def test_ner_nested_and_repeated_mentions_are_placed_left_to_right() -> None:
+    text = "York beat New York, then York again; New York City won."
+    york = [m.start() for m in re.finditer("York", text)]
+    true = [("ORG", york[0], york[0] + 4), ("LOC", 10, 18), ("ORG", york[2], york[2] + 4),
+            ("LOC", 37, 50)]
+    assert [text[s:e] for _, s, e in true] == ["York", "New York", "York", "New York City"]
+    context = CheckContext(input=text, expected_entities=tuple(_as_texts(true, text)))
+    assert run_ctx("ner", json.dumps(_as_spans(true)), context).score == 1.0
+    repeated = CheckContext(input="Ada met Ada.", expected_entities=(
+        {"label": "PER", "text": "Ada"}, {"label": "PER", "text": "Ada"}))
+    assert run_ctx("ner", '[{"type": "PER", "start": 8, "end": 11}]', repeated,
+                   metric="precision").score == 1.0
+
+
+MENTION_POOL = [("LOC", "New York"), ("LOC", "York"), ("LOC", "New York City"),
+                ("PER", "Ada"), ("PER", "Ada Lovelace"), ("PER", "Lovelace"),
+                ("ORG", "York University")]
+FILLER = ["the", "met", "in", "and", "visited", "near", "saw", "then", "a", "from"]
+
+
+def _random_document(rng: random.Random) -> tuple[str, list[tuple[str, int, int]]]:
+    """A text of entity names and filler words (pieces joined by ", ", so no name spans two
+    pieces) and the spans of its entities, in text order."""
+    pieces: list[str] = []
+    spans: list[tuple[str, int, int]] = []
+    position = 0
+    for _ in range(rng.randint(1, 14)):
+        if rng.random() < 0.55:
+            label, piece = rng.choice(MENTION_POOL)
+            spans.append((rng.choice([label, "MISC"]) if rng.random() < 0.1 else label,
+                          position, position + len(piece)))
+        else:
+            piece = rng.choice(FILLER)
+        pieces.append(piece)
+        position += len(piece) + 2
+    return ", ".join(pieces) + ".", spans
+
+
+def _shuffled_keeping_repeats_in_order(spans: list[tuple[str, int, int]], text: str,
+                                       rng: random.Random) -> list[tuple[str, int, int]]:
+    """`spans` in a random order, except that mentions of the same text keep their order."""
+    order = list(spans)
+    rng.shuffle(order)
+    queues: dict[str, list[tuple[str, int, int]]] = {}
+    for span in spans:
+        queues.setdefault(text[span[1]:span[2]], []).append(span)
+    return [queues[text[s:e]].pop(0) for _, s, e in order]
+
+
+def _perturbed(spans: list[tuple[str, int, int]], text: str, rng: random.Random
+               ) -> list[tuple[str, int, int]]:
+    """A prediction: spans kept, relabelled, dropped, cut short, plus spurious ones."""
+    predicted = []
+    for label, start, end in spans:
+        roll = rng.random()
+        if roll < 0.15:
+            continue
+        if roll < 0.3:
+            label = "ORG" if label != "ORG" else "PER"
+        elif roll < 0.4 and end - start > 1:
+            end -= 1
+        predicted.append((label, start, end))
+    for _ in range(rng.randint(0, 2)):
+        start = rng.randrange(len(text))
+        predicted.append(("PER", start, min(len(text), start + rng.randint(1, 6))))
+    return predicted
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ner_text_mentions_score_as_nervaluate_on_their_spans(seed: int) -> None:
+    """Random documents full of nested and repeated names: expected entities given as text
+    (in any order) score exactly as nervaluate on the true spans."""
+    rng = random.Random(seed)
+    for _ in range(60):
+        text, true = _random_document(rng)
+        listed = _shuffled_keeping_repeats_in_order(true, text, rng)
+        pred = _perturbed(true, text, rng)
+        context = CheckContext(input=text, expected_entities=tuple(_as_texts(listed, text)))
+        for mode in ("strict", "partial"):
+            result = run_ctx("ner", json.dumps(_as_spans(pred)), context, mode=mode)
+            expected = nervaluate_number(true, pred, mode, "f1") if true or pred else 1.0
+            assert result.score == pytest.approx(expected), (text, listed, pred, mode)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ner_predicted_text_mentions_score_as_nervaluate_on_their_spans(seed: int) -> None:
+    """The other way round: the output names every entity by its text (some relabelled, in
+    any order, plus names not in the input); expected entities are spans."""
+    rng = random.Random(100 + seed)
+    for _ in range(60):
+        text, true = _random_document(rng)
+        relabelled = [(("ORG" if rng.random() < 0.2 else label), s, e) for label, s, e in true]
+        listed = _shuffled_keeping_repeats_in_order(relabelled, text, rng)
+        items = _as_texts(listed, text)
+        outside = rng.randint(0, 2)
+        items += [{"label": "LOC", "text": "Paris"}] * outside
+        pred = relabelled + [("LOC", len(text) + 2 + 2 * i, len(text) + 3 + 2 * i)
+                             for i in range(outside)]
+        context = CheckContext(input=text, expected_entities=tuple(_as_spans(true)))
+        result = run_ctx("ner", json.dumps(items), context)
+        expected = nervaluate_number(true, pred, "strict", "f1") if true or pred else 1.0
+        assert result.score == pytest.approx(expected), (text, listed)

@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from evalboard.checks import CheckError, CheckSpec, validate_spec
+from evalboard.checks import CheckContext, CheckError, CheckSpec, validate_spec
+from evalboard.checks.base import one_line
 from evalboard.store.case_models import CASE_MODES, SEVERITIES
 from evalboard.store.records import messages_to_text
 
@@ -18,6 +19,7 @@ class CaseError(ValueError):
     """A case that cannot be stored; `field` names the culprit (e.g. "checks[1].params.x")."""
 
     def __init__(self, field_name: str, reason: str) -> None:
+        reason = one_line(reason)
         super().__init__(f"{field_name}: {reason}")
         self.field = field_name
         self.reason = reason
@@ -54,6 +56,12 @@ class CaseDraft:
     def input_messages(self) -> list[dict[str, Any]] | None:
         return None if isinstance(self.input, str) else [dict(m) for m in self.input]
 
+    def check_context(self) -> CheckContext:
+        """What the case tells its checks: input, (non-blank) references, expected entities."""
+        return CheckContext(input=self.input,
+                            references=tuple(r for r in self.references if r.strip()),
+                            expected_entities=tuple(self.expected_entities))
+
     def content(self) -> dict[str, Any]:
         """The versioned content, as stored and as compared to spot a real edit."""
         return {
@@ -88,9 +96,10 @@ class CaseDraft:
             raise CaseError("severity", f"one of {', '.join(SEVERITIES)}, not {self.severity!r}")
         if not self.checks:
             raise CaseError("checks", "a case needs at least one check")
+        case = self.check_context()
         for index, spec in enumerate(self.checks):
             try:
-                validate_spec(spec)
+                validate_spec(spec, case)
             except CheckError as exc:
                 raise CaseError(f"checks[{index}].{exc.field}", exc.reason) from None
         if self.threshold is not None and not 0 <= self.threshold <= 1:

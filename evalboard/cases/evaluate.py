@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from evalboard.cases.draft import CaseDraft
 from evalboard.checks import CaseOutcome, CheckContext, run_check, score_case
 from evalboard.store.models import Call
@@ -9,10 +11,8 @@ from evalboard.store.models import Call
 
 def context_for(draft: CaseDraft, call: Call | None = None) -> CheckContext:
     """What checks may know: the case (input, references, entities) and the call's facts."""
-    return CheckContext(
-        input=draft.input,
-        references=tuple(draft.references),
-        expected_entities=tuple(draft.expected_entities),
+    return replace(
+        draft.check_context(),
         latency_ms=call.latency_ms if call else None,
         prompt_tokens=call.prompt_tokens if call else None,
         completion_tokens=call.completion_tokens if call else None,

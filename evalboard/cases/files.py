@@ -13,13 +13,15 @@ YAML, with the one-line shorthand for the simplest cases::
           - {type: is_json}
           - {type: json_path, params: {path: $.email, contains: "@"}}
 
-`expect: {CHECK: VALUE}` is a check whose main parameter is VALUE; `expect_not` negates it
-(and makes the case a failure-mode case unless `mode` says otherwise).
+`expect: {CHECK: VALUE}` is a check whose main parameter is VALUE (a mapping of the check's
+own parameters is its parameters; `{CHECK: {}}` is a check without any); `expect_not`
+negates it (and makes the case a failure-mode case unless `mode` says otherwise).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +54,9 @@ CASE_FIELDS = {
 }
 
 
+_CHECK_INDEX = re.compile(r"checks\[(\d+)\]")
+
+
 class CaseFileError(ValueError):
     """A suite file problem, naming the file, the case and the field."""
 
@@ -78,22 +83,47 @@ def main_param(check_type: str) -> str:
     required = [name for name, param in check.params.items() if param.required]
     names = required or list(check.params)
     if not names:
-        raise CheckError("type", f"{check_type} takes no value: write it as {{type: {check_type}}}")
+        raise CheckError("type", f"{check_type} takes no value: write {{{check_type}: {{}}}} "
+                         f"(or checks: [{{type: {check_type}}}])")
     return names[0]
 
 
-def _shorthand(items: Any, negate: bool) -> list[CheckSpec]:
+def _shorthand_params(check_type: str, value: Any) -> dict[str, Any]:
+    """The parameters `{check_type: value}` stands for: a mapping of the check's parameters
+    is its parameters (`{regex: {pattern: x, flags: i}}`); anything else fills its main one
+    (a mapping too, when that one takes an object: `{json_schema: {type: object}}`)."""
+    check = catalogue().get(check_type)
+    if isinstance(value, Mapping) and check is not None and set(value) <= set(check.params):
+        return dict(value)
+    return {main_param(check_type): value}
+
+
+def _explain_shorthand(key: str, check_type: str, value: Any, exc: CheckError) -> CheckError:
+    """The error of a shorthand check, saying what the shorthand's value meant."""
+    main = main_param(check_type)
+    param = catalogue()[check_type].params[main]
+    if exc.field != f"params.{main}" or param.fits_type(value):
+        return exc
+    written = json.dumps(value, ensure_ascii=False, default=str)
+    meaning = (f"in `{key}: {{{check_type}: {written}}}` the value is {check_type}'s "
+               f"`{main}` ({param.doc})")
+    if not param.required:
+        meaning += (f"; for {check_type} without parameters write `{key}: {{{check_type}: {{}}}}`"
+                    f" or `checks: [{{type: {check_type}}}]`")
+    return CheckError(exc.field, f"{exc.reason}; {meaning}")
+
+
+def _shorthand(key: str, items: Any, negate: bool) -> list[CheckSpec]:
     if not isinstance(items, Mapping):
         raise CheckError("expect", "expected {check_type: value}, e.g. {contains: refund}")
     specs = []
     for check_type, value in items.items():
-        params = (
-            value
-            if isinstance(value, Mapping) and check_type not in ("json_schema",)
-            else {main_param(check_type): value}
-        )
-        spec = CheckSpec(type=str(check_type), params=dict(params), negate=negate)
-        validate_spec(spec)
+        spec = CheckSpec(type=str(check_type), params=_shorthand_params(str(check_type), value),
+                         negate=negate)
+        try:
+            validate_spec(spec)
+        except CheckError as exc:
+            raise _explain_shorthand(key, str(check_type), value, exc) from None
         specs.append(spec)
     return specs
 
@@ -106,24 +136,28 @@ def draft_from_data(data: Mapping[str, Any]) -> CaseDraft:
             sorted(unknown)[0], f"unknown field (fields: {', '.join(sorted(CASE_FIELDS))})"
         )
     checks: list[CheckSpec] = []
+    origins: list[str] = []  # where each check is written: checks[0], expect, expect_not
     for index, item in enumerate(data.get("checks") or []):
         try:
             checks.append(CheckSpec.from_dict(item))
         except CheckError as exc:
             raise CaseError(f"checks[{index}].{exc.field}", exc.reason) from None
+        origins.append(f"checks[{index}]")
     for key, negate in (("expect", False), ("expect_not", True)):
         if key in data:
             try:
-                checks.extend(_shorthand(data[key], negate))
+                written = _shorthand(key, data[key], negate)
             except CheckError as exc:
                 raise CaseError(f"{key}.{exc.field}", exc.reason) from None
+            checks.extend(written)
+            origins.extend([key] * len(written))
     raw_input = data.get("input", "")
     input_value = tuple(raw_input) if isinstance(raw_input, list) else str(raw_input or "")
     references = data.get("references") or ([data["reference"]] if data.get("reference") else [])
     mode = data.get("mode") or (
         "failure" if "expect_not" in data and "expect" not in data else "success"
     )
-    return CaseDraft(
+    draft = CaseDraft(
         name=str(data.get("name") or ""),
         input=input_value,
         mode=str(mode),
@@ -135,7 +169,15 @@ def draft_from_data(data: Mapping[str, Any]) -> CaseDraft:
         severity=str(data.get("severity") or "medium"),
         threshold=data.get("threshold"),
         active=bool(data.get("active", True)),
-    ).validated()
+    )
+    try:
+        return draft.validated()
+    except CaseError as exc:  # name the check as the file writes it, not by its list index
+        index = _CHECK_INDEX.match(exc.field)
+        if index is None:
+            raise
+        where = origins[int(index.group(1))]
+        raise CaseError(where + exc.field[index.end():], exc.reason) from None
 
 
 def case_to_data(view: CaseView) -> dict[str, Any]:

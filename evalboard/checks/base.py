@@ -7,12 +7,18 @@ and turning an exception into an error result so a run goes on.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+# Parameter types: the Python types accepted, and how a message names them. `text` is a string
+# or a number (promptfoo converts numbers); `texts` is a string or a list of strings.
 PARAM_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
+    "text": (str, int, float),
+    "texts": (str, list, tuple),
     "int": (int,),
     "float": (int, float),
     "bool": (bool,),
@@ -20,6 +26,16 @@ PARAM_TYPES: dict[str, tuple[type, ...]] = {
     "dict": (dict,),
     "any": (object,),
 }
+TYPE_NAMES = {"str": "a string", "text": "a string or a number",
+              "texts": "a string or a list of strings", "int": "a whole number",
+              "float": "a number", "bool": "true or false", "list[str]": "a list of strings",
+              "dict": "an object", "any": "a value"}
+_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+
+
+def one_line(text: str) -> str:
+    """`text` with its line breaks turned into spaces: messages are one line."""
+    return _LINE_BREAKS.sub(" ", text).strip()
 
 
 class CheckError(ValueError):
@@ -29,6 +45,7 @@ class CheckError(ValueError):
     """
 
     def __init__(self, field_name: str, reason: str) -> None:
+        reason = one_line(reason)
         super().__init__(f"{field_name}: {reason}")
         self.field = field_name
         self.reason = reason
@@ -57,14 +74,92 @@ class CheckOutcome:
     reason: str
 
 
+def _number_text(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
 @dataclass(frozen=True)
 class Param:
-    """One parameter of a check type."""
+    """One parameter of a check type, with what it accepts: validate_spec derives every
+    check's save-time validation from these declarations."""
 
     type: str = "str"
     required: bool = False
     default: Any = None
     doc: str = ""
+    choices: tuple[Any, ...] = ()  # the only values accepted (for a list: for each item)
+    minimum: float | None = None  # inclusive
+    maximum: float | None = None  # inclusive
+    above: float | None = None  # exclusive lower bound, e.g. a timeout must be above 0
+
+    def fits_type(self, value: Any) -> bool:
+        """Whether `value` has one of the Python types this parameter takes (true and false
+        are not numbers here)."""
+        if isinstance(value, bool) and self.type not in ("bool", "any"):
+            return False
+        return isinstance(value, PARAM_TYPES[self.type])
+
+    def problem(self, value: Any) -> str | None:
+        """Why `value` does not fit this parameter, or None when it does."""
+        if not self.fits_type(value):
+            return f"expected {TYPE_NAMES[self.type]}, got {value!r}"
+        items = value if isinstance(value, list | tuple) else None
+        if self.type in ("list[str]", "texts") and items is not None and not all(
+                isinstance(item, str) for item in items):
+            return "expected a list of strings"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"expected a finite number, got {value!r}"
+        if self.choices:
+            bad = [v for v in (items if items is not None else [value]) if v not in self.choices]
+            if bad:
+                return (f"expected one of {', '.join(map(str, self.choices))}, "
+                        f"got {bad[0]!r}")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return self.range_problem(value)
+        return None
+
+    def range_problem(self, value: float) -> str | None:
+        """Why the number `value` is outside this parameter's bounds, or None."""
+        low_ok = (self.minimum is None or value >= self.minimum) and (
+            self.above is None or value > self.above)
+        if low_ok and (self.maximum is None or value <= self.maximum):
+            return None
+        return f"must be {self.bounds()}, got {value!r}"
+
+    def bounds(self) -> str:
+        """The accepted range in words: 'from 0 to 1', 'above 0 and at most 60'."""
+        low = (f"above {_number_text(self.above)}" if self.above is not None else
+               f"at least {_number_text(self.minimum)}" if self.minimum is not None else "")
+        if self.maximum is None:
+            return low
+        if self.minimum is not None and self.above is None:
+            return f"from {_number_text(self.minimum)} to {_number_text(self.maximum)}"
+        high = f"at most {_number_text(self.maximum)}"
+        return f"{low} and {high}" if low else high
+
+
+@dataclass(frozen=True)
+class ThresholdRange:
+    """What a check-level threshold means for a check, and the values it may take.
+
+    For a score-based check the threshold is a minimum score, and every score lies in
+    [0, 1] (SCORE). A check with its own threshold (levenshtein, latency) declares its unit.
+    """
+
+    low: float = 0.0
+    high: float | None = 1.0
+    meaning: str = "a minimum score"
+
+    def problem(self, value: float) -> str | None:
+        if math.isfinite(value) and value >= self.low and (self.high is None
+                                                           or value <= self.high):
+            return None
+        span = (f"from {self.low:g} to {self.high:g}" if self.high is not None
+                else f"{self.low:g} or more")
+        return f"the threshold is {self.meaning}, {span}; got {value:g}"
+
+
+SCORE = ThresholdRange()
 
 
 CheckFunction = Callable[[str, Mapping[str, Any], CheckContext], CheckOutcome]
@@ -89,6 +184,11 @@ class CheckType:
     # Extra validation of the parameters together (e.g. "value or values, not empty"); raises
     # CheckError naming the field. Runs when a case is saved, before any output exists.
     validate: Callable[[Mapping[str, Any]], None] | None = None
+    # Validation against the case (its references, input, expected entities), given the
+    # parameters with their defaults; runs when a case is saved.
+    validate_case: Callable[[Mapping[str, Any], CheckContext], None] | None = None
+    # The values a spec's threshold may take, and what it means.
+    threshold_range: ThresholdRange = SCORE
 
 
 REGISTRY: dict[str, CheckType] = {}
@@ -102,12 +202,16 @@ def register(
     default_threshold: float | None = None,
     own_threshold: bool = False,
     validate: Callable[[Mapping[str, Any]], None] | None = None,
+    validate_case: Callable[[Mapping[str, Any], CheckContext], None] | None = None,
+    threshold_range: ThresholdRange | None = None,
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Decorator: add a check function to the registry under `name`."""
 
     def decorate(function: CheckFunction) -> CheckFunction:
         if name in REGISTRY:
             raise ValueError(f"check {name!r} is registered twice")
+        if own_threshold and threshold_range is None:
+            raise ValueError(f"check {name!r} decides its own threshold: declare its range")
         REGISTRY[name] = CheckType(
             name=name,
             function=function,
@@ -118,6 +222,8 @@ def register(
             default_threshold=default_threshold,
             own_threshold=own_threshold,
             validate=validate,
+            validate_case=validate_case,
+            threshold_range=threshold_range or SCORE,
         )
         return function
 
@@ -182,8 +288,12 @@ class CheckSpec:
         return spec
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _number(field_name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not _is_number(value):
         raise CheckError(field_name, f"expected a number, got {value!r}")
     return float(value)
 
@@ -195,33 +305,47 @@ def catalogue() -> Mapping[str, CheckType]:
     return REGISTRY
 
 
-def validate_spec(spec: CheckSpec) -> None:
-    """Raise CheckError when the spec names an unknown type or has a bad parameter."""
+def validate_spec(spec: CheckSpec, case: CheckContext | None = None) -> None:
+    """Raise CheckError when the spec names an unknown type or has a bad parameter or
+    threshold; with `case`, also when it cannot run on that case (e.g. a reference-based
+    check on a case without a reference). Every message names the check."""
     check = catalogue().get(spec.type)
     if check is None:
         raise CheckError("type", f"unknown check {spec.type!r}; known checks: "
                          f"{', '.join(sorted(REGISTRY))}")
-    if spec.weight < 0:
-        raise CheckError("weight", "must not be negative")
+    try:
+        _validate(check, spec, case)
+    except CheckError as exc:
+        raise CheckError(exc.field, f"{spec.type}: {exc.reason}") from None
+
+
+def _validate(check: CheckType, spec: CheckSpec, case: CheckContext | None) -> None:
+    if not (_is_number(spec.weight) and math.isfinite(spec.weight) and spec.weight >= 0):
+        raise CheckError("weight", f"must be a number of 0 or more, got {spec.weight!r}")
+    if spec.threshold is not None:
+        if not _is_number(spec.threshold):
+            raise CheckError("threshold", f"expected a number, got {spec.threshold!r}")
+        problem = check.threshold_range.problem(float(spec.threshold))
+        if problem:
+            raise CheckError("threshold", problem)
     for name, value in spec.params.items():
         param = check.params.get(name)
         if param is None:
-            raise CheckError(f"params.{name}", f"{spec.type} takes no parameter {name!r} "
+            raise CheckError(f"params.{name}", f"takes no parameter {name!r} "
                              f"(it takes: {', '.join(check.params) or 'none'})")
-        allowed = PARAM_TYPES[param.type]
-        if not isinstance(value, allowed) or (param.type in ("int", "float")
-                                              and isinstance(value, bool)):
-            raise CheckError(f"params.{name}", f"expected {param.type}, got {value!r}")
-        if param.type == "list[str]" and not all(isinstance(v, str) for v in value):
-            raise CheckError(f"params.{name}", "expected a list of strings")
+        problem = param.problem(value)
+        if problem:
+            raise CheckError(f"params.{name}", problem)
     for name, param in check.params.items():
         if param.required and name not in spec.params:
-            raise CheckError(f"params.{name}", f"{spec.type} needs {name!r}: {param.doc}")
+            raise CheckError(f"params.{name}", f"needs {name!r}: {param.doc}")
         if param.required and spec.params.get(name) in ("", [], (), {}):
-            raise CheckError(f"params.{name}", f"{spec.type} needs a non-empty {name!r}: "
-                             f"{param.doc}")
+            raise CheckError(f"params.{name}", f"needs a non-empty {name!r}: {param.doc}")
     if check.validate is not None:
-        check.validate(spec.params)
+        own = check.own_threshold and spec.threshold is not None
+        check.validate({**spec.params, "threshold": spec.threshold} if own else spec.params)
+    if case is not None and check.validate_case is not None:
+        check.validate_case(resolved_params(spec), case)
 
 
 def resolved_params(spec: CheckSpec) -> dict[str, Any]:

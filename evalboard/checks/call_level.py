@@ -6,29 +6,42 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from evalboard.checks.base import CheckContext, CheckError, CheckOutcome, Param, register
+from evalboard.checks.base import (
+    CheckContext,
+    CheckError,
+    CheckOutcome,
+    Param,
+    ThresholdRange,
+    register,
+)
 from evalboard.checks.support import clip, verdict
 
 CATEGORY = "call"
 
 
+def _limit_ms(params: Mapping[str, Any]) -> float:
+    """The slowest latency that passes: the spec's threshold, else max_ms. Also the save
+    hook (which sees the threshold too, as latency decides its own)."""
+    limit = params.get("threshold", params.get("max_ms"))
+    if limit is None:
+        raise CheckError("params.max_ms", "needs the slowest latency that passes, in ms: give "
+                         "max_ms or a threshold")
+    return float(limit)
+
+
 def _validate_latency(params: Mapping[str, Any]) -> None:
-    if params.get("max_ms") is not None and params["max_ms"] < 0:
-        raise CheckError("params.max_ms", f"must not be negative, got {params['max_ms']:g}")
+    _limit_ms(params)
 
 
-@register("latency", category=CATEGORY, own_threshold=True, validate=_validate_latency, params={
-    "max_ms": Param("float", doc="the slowest latency that passes, in milliseconds (the "
-                    "spec's threshold, when given, takes precedence)"),
-})
+@register("latency", category=CATEGORY, own_threshold=True, validate=_validate_latency,
+          threshold_range=ThresholdRange(0, None, "the slowest latency that passes, in ms"),
+          params={"max_ms": Param("float", minimum=0, doc="the slowest latency that passes, "
+                                  "in milliseconds (the spec's threshold, when given, takes "
+                                  "precedence)")})
 def latency(output: str, params: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
     """The call took at most `threshold` milliseconds (promptfoo latency); score = limit/latency
     when slower."""
-    limit = params.get("threshold", params.get("max_ms"))
-    if limit is None:
-        raise CheckError("threshold", "latency needs a threshold: the slowest latency in ms")
-    if limit < 0:
-        raise CheckError("threshold", f"must not be negative, got {limit:g}")
+    limit = _limit_ms(params)
     if context.latency_ms is None:
         return verdict(False, "the call has no recorded latency")
     took = float(context.latency_ms)
@@ -53,14 +66,11 @@ def _used(context: CheckContext, attribute: str | None) -> int | None:
 
 
 def _token_limits(params: Mapping[str, Any]) -> dict[str, int]:
-    """The maxima given; CheckError unless at least one, none negative. Also the save hook."""
+    """The maxima given; CheckError unless at least one. Also the save hook."""
     limits = {name: params[name] for name in _TOKEN_LIMITS if params.get(name) is not None}
     if not limits:
         raise CheckError("params.max_completion_tokens", "give at least one of "
                          + ", ".join(_TOKEN_LIMITS))
-    negative = [name for name, limit in limits.items() if limit < 0]
-    if negative:
-        raise CheckError(f"params.{negative[0]}", "must not be negative")
     return limits
 
 
@@ -69,7 +79,7 @@ def _validate_token_limits(params: Mapping[str, Any]) -> None:
 
 
 @register("token_usage", category=CATEGORY, validate=_validate_token_limits, params={
-    name: Param("int", doc=f"the most {label} tokens the call may use")
+    name: Param("int", minimum=0, doc=f"the most {label} tokens the call may use")
     for name, (_, label) in _TOKEN_LIMITS.items()
 })
 def token_usage(output: str, params: Mapping[str, Any], context: CheckContext) -> CheckOutcome:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from evalboard.checks.base import CheckContext, CheckError, CheckOutcome, Param, register
 from evalboard.checks.lexicon import INSULT_PHRASES, INSULT_WORDS
 from evalboard.checks.ner import model_dir
-from evalboard.checks.reference import VALUE_PARAM, of_n, references
+from evalboard.checks.reference import VALUE_PARAM, needs_reference, of_n, references
 
 if TYPE_CHECKING:
     from evalboard.embeddings import Embedder
@@ -52,6 +52,7 @@ def _embedder(directory: str | None) -> Embedder:
                                   "default: the bundled all-MiniLM-L6-v2"),
     },
     default_threshold=0.75,
+    validate_case=needs_reference,
 )
 def semantic_similarity(output: str, params: Mapping[str, Any],
                         context: CheckContext) -> CheckOutcome:

@@ -9,8 +9,8 @@ How entities are read from the output (`format`):
 
 - `json` (default): a JSON list (bare, in a ```json fence, or under an "entities" key) of
   `{"type" or "label", "start", "end"}` or of `{"type" or "label", "text"}`; a text is
-  placed at its next occurrence in the input (case-insensitive as a fallback). An entity
-  whose text is not in the input counts as spurious.
+  placed in the input (see `place`; case-insensitive as a fallback). An entity whose text
+  is not in the input counts as spurious.
 - `tagged`: the input rewritten with inline XML-style tags, `<PER>Ada Lovelace</PER> was
   born in <LOC>London</LOC>.` Offsets come from the text without its tags when that text is
   the input; otherwise each tagged text is placed in the input as for json.
@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from evalboard.checks.base import CheckContext, CheckError, CheckOutcome, Param, register
-from evalboard.checks.reference import choice
 
 FORMATS = ("json", "tagged", "model")
 MODES = ("strict", "exact", "partial", "ent_type")
@@ -89,36 +88,66 @@ def _entity(item: Any, label_map: Mapping[str, str]) -> Span | Mention | None:
     return Mention(label, text) if isinstance(text, str) and text.strip() else None
 
 
-def place(entities: Sequence[Span | Mention], source: str | None) -> tuple[list[Span], int]:
-    """Spans for every entity: a mention goes to the next occurrence of its text in `source`.
+def _occurrences(haystack: str, needle: str, start: int = 0) -> Any:
+    """Every position of `needle` in `haystack` from `start`, overlapping ones included."""
+    at = haystack.find(needle, start)
+    while at >= 0:
+        yield at
+        at = haystack.find(needle, at + 1)
 
-    A mention not found gets a span past the end of `source` (so it overlaps nothing and
-    counts as spurious); the second value counts them.
+
+def _free_position(haystack: str, needle: str, cursor: int, taken: bytearray) -> int:
+    """Where a mention of `needle` goes: the first occurrence from `cursor` that overlaps no
+    span placed already, else the first such occurrence anywhere, else (a nested or repeated
+    mention) the first occurrence from `cursor`, else anywhere; -1 when there is none."""
+    width = len(needle)
+    for start in (cursor, 0):
+        for at in _occurrences(haystack, needle, start):
+            if not any(taken[at : at + width]):
+                return at
+    at = haystack.find(needle, cursor)
+    return at if at >= 0 else haystack.find(needle)
+
+
+def place(entities: Sequence[Span | Mention], source: str | None) -> tuple[list[Span], int]:
+    """Spans for every entity, in order: a Span stays, a Mention is placed in `source`.
+
+    Mentions are placed left to right without overlapping a span placed already, longer
+    texts first: in "New York is bigger than York." the mention "York" lands on the second
+    York, not inside "New York", whichever order they are listed in. A repeated text takes
+    the occurrences after its previous mention. A mention not found (also ignoring case)
+    gets a span past the end of `source`, so it overlaps nothing and counts as spurious; the
+    second value counts them.
     """
-    spans: list[Span] = []
-    cursors: dict[str, int] = {}
-    lowered = source.lower() if source else ""
-    missing = 0
-    for entity in entities:
+    text_of = source or ""
+    lowered = text_of.lower()
+    taken = bytearray(len(text_of))
+    spans: list[Span | None] = [None] * len(entities)
+    for index, entity in enumerate(entities):
         if isinstance(entity, Span):
-            spans.append(entity)
-            continue
+            spans[index] = entity
+            covered = taken[entity.start : entity.end]
+            taken[entity.start : entity.end] = b"\x01" * len(covered)
+    mentions = sorted((i for i, e in enumerate(entities) if isinstance(e, Mention)),
+                      key=lambda i: -len(entities[i].text))
+    cursors: dict[str, int] = {}
+    missing = 0
+    for index in mentions:
+        entity = entities[index]
+        assert isinstance(entity, Mention)
         text = entity.text
-        at = -1
-        if source:
-            at = source.find(text, cursors.get(text, 0))
-            if at < 0:
-                at = source.find(text)
-            if at < 0 and len(text.lower()) == len(text):
-                at = lowered.find(text.lower())
+        at = _free_position(text_of, text, cursors.get(text, 0), taken)
+        if at < 0 and len(text.lower()) == len(text) and len(lowered) == len(text_of):
+            at = _free_position(lowered, text.lower(), cursors.get(text, 0), taken)
         if at < 0:
-            base = len(source or "") + 2 + 2 * missing
-            spans.append(Span(entity.label, base, base + 1))
+            base = len(text_of) + 2 + 2 * missing
+            spans[index] = Span(entity.label, base, base + 1)
             missing += 1
-        else:
-            spans.append(Span(entity.label, at, at + len(text)))
-            cursors[text] = at + len(text)
-    return spans, missing
+            continue
+        spans[index] = Span(entity.label, at, at + len(text))
+        taken[at : at + len(text)] = b"\x01" * len(text)
+        cursors[text] = at + len(text)
+    return [span for span in spans if span is not None], missing
 
 
 def _json_entities(output: str) -> list[Any] | None:
@@ -199,7 +228,7 @@ def _predicted(output: str, params: Mapping[str, Any], source: str | None,
                label_map: Mapping[str, str]) -> tuple[list[Span | Mention], int] | None:
     """Entities from the output (or the model) and how many items could not be read; None
     when the output holds no JSON list of entities."""
-    fmt = choice(params, "format", FORMATS)
+    fmt = params["format"]
     if fmt == "model":
         if not source:
             raise CheckError("input", "format model runs the model on the case input, "
@@ -231,15 +260,32 @@ def _expected(context: CheckContext, source: str | None) -> list[Span]:
     return spans
 
 
+def _validate_ner(params: Mapping[str, Any]) -> None:
+    if params.get("format") == "model" and not params.get("model"):
+        raise CheckError("params.model", "format model needs model: a local "
+                         "token-classification model directory")
+
+
+def _validate_ner_case(params: Mapping[str, Any], case: CheckContext) -> None:
+    """Save-time hook: the expected entities can be placed in the case input."""
+    source = input_text(case)
+    if params["format"] == "model" and not source:
+        raise CheckError("input", "format model runs the model on the case input, and the "
+                         "case has no input text")
+    _expected(case, source)
+
+
 @register(
     "ner",
     category="ner",
+    validate=_validate_ner,
+    validate_case=_validate_ner_case,
     params={
-        "format": Param("str", default="json",
+        "format": Param("str", default="json", choices=FORMATS,
                         doc="how entities are read: json, tagged (<PER>Ada</PER>) or model"),
-        "mode": Param("str", default="strict",
+        "mode": Param("str", default="strict", choices=MODES,
                       doc="nervaluate mode: strict, exact, partial or ent_type"),
-        "metric": Param("str", default="f1", doc="f1, precision or recall"),
+        "metric": Param("str", default="f1", choices=METRICS, doc="f1, precision or recall"),
         "model": Param("str", doc="format model: a local token-classification model directory"),
         "tags": Param("list[str]", doc="entity types to score (default: every type seen)"),
         "label_map": Param("dict", doc="rename predicted labels, e.g. {PERSON: PER}"),
@@ -248,8 +294,7 @@ def _expected(context: CheckContext, source: str | None) -> list[Span]:
 )
 def ner(output: str, params: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
     """Named entities in the output against the expected ones (nervaluate precision/recall/F1)."""
-    mode = choice(params, "mode", MODES)
-    metric = choice(params, "metric", METRICS)
+    mode, metric = params["mode"], params["metric"]
     label_map = {str(k): str(v) for k, v in (params.get("label_map") or {}).items()}
     source = input_text(context)
     true = _expected(context, source)

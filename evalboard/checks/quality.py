@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -115,9 +116,9 @@ def garbled_problems(text: str, max_chars: int, max_repetition: float,
     "garbled",
     category="quality",
     params={
-        "max_chars": Param("int", default=20000,
+        "max_chars": Param("int", default=20000, minimum=0,
                            doc="longer outputs count as runaway generation (0: no limit)"),
-        "max_repetition": Param("float", default=0.5,
+        "max_repetition": Param("float", default=0.5, minimum=0, maximum=1,
                                 doc="share of repeated word 4-grams or lines above which the "
                                     "output is repetitive"),
         "special_tokens": Param("list[str]",
@@ -129,8 +130,6 @@ def garbled(output: str, params: Mapping[str, Any], context: CheckContext) -> Ch
     if not output.strip():
         return CheckOutcome(True, 1.0, "empty output: nothing garbled")
     max_repetition = float(params.get("max_repetition", 0.5))
-    if not 0 <= max_repetition <= 1:
-        raise CheckError("params.max_repetition", "expected a share between 0 and 1")
     problems, score = garbled_problems(output, int(params.get("max_chars") or 0),
                                        max_repetition, tuple(params.get("special_tokens") or ()))
     if not problems:
@@ -172,13 +171,29 @@ def _primary(code: str) -> str:
     return code.lower().replace("_", "-").split("-")[0]
 
 
+@lru_cache(maxsize=1)
+def detectable_languages() -> tuple[str, ...]:
+    """The primary language codes langdetect has profiles for (read from its files)."""
+    from langdetect.detector_factory import PROFILES_DIRECTORY
+
+    return tuple(sorted({_primary(name) for name in os.listdir(PROFILES_DIRECTORY)}))
+
+
+def _validate_language(params: Mapping[str, Any]) -> None:
+    expected = params["expected"].strip()
+    if _primary(expected) not in detectable_languages():
+        raise CheckError("params.expected", f"langdetect cannot detect {expected!r}, so the "
+                         f"check could never pass; known: {', '.join(detectable_languages())}")
+
+
 @register(
     "language",
     category="quality",
+    validate=_validate_language,
     params={
         "expected": Param("str", required=True,
                           doc="ISO 639-1 code like en, fr, ja (zh matches zh-cn and zh-tw)"),
-        "min_chars": Param("int", default=10,
+        "min_chars": Param("int", default=10, minimum=0,
                            doc="fewer letters than this are too few to tell the language "
                                "(a CJK, kana or Hangul character counts as 3)"),
     },

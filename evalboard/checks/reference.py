@@ -9,7 +9,8 @@
 | token_f1    | SQuAD token F1, best reference                 | 0.75                     |
 
 The numbers are the libraries' own (rouge-score, sacrebleu), called directly: nothing is
-downloaded. A case without a (non-blank) reference gives an error result that says so.
+downloaded. A case without a (non-blank) reference (and no `value`) is refused when it is
+saved; one stored before gives an error result that says so.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ UNSPACED_SCRIPTS = (
 # --- shared helpers (also used by the other check modules) ----------------------------------
 
 
-VALUE_PARAM = Param("any", doc="the reference text or list of texts, as promptfoo's `value` "
+VALUE_PARAM = Param("texts", doc="the reference text or list of texts, as promptfoo's `value` "
                     "(default: the case's reference outputs)")
 
 
@@ -68,17 +69,15 @@ def references(context: CheckContext, params: Mapping[str, Any]) -> list[str]:
         raise CheckError("params.value", "expected a text or a list of texts")
     refs = [r for r in given if isinstance(r, str) and r.strip()]
     if not refs:
-        raise CheckError("references", "this check compares the output with a reference "
-                         "output, and the case has none")
+        where = "params.value has no text" if value is not None else "the case has none"
+        raise CheckError("references", "compares the output with a reference output, and "
+                         f"{where}: add a reference output to the case (or give params.value)")
     return refs
 
 
-def choice(params: Mapping[str, Any], name: str, options: Sequence[str]) -> str:
-    """params[name], which must be one of `options`."""
-    value = params.get(name)
-    if value not in options:
-        raise CheckError(f"params.{name}", f"expected one of {', '.join(options)}, got {value!r}")
-    return str(value)
+def needs_reference(params: Mapping[str, Any], case: CheckContext) -> None:
+    """Save-time hook of every reference-based check: the case (or `value`) has a reference."""
+    references(case, params)
 
 
 def of_n(index: int, count: int) -> str:
@@ -192,20 +191,21 @@ def rouge_score(reference: str, output: str, variant: str = "rougeL", stemmer: b
     category="reference",
     params={
         "value": VALUE_PARAM,
-        "variant": Param("str", default="rougeL",
+        "variant": Param("str", default="rougeL", choices=ROUGE_VARIANTS,
                          doc="rouge1, rouge2, rougeL or rougeLsum (sentences split on newlines)"),
-        "measure": Param("str", default="fmeasure", doc="precision, recall or fmeasure"),
+        "measure": Param("str", default="fmeasure", choices=ROUGE_MEASURES,
+                         doc="precision, recall or fmeasure"),
         "stemmer": Param("bool", default=False, doc="Porter-stem English words first"),
         "non_latin": Param("bool", default=False,
                            doc="keep non-Latin text (rouge-score's tokenizer drops it): words "
                                "of any script, one token per CJK/Thai character"),
     },
     default_threshold=0.75,
+    validate_case=needs_reference,
 )
 def rouge(output: str, params: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
     """ROUGE (rouge-score) of the output against the best-matching reference."""
-    variant = choice(params, "variant", ROUGE_VARIANTS)
-    measure = choice(params, "measure", ROUGE_MEASURES)
+    variant, measure = params["variant"], params["measure"]
     refs = references(context, params)
     scores = [getattr(rouge_score(ref, output, variant, bool(params.get("stemmer")),
                                   bool(params.get("non_latin"))), measure) for ref in refs]
@@ -244,14 +244,15 @@ def _chrf(word_order: int, lowercase: bool) -> CHRF:
         "value": VALUE_PARAM,
         "lowercase": Param("bool", default=True,
                            doc="compare case-insensitively (as promptfoo's bleu does)"),
-        "tokenize": Param("str", default="13a",
+        "tokenize": Param("str", default="13a", choices=BLEU_TOKENIZERS,
                           doc="sacrebleu tokenizer: 13a, intl, zh, char or none"),
     },
     default_threshold=0.5,
+    validate_case=needs_reference,
 )
 def bleu(output: str, params: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
     """Sentence BLEU (sacrebleu, exp smoothing) against all references at once, scaled to 0-1."""
-    tokenize = choice(params, "tokenize", BLEU_TOKENIZERS)
+    tokenize = params["tokenize"]
     refs = references(context, params)
     result = _bleu(bool(params.get("lowercase")), tokenize).sentence_score(output, refs)
     refs_note = f" against {len(refs)} references" if len(refs) > 1 else ""
@@ -264,16 +265,16 @@ def bleu(output: str, params: Mapping[str, Any], context: CheckContext) -> Check
     category="reference",
     params={
         "value": VALUE_PARAM,
-        "word_order": Param("int", default=0, doc="0 for chrF, 2 for chrF++ (word bigrams)"),
+        "word_order": Param("int", default=0, choices=(0, 1, 2),
+                            doc="0 for chrF, 2 for chrF++ (word bigrams)"),
         "lowercase": Param("bool", default=False, doc="compare case-insensitively"),
     },
     default_threshold=0.5,
+    validate_case=needs_reference,
 )
 def chrf(output: str, params: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
     """Sentence chrF / chrF++ (sacrebleu) against the references, scaled to 0-1."""
-    word_order = params.get("word_order", 0)
-    if word_order not in (0, 1, 2):
-        raise CheckError("params.word_order", f"expected 0, 1 or 2, got {word_order!r}")
+    word_order = params["word_order"]
     refs = references(context, params)
     result = _chrf(word_order, bool(params.get("lowercase"))).sentence_score(output, refs)
     name = "chrF++" if word_order else "chrF"
@@ -323,7 +324,8 @@ def normalise(text: str, params: Mapping[str, Any]) -> str:
     return text
 
 
-@register("exact_match", category="reference", params={"value": VALUE_PARAM, **NORMALISE_PARAMS})
+@register("exact_match", category="reference", validate_case=needs_reference,
+          params={"value": VALUE_PARAM, **NORMALISE_PARAMS})
 def exact_match(output: str, params: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
     """The output equals a reference after normalisation (SQuAD style by default)."""
     refs = references(context, params)
@@ -359,6 +361,7 @@ def token_f1_score(output_tokens: Sequence[str], reference_tokens: Sequence[str]
                                "(default: split on whitespace, as SQuAD does)"),
     },
     default_threshold=0.75,
+    validate_case=needs_reference,
 )
 def token_f1(output: str, params: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
     """SQuAD-style token F1 against the best-matching reference."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -14,11 +15,13 @@ from xml.etree.ElementTree import Element, ParseError
 
 import referencing
 import referencing.exceptions
+import referencing.jsonschema
 import sqlglot
 from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext import parse as parse_jsonpath
 from jsonschema import validators
 from jsonschema.exceptions import SchemaError, best_match
+from jsonschema_specifications import REGISTRY as METASCHEMAS
 from sqlglot import exp
 
 from evalboard.checks.base import CheckContext, CheckError, CheckOutcome, Param, register
@@ -28,7 +31,6 @@ from evalboard.checks.support import (
     json_equal,
     parse_json,
     plural,
-    positive,
     shorten,
     verdict,
 )
@@ -43,6 +45,42 @@ CATEGORY = "structure"
 # ---------------------------------------------------------------- JSON and JSON schema
 
 
+_REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+def _references(resource: referencing.Resource[Any], resolver: referencing.Resolver[Any]
+                ) -> Any:
+    """(ref, resolver in its scope) for every reference of a schema and its subschemas (as
+    the schema's dialect defines them, so `enum` or `const` values are not read as schemas)."""
+    resolver = resolver.in_subresource(resource)
+    contents = resource.contents
+    if isinstance(contents, Mapping):
+        for keyword in _REF_KEYWORDS:
+            if isinstance(contents.get(keyword), str):
+                yield contents[keyword], resolver
+    for subresource in resource.subresources():
+        yield from _references(subresource, resolver)
+
+
+def _check_references(schema: Mapping[str, Any], cls: Any) -> None:
+    """CheckError unless every $ref resolves inside the schema (or to a bundled metaschema):
+    nothing is ever downloaded, so a remote $ref could never be followed."""
+    dialect = referencing.jsonschema.specification_with(cls.META_SCHEMA["$schema"])
+    resource = dialect.create_resource(schema)
+    base = resource.id() or ""
+    registry = METASCHEMAS.combine(referencing.Registry().with_resource(base, resource)).crawl()
+    for ref, resolver in _references(resource, registry.resolver(base)):
+        try:
+            resolver.lookup(ref)
+        except referencing.exceptions.Unresolvable:
+            if ref.startswith("#"):
+                raise CheckError("params.schema", f"the $ref {clip(ref)} points to nothing in "
+                                 "the schema") from None
+            raise CheckError("params.schema", f"the $ref {clip(ref)} points outside the "
+                             "schema, and remote schemas are never fetched: copy that "
+                             "schema under $defs and refer to it as '#/$defs/NAME'") from None
+
+
 @lru_cache(maxsize=128)
 def _validator_for(schema_key: str) -> Any:
     schema = json.loads(schema_key)
@@ -53,43 +91,51 @@ def _validator_for(schema_key: str) -> Any:
         where = "/".join(str(p) for p in exc.path) or "the top level"
         raise CheckError("params.schema", f"invalid JSON schema at {where}: "
                          f"{shorten(exc.message)}") from None
+    _check_references(schema, cls)
     # An empty registry: a $ref to a remote schema fails instead of being downloaded.
     return cls(schema, registry=referencing.Registry(), format_checker=cls.FORMAT_CHECKER)
 
 
-def _validator(schema: Mapping[str, Any]) -> Any:
+def schema_validator(schema: Mapping[str, Any]) -> Any:
+    """A jsonschema validator for `schema`, checked as a schema (check_schema) and for
+    references that would need the network; CheckError naming params.schema otherwise."""
     try:
-        key = json.dumps(schema, sort_keys=True)
-    except (TypeError, ValueError) as exc:
+        key = json.dumps(schema, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
         raise CheckError("params.schema", f"the schema is not plain JSON data: {exc}") from None
     return _validator_for(key)
 
 
-def _validate_schema(params: Mapping[str, Any]) -> None:
+def validate_schema_param(params: Mapping[str, Any]) -> None:
+    """Save-time hook of the checks taking an optional or required `schema`."""
     if params.get("schema") is not None:
-        _validator(params["schema"])
+        schema_validator(params["schema"])
 
 
-def _schema_outcome(value: Any, schema: Mapping[str, Any]) -> CheckOutcome:
-    validator = _validator(schema)
+def schema_problem(value: Any, schema: Mapping[str, Any]) -> str | None:
+    """Why `value` does not match `schema` (where and what), or None when it does."""
     try:
-        error = best_match(validator.iter_errors(value))
+        error = best_match(schema_validator(schema).iter_errors(value))
     except referencing.exceptions.Unresolvable as exc:
         ref = getattr(exc, "ref", None) or str(exc)
         raise CheckError("params.schema", f"cannot resolve $ref {clip(ref)} (remote schemas "
                          "are never fetched)") from None
-    if error is None:
+    return None if error is None else f"at {error.json_path}: {shorten(error.message)}"
+
+
+def _schema_outcome(value: Any, schema: Mapping[str, Any]) -> CheckOutcome:
+    problem = schema_problem(value, schema)
+    if problem is None:
         return verdict(True, "output is JSON matching the schema")
-    return verdict(False, f"JSON does not match the schema at {error.json_path}: "
-                          f"{shorten(error.message)}")
+    return verdict(False, f"JSON does not match the schema {problem}")
 
 
-def _kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
             type(None): "null"}.get(type(value), "a number")
 
 
-@register("is_json", category=CATEGORY, validate=_validate_schema, params={
+@register("is_json", category=CATEGORY, validate=validate_schema_param, params={
     "schema": Param("dict", doc="optional JSON schema the parsed output must match"),
 })
 def is_json(output: str, params: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
@@ -98,11 +144,11 @@ def is_json(output: str, params: Mapping[str, Any], context: CheckContext) -> Ch
     if problem:
         return verdict(False, f"output is not valid JSON: {problem}")
     if params.get("schema") is None:
-        return verdict(True, f"output is valid JSON ({_kind(value)})")
+        return verdict(True, f"output is valid JSON ({json_kind(value)})")
     return _schema_outcome(value, params["schema"])
 
 
-@register("json_schema", category=CATEGORY, validate=_validate_schema, params={
+@register("json_schema", category=CATEGORY, validate=validate_schema_param, params={
     "schema": Param("dict", required=True, doc="the JSON schema the parsed output must match"),
 })
 def json_schema(output: str, params: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
@@ -222,14 +268,13 @@ def _validate_sql(params: Mapping[str, Any]) -> None:
             sqlglot.Dialect.get_or_raise(params["dialect"])
         except ValueError as exc:
             raise CheckError("params.dialect", str(exc)) from None
-    positive("params.max_chars", params.get("max_chars", 1))
 
 
 @register("is_sql", category=CATEGORY, validate=_validate_sql, params={
     "dialect": Param("str", doc="sqlglot dialect to parse with, e.g. postgres, sqlite, mysql"),
     "tables": Param("list[str]", doc="allow-list of table names; any other table fails"),
-    "max_chars": Param("int", default=100_000, doc="longer outputs are an error (parsing "
-                       "1 MB takes seconds)"),
+    "max_chars": Param("int", default=100_000, above=0, doc="longer outputs are an error "
+                       "(parsing 1 MB takes seconds)"),
 })
 def is_sql(output: str, params: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
     """The output is one or more valid SQL statements (sqlglot; promptfoo is-sql), optionally
@@ -263,7 +308,7 @@ _REFUSED_XML = {"DTDForbidden": "a DTD (<!DOCTYPE ...>)",
                 "ExternalReferenceForbidden": "an external reference"}
 
 
-def _parse_xml(text: str) -> Element:
+def parse_xml(text: str) -> Element:
     """Parse XML without ever resolving entities or loading a DTD."""
     if defused_fromstring is not None:
         return defused_fromstring(text, forbid_dtd=True)
@@ -272,7 +317,9 @@ def _parse_xml(text: str) -> Element:
     return ElementTree.fromstring(text)
 
 
-def _missing_element(root: Element, dotted: str) -> bool:
+def missing_element(root: Element, dotted: str) -> bool:
+    """True when the dotted element path (from `root`, e.g. analysis.classification) is not
+    in the tree."""
     first, *rest = dotted.split(".")
     if root.tag != first:
         return True
@@ -282,24 +329,36 @@ def _missing_element(root: Element, dotted: str) -> bool:
     return not nodes
 
 
-@register("is_xml", category=CATEGORY, params={
-    "required_elements": Param("list[str]", doc="dotted element paths that must exist, from "
-                               "the root, e.g. analysis.classification (promptfoo "
-                               "requiredElements)"),
-})
+_XML_NAME = re.compile(r"[^\W\d][\w:-]*")  # an element name: no dots, those separate names
+
+
+def validate_element_paths(params: Mapping[str, Any]) -> None:
+    """Save-time hook: every required element path is a dotted list of element names."""
+    for path in params.get("required_elements") or ():
+        if not all(_XML_NAME.fullmatch(part) for part in path.split(".")):
+            raise CheckError("params.required_elements", f"{clip(path)} is not a dotted path "
+                             "of element names, e.g. analysis.classification")
+
+
+REQUIRED_ELEMENTS = Param("list[str]", doc="dotted element paths that must exist, from the "
+                          "root, e.g. analysis.classification (promptfoo requiredElements)")
+
+
+@register("is_xml", category=CATEGORY, validate=validate_element_paths,
+          params={"required_elements": REQUIRED_ELEMENTS})
 def is_xml(output: str, params: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
     """The whole output is one well-formed XML document (promptfoo is-xml); DTDs and entity
     declarations are refused, never resolved."""
     if not output.strip():
         return verdict(False, "output is empty; expected XML")
     try:
-        root = _parse_xml(output.strip())
+        root = parse_xml(output.strip())
     except ParseError as exc:
         return verdict(False, f"not well-formed XML: {exc}")
     except ValueError as exc:  # defusedxml's DTDForbidden & co. are ValueErrors
         what = _REFUSED_XML.get(type(exc).__name__, shorten(str(exc), 80))
         return verdict(False, f"XML refused: it contains {what} (entities are never resolved)")
-    missing = [p for p in params.get("required_elements") or () if _missing_element(root, p)]
+    missing = [p for p in params.get("required_elements") or () if missing_element(root, p)]
     if missing:
         return verdict(False, f"XML lacks the elements {clip_list(missing)}")
     return verdict(True, f"output is well-formed XML (root <{clip(root.tag, 30)[1:-1]}>)")

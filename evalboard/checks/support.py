@@ -43,12 +43,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Strict JSON, as JSON.parse reads it: NaN and Infinity are not JSON.
+STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_json(text: str) -> tuple[Any, str | None]:
     """Parse strict JSON (no NaN/Infinity, as JSON.parse); return (value, problem or None)."""
     if not text.strip():
         return None, "output is empty"
     try:
-        return json.loads(text, parse_constant=_reject_constant), None
+        return STRICT_JSON.decode(text), None
     except ValueError as exc:  # JSONDecodeError is a ValueError
         return None, str(exc)
     except RecursionError:

@@ -17,27 +17,32 @@ from typing import Any
 import regex
 from rapidfuzz.distance import Levenshtein
 
-from evalboard.checks.base import CheckContext, CheckError, CheckOutcome, Param, register
+from evalboard.checks.base import (
+    CheckContext,
+    CheckError,
+    CheckOutcome,
+    Param,
+    ThresholdRange,
+    register,
+)
+from evalboard.checks.regex_bounds import compile_bounded
 from evalboard.checks.support import (
     call_with_timeout,
     clip,
     clip_list,
     json_equal,
     parse_json,
-    positive,
     scalar_text,
     verdict,
 )
 
 CATEGORY = "text"
+MAX_REGEX_TIMEOUT_S = 60.0
+
 
 def _text_value(doc: str) -> dict[str, Param]:
     """The `value` parameter of a check comparing with one string (a number is accepted)."""
-    return {"value": Param("any", required=True, doc=f"{doc} (a string; numbers are converted)")}
-
-
-def _validate_value(params: Mapping[str, Any]) -> None:
-    scalar_text("params.value", params["value"])
+    return {"value": Param("text", required=True, doc=f"{doc} (a string; numbers are converted)")}
 
 
 # ---------------------------------------------------------------- equals
@@ -45,7 +50,7 @@ def _validate_value(params: Mapping[str, Any]) -> None:
 
 def _validate_equals(params: Mapping[str, Any]) -> None:
     if not isinstance(params["value"], Mapping | list):
-        _validate_value(params)
+        scalar_text("params.value", params["value"])
 
 
 def _normalise(text: str, params: Mapping[str, Any]) -> str:
@@ -144,7 +149,7 @@ def _register_contains(name: str, *, many: bool, require_all: bool, ignore_case:
     check.__doc__ = doc
     check.__name__ = check.__qualname__ = name
     register(name, category=CATEGORY, params=_MANY if many else _SINGLE,
-             validate=_validate_needles if many else _validate_value)(check)
+             validate=_validate_needles if many else None)(check)
 
 
 for _name, _many, _all, _icase, _doc in (
@@ -170,15 +175,13 @@ def _affix(output: str, params: Mapping[str, Any], *, at_start: bool) -> CheckOu
                           f"it {where} with {clip(edge)}")
 
 
-@register("starts_with", category=CATEGORY, params=_text_value("the expected beginning"),
-          validate=_validate_value)
+@register("starts_with", category=CATEGORY, params=_text_value("the expected beginning"))
 def starts_with(output: str, params: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
     """The output begins with the value (promptfoo starts-with)."""
     return _affix(output, params, at_start=True)
 
 
-@register("ends_with", category=CATEGORY, params=_text_value("the expected ending"),
-          validate=_validate_value)
+@register("ends_with", category=CATEGORY, params=_text_value("the expected ending"))
 def ends_with(output: str, params: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
     """The output ends with the value."""
     return _affix(output, params, at_start=False)
@@ -190,17 +193,14 @@ _FLAGS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL,
           "x": regex.VERBOSE, "a": regex.ASCII, "u": 0}
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=64)
 def _compile(pattern: str, flags: str) -> regex.Pattern[str]:
     bits = 0
     for letter in flags:
         if letter not in _FLAGS:
             raise CheckError("params.flags", f"unknown regex flag {letter!r} (use i, m, s, x, a)")
         bits |= _FLAGS[letter]
-    try:
-        return regex.compile(pattern, bits)
-    except regex.error as exc:
-        raise CheckError("params.pattern", f"invalid regex {clip(pattern)}: {exc}") from None
+    return compile_bounded(pattern, bits)
 
 
 _INLINE_CPU_S = 0.05
@@ -225,7 +225,6 @@ def _search(compiled: regex.Pattern[str], output: str, timeout: float) -> Any:
 
 def _validate_regex(params: Mapping[str, Any]) -> None:
     _compile(params["pattern"], params.get("flags", ""))
-    positive("params.timeout_s", params.get("timeout_s", 1.0))
 
 
 @register("regex", category=CATEGORY, validate=_validate_regex, params={
@@ -233,16 +232,18 @@ def _validate_regex(params: Mapping[str, Any]) -> None:
                      "output (anchor it with ^...$ for a full match)"),
     "flags": Param("str", default="", doc="letters: i ignore case, m multiline, s dot matches "
                    "newline, x verbose, a ASCII-only classes"),
-    "timeout_s": Param("float", default=1.0, doc="give up (an error result) after about this "
-                       "many seconds of matching"),
+    "timeout_s": Param("float", default=1.0, above=0, maximum=MAX_REGEX_TIMEOUT_S,
+                       doc="give up (an error result) after about this many seconds of "
+                       "matching"),
 })
 def regex_check(output: str, params: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
     """The output matches a regular expression (promptfoo regex), with a time limit.
 
     A pattern that backtracks catastrophically raises TimeoutError, which run_check turns into
-    an error result; an invalid pattern raises CheckError naming params.pattern.
+    an error result; an invalid pattern, or one too costly to compile, raises CheckError naming
+    params.pattern (see regex_bounds).
     """
-    pattern, timeout = params["pattern"], positive("params.timeout_s", params["timeout_s"])
+    pattern, timeout = params["pattern"], float(params["timeout_s"])
     compiled = _compile(pattern, params.get("flags", ""))
     try:
         match = _search(compiled, output, timeout)
@@ -353,13 +354,13 @@ def token_count(output: str, params: Mapping[str, Any], context: CheckContext) -
 _EXACT_LIMIT = 10**10
 
 
-@register("levenshtein", category=CATEGORY, own_threshold=True, params={
-    "value": Param("str", required=True, doc="the expected output"),
-})
+@register("levenshtein", category=CATEGORY, own_threshold=True,
+          params=_text_value("the expected output"),
+          threshold_range=ThresholdRange(0, None, "the largest edit distance that passes"))
 def levenshtein(output: str, params: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
     """The edit distance to the value is at most the threshold (default 5, as promptfoo);
     score = 1 - distance / length of the longer text."""
-    expected, limit = params["value"], params.get("threshold", 5)
+    expected, limit = scalar_text("params.value", params["value"]), params.get("threshold", 5)
     longest = max(len(output), len(expected))
     if len(output) * len(expected) <= _EXACT_LIMIT:
         distance = Levenshtein.distance(output, expected)

@@ -23,7 +23,7 @@ from evalboard.cases.editing import (
 )
 from evalboard.cases.evaluate import evaluate
 from evalboard.cases.repository import list_suites
-from evalboard.checks import CaseOutcome
+from evalboard.checks import CaseOutcome, CheckError
 from evalboard.checks.base import catalogue
 from evalboard.review.labels import list_labels
 from evalboard.store.calls_query import get_call
@@ -150,7 +150,7 @@ def case_editor(engine: Engine, draft: CaseDraft, *, key: str, hints: Sequence[s
         st.info(hint, icon=":material/edit_note:")
     try:
         chosen_suite, edited = draft_from_form(engine, draft, key)
-    except CaseError as exc:
+    except (CaseError, CheckError) as exc:
         st.warning(f"To finish the case — {exc.field}: {exc.reason}")
         st.button("Save case", type="primary", key=f"{key}_save", icon=":material/save:",
                   disabled=True)
@@ -159,7 +159,7 @@ def case_editor(engine: Engine, draft: CaseDraft, *, key: str, hints: Sequence[s
     if st.button("Save case", type="primary", key=f"{key}_save", icon=":material/save:"):
         try:
             message = save(chosen_suite, edited)
-        except CaseError as exc:
+        except (CaseError, CheckError) as exc:  # one line naming the field; nothing stored
             st.error(f"Not saved. {exc.field}: {exc.reason}")
             return
         st.success(message)
