@@ -29,7 +29,9 @@ class VersionSpec:
     """A demo model version: lineage, notes, serving profile and planted failure rates."""
 
     name: str
-    day: float  # created this many days after the start of the demo period
+    # about this many days into the demo period the version is created; it is deployed 12 h
+    # later, once the share (day + 12 h) / period of the period's traffic has been served
+    day: float
     notes: str
     failure_rates: dict[str, float]  # chance of each mode on a call where it can show up
     ttft_ms: float  # time to first token (median)
