@@ -141,3 +141,97 @@ def test_promote_copies_input_reference_labels_and_provenance(engine):
     assert promotion.provenance == Provenance(1, "v1", "ann", ("hallucination",), "invented film")
     assert [c.id for c in cases_from_call(engine, 1)] == [case_id]
     assert get_case(engine, case_id).provenance.call_id == 1
+
+
+# ---------------------------------------------------------------- checks validated on save
+
+
+def _case_file(tmp_path, text: str, suffix: str = "yaml"):
+    path = tmp_path / f"suite.{suffix}"
+    path.write_text(text)
+    return path
+
+
+def test_is_json_true_in_the_shorthand_gets_a_message_explaining_it(tmp_path):
+    path = _case_file(tmp_path,
+                      "suite: s\ncases:\n  - {name: j, input: x, expect: {is_json: true}}\n")
+    with pytest.raises(CaseFileError) as info:
+        read_case_file(path)
+    assert info.value.field == "expect.params.schema"
+    message = str(info.value)
+    assert "\n" not in message and "is_json" in message
+    assert "`expect: {is_json: true}` the value is is_json's `schema`" in message
+    assert "`expect: {is_json: {}}`" in message
+    path.write_text("suite: s\ncases:\n  - {name: j, input: x, expect: {is_json: {}}}\n")
+    assert read_case_file(path)[0][1].checks == (CheckSpec("is_json"),)
+
+
+def test_shorthand_takes_a_mapping_of_params_or_a_main_value(tmp_path):
+    path = _case_file(tmp_path, (
+        "suite: s\ncases:\n"
+        "  - {name: a, input: x, expect: {levenshtein: 42, is_json: {type: object},"
+        " regex: {pattern: '^a', flags: i}}}\n"))
+    checks = read_case_file(path)[0][1].checks
+    assert checks == (CheckSpec("levenshtein", {"value": 42}),
+                      CheckSpec("is_json", {"schema": {"type": "object"}}),
+                      CheckSpec("regex", {"pattern": "^a", "flags": "i"}))
+
+
+@pytest.mark.parametrize(("suffix", "text", "where", "field", "needle"), [
+    ("yaml", "suite: s\ncases:\n  - {name: r, input: x, reference: y, "
+     "expect: {rouge: {variant: rouge3}}}\n", "case 1 ('r')", "expect.params.variant",
+     "rouge: expected one of rouge1"),
+    ("yaml", "suite: s\ncases:\n  - {name: r, input: x, expect: {bleu: {}}}\n",
+     "case 1 ('r')", "expect.references", "bleu: compares the output with a reference"),
+    ("yaml", "suite: s\ncases:\n  - {name: r, input: x, reference: y,"
+     " checks: [{type: bleu, threshold: -0.2}]}\n", "case 1 ('r')", "checks[0].threshold",
+     "from 0 to 1"),
+    ("yaml", "suite: s\ncases:\n  - {name: r, input: x, expect: {regex: 'a{99999999}'}}\n",
+     "case 1 ('r')", "expect.params.pattern", "repeats too much to compile"),
+    ("jsonl", '{"suite": "s", "name": "n", "input": "Ada", "expected_entities": '
+     '[{"label": "PER", "text": "Bob"}], "checks": [{"type": "ner", "params": '
+     '{"mode": "strict"}}]}\n', "line 1 (case 'n')", "checks[0].expected_entities",
+     "not found in the input"),
+    ("jsonl", '{"suite": "s", "name": "n", "input": "x", "checks": [{"type": "json_schema", '
+     '"params": {"schema": {"$ref": "https://example.com/s.json"}}}]}\n',
+     "line 1 (case 'n')", "checks[0].params.schema", "never fetched"),
+])
+def test_case_files_validate_every_check_when_read(tmp_path, suffix, text, where, field,
+                                                   needle):
+    path = _case_file(tmp_path, text, suffix)
+    with pytest.raises(CaseFileError) as info:
+        read_case_file(path)
+    assert (info.value.where, info.value.field) == (where, field)
+    assert needle in info.value.reason and "\n" not in str(info.value)
+
+
+def _case_form_app(url: str) -> None:
+    """The case editor on a rouge case without a reference, saving with create_case."""
+    from evalboard.cases.draft import CaseDraft
+    from evalboard.cases.repository import create_case
+    from evalboard.checks import CheckSpec
+    from evalboard.store import open_store
+    from evalboard.ui.case_form import case_editor
+
+    engine = open_store(url)
+    draft = CaseDraft(name="needs-a-reference", input="Who was Julius Caesar?",
+                      checks=(CheckSpec("rouge", {"variant": "rougeL"}),))
+
+    def save(suite: str, edited: CaseDraft) -> str:
+        return f"Saved as case {create_case(engine, suite, edited)}."
+
+    case_editor(engine, draft, key="form", suite="history", save=save)
+
+
+def test_the_case_form_shows_why_a_save_is_refused(engine, db_url):
+    from streamlit.testing.v1 import AppTest
+
+    create_case(engine, "history", _draft())  # so the suite picker offers "history"
+    app = AppTest.from_function(_case_form_app, args=(db_url,), default_timeout=30).run()
+    app.button(key="form_save").click().run()
+    assert not app.exception
+    errors = [error.value for error in app.error]
+    assert errors == ["Not saved. checks[0].references: rouge: compares the output with a "
+                      "reference output, and the case has none: add a reference output to "
+                      "the case (or give params.value)"]
+    assert [c.draft.name for c in list_cases(engine)] == ["caesar"]  # nothing stored

@@ -44,7 +44,8 @@ NAMES = {
     "text": {"equals", "contains", "icontains", "contains_any", "icontains_any", "contains_all",
              "icontains_all", "starts_with", "ends_with", "regex", "word_count", "char_count",
              "token_count", "levenshtein", "refusal"},
-    "structure": {"is_json", "json_schema", "json_path", "is_valid_python", "is_sql", "is_xml"},
+    "structure": {"is_json", "json_schema", "json_path", "is_valid_python", "is_sql", "is_xml",
+                  "contains_json", "contains_xml"},
     "call": {"latency", "token_usage", "no_error"},
     "custom": {"custom"},
 }
@@ -286,6 +287,12 @@ def test_token_count_with_a_local_tokenizer() -> None:
     assert result.passed and "token count 2" in result.reason
 
 
+def test_levenshtein_takes_a_number_value_as_contains_does() -> None:
+    assert run("levenshtein", "42", value=42).passed
+    assert run("contains", "answer: 42", value=42).passed
+    assert CheckSpec.from_dict({"type": "levenshtein", "params": {"value": 3.5}})
+
+
 def test_levenshtein_uses_promptfoo_default_threshold_and_a_graded_score() -> None:
     five = run("levenshtein", "abcde", value="vwxyz")
     assert five.passed and five.score == 0.0
@@ -368,6 +375,71 @@ def test_is_valid_python_never_runs_the_code(tmp_path: Path) -> None:
 def test_is_valid_python_survives_pathological_nesting() -> None:
     result = run("is_valid_python", "(" * 100_000)
     assert result.error is None and not result.passed
+
+
+@pytest.mark.parametrize(("output", "passed"), [
+    ('Here is the order:\n```json\n{"id": 7, "items": ["tea"]}\n```\nAnything else?', True),
+    ('The answer is {"ok": true} as requested.', True),
+    ("Steps: [1, 2, 3] then done", True),
+    ('{"id": 7}', True),
+    ("No JSON here, just {braces} and [brackets.", False),
+    ('{"value": NaN}', False),  # NaN is not JSON
+    ("", False),
+])
+def test_contains_json_finds_json_inside_prose_and_fences(output: str, passed: bool) -> None:
+    result = run("contains_json", output)
+    assert result.passed is passed and result.error is None, result.reason
+    assert run("is_json", output).passed is (output == '{"id": 7}')
+
+
+def test_contains_json_with_a_schema_passes_when_one_value_matches() -> None:
+    schema = {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}
+    output = 'First [1, 2], then {"name": "x"}, finally {"id": 3}.'
+    matched = run("contains_json", output, schema=schema)
+    where = output.index('{"id"')
+    assert matched.passed and f"character {where}" in matched.reason
+    missed = run("contains_json", 'Only {"id": "three"} here', schema=schema)
+    assert not missed.passed and "$.id" in missed.reason and missed.error is None
+
+
+def test_contains_json_reading_is_bounded_on_hostile_output() -> None:
+    for output in ("[" * 1_000_000, "[[[" + "1," * 400_000, '{"a": "' * 200_000):
+        started = time.perf_counter()
+        result = run("contains_json", output)
+        assert time.perf_counter() - started < 2.5
+        assert not result.passed and result.error is None
+
+
+@pytest.mark.parametrize(("output", "passed"), [
+    ("Sure! <answer><city>Paris</city></answer> Hope that helps.", True),
+    ("```xml\n<?xml version=\"1.0\"?>\n<r a=\"1\"><x/></r>\n```", True),
+    ("A line break <br/> in prose", True),
+    ("x < y and y > z", False),
+    ("<a><b></a>", False),
+    ("<p>fish &chips;</p>", False),  # an undefined entity is not well-formed
+    ("", False),
+])
+def test_contains_xml_finds_xml_inside_prose_and_fences(output: str, passed: bool) -> None:
+    result = run("contains_xml", output)
+    assert result.passed is passed and result.error is None, result.reason
+    assert not run("is_xml", output).passed
+
+
+def test_contains_xml_required_elements_and_refusals() -> None:
+    output = ("Analysis follows. <analysis><classification>spam</classification>"
+              "<score>0.9</score></analysis> End.")
+    assert run("contains_xml", output,
+               required_elements=["analysis.classification", "analysis.score"]).passed
+    missing = run("contains_xml", output, required_elements=["analysis.reason"])
+    assert not missing.passed and "'analysis.reason'" in missing.reason
+    nested = "Note: <wrap><analysis><classification>x</classification></analysis></wrap>"
+    assert run("contains_xml", nested, required_elements=["analysis.classification"]).passed
+    bomb = ('<!DOCTYPE r [<!ENTITY a "aaaa">]><r>&a;&a;</r>')
+    assert not run("contains_xml", bomb).passed
+    started = time.perf_counter()
+    assert not run("contains_xml", "<a>" * 300_000).passed
+    assert not run("contains_xml", "<a>" * 2000 + "&" + "</a>" * 2000).passed
+    assert time.perf_counter() - started < 2.5
 
 
 def test_is_sql_names_tables_outside_the_allow_list() -> None:

@@ -160,8 +160,8 @@ def contains_json(output: str, params: Mapping[str, Any], context: CheckContext
     for found in values:
         problem = schema_problem(found.value, schema)
         if problem is None:
-            return verdict(True, f"the JSON {json_kind(found.value)} at character "
-                                 f"{found.start} matches the schema")
+            return verdict(True, f"output contains JSON matching the schema: "
+                                 f"{json_kind(found.value)} at character {found.start}")
         problems.append(problem)
     return verdict(False, f"none of the {plural(len(values), 'JSON value')} matches the "
                           f"schema; the first fails {problems[0]}{_cut_note(budget)}")
