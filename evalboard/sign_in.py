@@ -1,8 +1,9 @@
 """Signing in with a local account: password check behind a limiter of failed attempts.
 
 Failures are counted per account and per client address inside one server process (shared by
-every browser session of that server, kept across reruns). The first few failures in a window
-cost nothing; after them every attempt waits twice as long as the one before, up to a cap. A
+every browser session of that server, kept across reruns). The first few failures cost
+nothing; after them every attempt waits twice as long as the one before, up to a cap, until
+the key has been quiet for a while. A
 name that does not exist is counted like one that does, so the limiter tells nobody which
 names exist. Times come from `evalboard.clock`.
 """
@@ -10,7 +11,6 @@ names exist. Times come from `evalboard.clock`.
 from __future__ import annotations
 
 import threading
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,11 +22,12 @@ from evalboard.access import Identity, authenticate
 
 @dataclass(frozen=True)
 class LimitPolicy:
-    """`free_failures` in `window` cost nothing; then waits of `first_wait` doubling per
-    further failure, at most `max_wait`."""
+    """The first `free_failures` cost nothing; each further one makes the next attempt wait
+    `first_wait`, doubling, at most `max_wait`. The count starts again only after `quiet`
+    without a failure (longer than `max_wait`, so steady guessing never earns free tries)."""
 
     free_failures: int
-    window: timedelta
+    quiet: timedelta
     first_wait: timedelta
     max_wait: timedelta
 
@@ -37,11 +38,17 @@ class LimitPolicy:
         return min(self.max_wait, self.first_wait * 2**doublings)
 
 
-ACCOUNT_POLICY = LimitPolicy(5, timedelta(minutes=15), timedelta(seconds=1),
+ACCOUNT_POLICY = LimitPolicy(5, timedelta(hours=1), timedelta(seconds=1),
                              timedelta(minutes=15))
-CLIENT_POLICY = LimitPolicy(20, timedelta(minutes=15), timedelta(seconds=1),
+CLIENT_POLICY = LimitPolicy(20, timedelta(hours=1), timedelta(seconds=1),
                             timedelta(minutes=15))
 MAX_TRACKED_KEYS = 20_000
+
+
+@dataclass
+class _Failures:
+    count: int
+    last: datetime
 
 
 class SignInLimiter:
@@ -50,7 +57,7 @@ class SignInLimiter:
     def __init__(self, account: LimitPolicy = ACCOUNT_POLICY,
                  client: LimitPolicy = CLIENT_POLICY, max_keys: int = MAX_TRACKED_KEYS) -> None:
         self._policies = {"account": account, "client": client}
-        self._failures: dict[tuple[str, str], deque[datetime]] = {}
+        self._failures: dict[tuple[str, str], _Failures] = {}
         self._max_keys = max_keys
         self._lock = threading.Lock()
 
@@ -60,14 +67,12 @@ class SignInLimiter:
             keys.append(("client", client))
         return keys
 
-    def _recent(self, key: tuple[str, str], now: datetime) -> deque[datetime]:
-        times = self._failures.get(key, deque())
-        window = self._policies[key[0]].window
-        while times and now - times[0] >= window:
-            times.popleft()
-        if not times:
-            self._failures.pop(key, None)
-        return times
+    def _current(self, key: tuple[str, str], now: datetime) -> _Failures | None:
+        failures = self._failures.get(key)
+        if failures is not None and now - failures.last >= self._policies[key[0]].quiet:
+            del self._failures[key]
+            return None
+        return failures
 
     def retry_after(self, username: str, client: str | None) -> float:
         """Seconds until the next attempt for this account from this client may be checked
@@ -76,9 +81,9 @@ class SignInLimiter:
         with self._lock:
             waits = [0.0]
             for key in self._keys(username, client):
-                times = self._recent(key, now)
-                if times:
-                    allowed = times[-1] + self._policies[key[0]].wait_after(len(times))
+                failures = self._current(key, now)
+                if failures is not None:
+                    allowed = failures.last + self._policies[key[0]].wait_after(failures.count)
                     waits.append((allowed - now).total_seconds())
             return max(waits)
 
@@ -86,20 +91,20 @@ class SignInLimiter:
         now = clock.now()
         with self._lock:
             if len(self._failures) >= self._max_keys:
-                self._forget_expired(now)
+                self._forget_quiet(now)
             for key in self._keys(username, client):
-                times = self._recent(key, now)
-                times.append(now)
-                self._failures[key] = times
+                failures = self._current(key, now)
+                count = failures.count + 1 if failures is not None else 1
+                self._failures[key] = _Failures(count, now)
 
     def record_success(self, username: str, client: str | None) -> None:
         """A right password clears the account's failures (the client's still count)."""
         with self._lock:
             self._failures.pop(self._keys(username, client)[0], None)
 
-    def _forget_expired(self, now: datetime) -> None:
+    def _forget_quiet(self, now: datetime) -> None:
         for key in list(self._failures):
-            self._recent(key, now)
+            self._current(key, now)
         while len(self._failures) >= self._max_keys:  # the oldest goes first
             self._failures.pop(next(iter(self._failures)))
 
