@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ from sqlalchemy.exc import OperationalError
 log = logging.getLogger(__name__)
 
 Rows = list[dict[str, Any]]
-_POLL_S = 0.05
 
 
 class WriteError(RuntimeError):
@@ -82,41 +81,49 @@ class BatchWriter:
         self._before_write = before_write
         self._on_done = on_done
         self._abandon = abandon or self._save_to_dead_letter
-        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=max_pending)
+        self._max_pending = max_pending
         self._failed: Rows = []
         self._failure_reason = ""
-        # A re-entrant lock: a signal handler may flush while its own thread is inside put().
-        self._progress = threading.Condition(threading.RLock())
+        # One re-entrant lock for all state: a signal handler may flush or close while its own
+        # thread is inside put().
+        self._lock = threading.RLock()
+        self._has_rows = threading.Condition(self._lock)
+        self._has_space = threading.Condition(self._lock)
+        self._progress = threading.Condition(self._lock)
+        self._rows: deque[dict[str, Any]] = deque()
         self._accepted = 0
         self._settled = 0
         self._in_flight: Rows = []
-        self._hurry = threading.Event()
-        self._stopping = threading.Event()
+        self._hurry = False
+        self._stopping = False
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="evalboard-writer", daemon=True)
         self._thread.start()
 
     def put(self, row: dict[str, Any]) -> None:
-        """Enqueue a row; waits while the queue is full."""
-        if self._closed:
-            raise RuntimeError("the writer is closed")
-        self._queue.put(row)
-        with self._progress:
+        """Enqueue a row; waits while `max_pending` rows are queued (back-pressure)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the writer is closed")
+            while len(self._rows) >= self._max_pending:
+                self._has_space.wait()
+            self._rows.append(row)
             self._accepted += 1
+            self._has_rows.notify()
 
     @property
     def pending(self) -> int:
         """Rows accepted and not yet written or dead-lettered."""
-        with self._progress:
+        with self._lock:
             return self._accepted - self._settled
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait (at most `timeout`, default `flush_timeout`) until every row accepted so far is
         settled; raise FlushTimeout if some are still pending, WriteError for rows that failed."""
         timeout = self.flush_timeout if timeout is None else timeout
-        self._hurry.set()
-        with self._progress:
+        with self._lock:
             target = self._accepted
+            self._hurry_up()
             done = self._progress.wait_for(lambda: self._settled >= target, timeout)
             pending = target - self._settled
         if not done:
@@ -130,26 +137,26 @@ class BatchWriter:
         Rows still pending after the wait are handed to `abandon` (by default the dead-letter
         file) and reported with FlushTimeout.
         """
-        if self._closed:
-            return
-        self._closed = True
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = self._stopping = True
+            self._hurry_up()
         timeout = self.flush_timeout if timeout is None else timeout
-        self._stopping.set()
-        self._hurry.set()
         self._thread.join(timeout)
         if self._thread.is_alive():
-            with self._progress:
-                left = list(self._in_flight)
-            while True:
-                try:
-                    left.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            with self._lock:
+                left = [*self._in_flight, *self._rows]
+                self._rows.clear()
             raise FlushTimeout(len(left), timeout, self._abandon(left), left, self._dead_letter)
         self._report_failures()
 
+    def _hurry_up(self) -> None:
+        self._hurry = True
+        self._has_rows.notify_all()
+
     def _report_failures(self) -> None:
-        with self._progress:
+        with self._lock:
             failed, self._failed = self._failed, []
             reason = self._failure_reason
         if failed:
@@ -160,8 +167,6 @@ class BatchWriter:
             batch = self._next_batch()
             if batch is None:
                 return
-            with self._progress:
-                self._in_flight = batch
             try:
                 if self._before_write is not None:
                     self._before_write()
@@ -174,24 +179,22 @@ class BatchWriter:
     def _next_batch(self) -> Rows | None:
         """Up to batch_size rows, waiting at most flush_interval after the first (no wait once
         a flush or close asked to hurry); None when stopping and nothing is left."""
-        first = None
-        while first is None:
-            try:
-                first = self._queue.get(timeout=_POLL_S)
-            except queue.Empty:
-                if self._stopping.is_set():
-                    return None
-        batch = [first]
-        deadline = time.monotonic() + self._flush_interval
-        while len(batch) < self._batch_size:
-            try:
-                batch.append(self._queue.get_nowait())
-                continue
-            except queue.Empty:
-                if self._hurry.is_set() or time.monotonic() >= deadline:
+        with self._lock:
+            deadline: float | None = None
+            while True:
+                now = time.monotonic()
+                if self._rows and (len(self._rows) >= self._batch_size or self._hurry
+                                   or self._stopping or (deadline is not None and now >= deadline)):
                     break
-            time.sleep(min(_POLL_S, max(0.0, deadline - time.monotonic())))
-        return batch
+                if not self._rows and self._stopping:
+                    return None
+                if self._rows and deadline is None:
+                    deadline = now + self._flush_interval
+                self._has_rows.wait(None if deadline is None else max(0.0, deadline - now))
+            batch = [self._rows.popleft() for _ in range(min(self._batch_size, len(self._rows)))]
+            self._in_flight = batch
+            self._has_space.notify_all()
+            return batch
 
     def _settle(self, batch: Rows) -> None:
         if self._on_done is not None:
@@ -199,11 +202,11 @@ class BatchWriter:
                 self._on_done(batch)
             except Exception as exc:  # noqa: BLE001 - bookkeeping must not stop the writer
                 log.error("evalboard: after writing %d call(s): %s", len(batch), _describe(exc))
-        with self._progress:
+        with self._lock:
             self._in_flight = []
             self._settled += len(batch)
             if self._settled >= self._accepted:
-                self._hurry.clear()
+                self._hurry = False
             self._progress.notify_all()
 
     def _write(self, rows: Rows) -> None:
@@ -231,7 +234,7 @@ class BatchWriter:
 
     def _give_up(self, rows: Rows, reason: str) -> None:
         log.error("evalboard: %d call(s) could not be written: %s", len(rows), reason)
-        with self._progress:
+        with self._lock:
             self._failed.extend(rows)
             self._failure_reason = reason
         self._save_to_dead_letter(rows)
