@@ -57,6 +57,23 @@ def always_passes(output: str, params: Any, context: Any) -> bool:
     return True
 
 
+class _UnitEmbedder:
+    """Stands in for the sentence-embedding model: these tests are about validation, and
+    loading the model would cost seconds of CPU per worker."""
+
+    def embed(self, texts: Any) -> Any:
+        import numpy as np
+
+        return np.ones((len(texts), 4), dtype=np.float32) / 2
+
+
+@pytest.fixture(autouse=True)
+def _no_embedding_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalboard.checks import model_based
+
+    monkeypatch.setattr(model_based, "_embedder", lambda directory: _UnitEmbedder())
+
+
 def _accepted(spec: CheckSpec) -> bool:
     try:
         validate_spec(spec, CASE)
