@@ -4,8 +4,9 @@ Memory is bounded by the queue (a full queue makes callers wait: back-pressure, 
 dropping). The thread never dies: a batch that fails is retried when the store is busy or
 unreachable, and otherwise split in halves until the rows it fails on are found; the other rows
 are written, the bad ones are kept in `failed`, appended to a dead-letter JSONL file and
-reported by the next `flush()`. `flush()` and `close()` wait at most `flush_timeout` seconds and
-then say how many rows are still pending (FlushTimeout).
+reported by the next `flush()`. `flush()` and `close()` wait while writes make progress and give
+up once no batch has finished for `flush_timeout` seconds (a store that stopped answering), then
+say how many rows are still pending (FlushTimeout). The queue is bounded, so the wait is too.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ class FlushTimeout(WriteError):
     def __init__(self, pending: int, timeout: float, where: str,
                  rows: Sequence[dict[str, Any]] = (), dead_letter: Path | None = None) -> None:
         RuntimeError.__init__(
-            self, f"{pending} call(s) not written after {timeout:g} s (the store is locked, "
-                  f"slow or unreachable); {where}")
+            self, f"{pending} call(s) not written: no write finished for {timeout:g} s (the "
+                  f"store is locked or unreachable); {where}")
         self.rows = list(rows)
         self.dead_letter = dead_letter
         self.pending = pending
@@ -118,13 +119,14 @@ class BatchWriter:
             return self._accepted - self._settled
 
     def flush(self, timeout: float | None = None) -> None:
-        """Wait (at most `timeout`, default `flush_timeout`) until every row accepted so far is
-        settled; raise FlushTimeout if some are still pending, WriteError for rows that failed."""
+        """Wait until every row accepted so far is settled, giving up when no batch finished for
+        `timeout` seconds (default `flush_timeout`): raise FlushTimeout with the count still
+        pending, WriteError for rows that failed."""
         timeout = self.flush_timeout if timeout is None else timeout
         with self._lock:
             target = self._accepted
             self._hurry_up()
-            done = self._progress.wait_for(lambda: self._settled >= target, timeout)
+            done = self._wait_settled(target, timeout)
             pending = target - self._settled
         if not done:
             raise FlushTimeout(pending, timeout, "they are still queued and will be written "
@@ -132,24 +134,39 @@ class BatchWriter:
         self._report_failures()
 
     def close(self, timeout: float | None = None) -> None:
-        """Write what is pending (waiting at most `timeout`), stop the thread, report failures.
+        """Write what is pending (as `flush` waits), stop the thread, report failures.
 
-        Rows still pending after the wait are handed to `abandon` (by default the dead-letter
-        file) and reported with FlushTimeout.
+        Rows still pending when the wait gives up are handed to `abandon` (by default the
+        dead-letter file) and reported with FlushTimeout.
         """
+        timeout = self.flush_timeout if timeout is None else timeout
         with self._lock:
             if self._closed:
                 return
             self._closed = self._stopping = True
             self._hurry_up()
-        timeout = self.flush_timeout if timeout is None else timeout
-        self._thread.join(timeout)
-        if self._thread.is_alive():
+            done = self._wait_settled(self._accepted, timeout)
+        if done:
+            self._thread.join(timeout)
+        if not done or self._thread.is_alive():
             with self._lock:
                 left = [*self._in_flight, *self._rows]
                 self._rows.clear()
             raise FlushTimeout(len(left), timeout, self._abandon(left), left, self._dead_letter)
         self._report_failures()
+
+    def _wait_settled(self, target: int, timeout: float) -> bool:
+        """Wait (holding the lock) until `target` rows are settled; False once no batch
+        finished for `timeout` seconds."""
+        last, quiet_since = self._settled, time.monotonic()
+        while self._settled < target:
+            remaining = quiet_since + timeout - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._progress.wait(remaining)
+            if self._settled != last:
+                last, quiet_since = self._settled, time.monotonic()
+        return True
 
     def _hurry_up(self) -> None:
         self._hurry = True
