@@ -35,7 +35,7 @@ from evalboard.checks.support import (
     verdict,
 )
 
-try:  # defusedxml refuses DTDs and entities outright; without it, see _parse_xml
+try:  # defusedxml refuses DTDs and entities outright; without it, see parse_xml
     from defusedxml.ElementTree import fromstring as defused_fromstring
 except ImportError:  # pragma: no cover - defusedxml is installed where evalboard runs
     defused_fromstring = None

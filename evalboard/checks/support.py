@@ -70,13 +70,6 @@ def json_equal(left: Any, right: Any) -> bool:
     return left == right
 
 
-def positive(field: str, value: Any) -> float:
-    """`value` as a float, or CheckError when it is not a number above 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise CheckError(field, f"must be a number greater than 0, got {clip(value)}")
-    return float(value)
-
-
 def scalar_text(field: str, value: Any) -> str:
     """A string or number parameter as text (promptfoo converts numbers); else CheckError."""
     if isinstance(value, str):
