@@ -27,10 +27,9 @@ if chosen is not None:
         total = version_counts(call_filter)
     bulk = False
     if may("review"):
-        toggle_col, review_col = st.columns([4, 1], vertical_alignment="center")
-        with toggle_col:
+        with st.container(horizontal=True, vertical_alignment="center",
+                          horizontal_alignment="distribute"):
             bulk = bulk_mode()
-        with review_col:
             review_view_button(engine, call_filter, sort_key, total)
     selected = results_table(engine, call_filter, sort_key, total, bulk=bulk)
     if bulk:

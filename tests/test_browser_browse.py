@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from urllib.parse import urlparse
 
 import pytest
 
 from evalboard.testing_server import CHROMIUM, running_app
-from tests.conftest import add_calls, make_rows
+from tests.conftest import T0, add_calls, make_rows
 
 pytestmark = [
     pytest.mark.browser,
@@ -81,3 +82,18 @@ def test_a_one_megabyte_line_and_invisible_characters_stay_readable(engine, db_u
         dialog.get_by_text("Showing the first").wait_for(timeout=60_000)
         assert page.locator("[data-testid='stException']").count() == 0
     assert dialogs == [] and outside == []
+
+
+def test_enter_in_a_date_field_applies_the_date(engine, db_url, browser_page, tmp_path):
+    add_calls(engine, make_rows(40, step=timedelta(hours=12)))  # 20 days, two calls a day
+    page = browser_page
+    with running_app(db_url, log_path=tmp_path / "server.log") as base:
+        page.goto(base + "/browse")
+        page.get_by_text("calls 1–40 of 40").wait_for(timeout=30_000)
+        page.wait_for_function("window.__evalboardDateEnter === true", timeout=30_000)
+        since = T0 + timedelta(days=15)
+        page.get_by_role("spinbutton", name="year, From").click()
+        page.keyboard.type(since.strftime("%Y%m%d"))
+        page.keyboard.press("Enter")  # focus stays in the field: only Enter can apply it
+        page.get_by_text("calls 1–10 of 10").wait_for(timeout=30_000)
+        assert f"since={since.date()}" in page.url

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from evalboard.store.calls_query import DEFAULT_SORT, SORTS, CallFilter
 from evalboard.store.models import SOURCES
 from evalboard.store.search import SearchQueryError, check_search
+from evalboard.ui.date_enter import apply_dates_on_enter
 
 BOUND = "query-params"
 
@@ -24,7 +25,7 @@ def _number(value: float | None) -> float | None:
 
 def filter_bar(engine: Engine, version_names: list[str]) -> tuple[CallFilter, str] | None:
     """Draw the filters; return the filter and sort, or None (with a message) when invalid."""
-    search_col, mode_col = st.columns([5, 1], vertical_alignment="bottom")
+    search_col, mode_col = st.columns([3, 1], vertical_alignment="bottom")
     query = (
         search_col.text_input(
             "Search input and output",
@@ -50,6 +51,7 @@ def filter_bar(engine: Engine, version_names: list[str]) -> tuple[CallFilter, st
     until = cols[3].date_input(
         "To (inclusive)", value=None, key="until", bind=BOUND, format="YYYY-MM-DD"
     )
+    apply_dates_on_enter()
     sort_key = cols[4].selectbox(
         "Sort by", list(SORTS), key="sort", bind=BOUND, index=list(SORTS).index(DEFAULT_SORT),
         help="Newest first by default; latency and token sorts skip calls without a value.",

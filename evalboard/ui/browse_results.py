@@ -53,7 +53,7 @@ def version_counts(f: CallFilter) -> int:
     frame = pd.DataFrame(counts_per_version, columns=["model version", "calls"])
     st.dataframe(
         frame,
-        hide_index=True,
+        hide_index=True, placeholder="—",
         width="stretch",
         column_config={"calls": st.column_config.NumberColumn("calls", format="localized")},
     )
@@ -164,7 +164,7 @@ def results_table(
     st.caption(f"Page {number} · calls {first:,}–{first + len(page.rows) - 1:,} of {total:,}{note}")
     event = st.dataframe(
         _frame(page),
-        hide_index=True,
+        hide_index=True, placeholder="—",
         width="stretch",
         on_select="rerun",
         selection_mode="multi-row" if bulk else "single-row",
@@ -215,9 +215,9 @@ def _export_text(url: str, f: CallFilter, fmt: str) -> str:
 def download_buttons(f: CallFilter, total: int) -> None:
     """CSV and JSONL of the current filter, built only when clicked."""
     url = store_url()
-    cols = st.columns([1, 1, 4])
-    for col, fmt, mime in ((cols[0], "csv", "text/csv"), (cols[1], "jsonl", "application/jsonl")):
-        col.download_button(
+    row = st.container(horizontal=True, vertical_alignment="center")
+    for fmt, mime in (("csv", "text/csv"), ("jsonl", "application/jsonl")):
+        row.download_button(
             f"Download {fmt.upper()}",
             lambda fmt=fmt: _export_text(url, f, fmt),
             file_name=f"evalboard-calls.{fmt}",
@@ -226,7 +226,7 @@ def download_buttons(f: CallFilter, total: int) -> None:
             icon=":material/download:",
         )
     if total > MAX_UI_DOWNLOAD:
-        cols[2].caption(
+        row.caption(
             f"Downloads stop at {MAX_UI_DOWNLOAD:,} calls; use `evalboard export` "
             f"for all {total:,}."
         )

@@ -116,7 +116,7 @@ def annotation_history(engine: Engine, call_id: int) -> None:
              "corrected output": h.corrected_output or "",
              "status": "undone" if h.retracted else ("bulk" if h.batch_id else "")}
             for h in history]),
-        hide_index=True, width="stretch",
+        hide_index=True, placeholder="—", width="stretch",
         column_config={"when (UTC)": st.column_config.DatetimeColumn(
             format="YYYY-MM-DD HH:mm")},
     )

@@ -71,7 +71,8 @@ def case_table(cases: list[CaseView]) -> None:
         "label": c.draft.label or "", "checks": checks_summary(c.draft.checks),
         "tags": ", ".join(c.draft.tags), "severity": c.draft.severity, "version": c.version,
         "active": c.active, "from call": c.provenance.call_id} for c in cases])
-    event = st.dataframe(frame, hide_index=True, width="stretch", on_select="rerun",
+    event = st.dataframe(frame, hide_index=True, placeholder="—", width="stretch",
+                         on_select="rerun",
                          selection_mode="single-row", key="cases_table",
                          column_config={"checks": st.column_config.TextColumn(width="large")})
     if event.selection.rows:
@@ -150,4 +151,4 @@ def case_section(engine: Engine, case_id: int) -> None:
     with st.expander("Version history"):
         st.dataframe(pd.DataFrame(case_history(engine, case_id),
                                   columns=["version", "saved (UTC)", "by"]),
-                     hide_index=True, width="stretch")
+                     hide_index=True, placeholder="—", width="stretch")

@@ -86,7 +86,7 @@ def _rates(rows: tuple[RateRow, ...], title: str) -> None:
         title: r.key, "baseline": r.baseline_rate, "candidate": r.candidate_rate,
         "change": r.delta, "baseline cases": r.baseline_total,
         "candidate cases": r.candidate_total} for r in rows]),
-        hide_index=True, width="stretch", column_config={
+        hide_index=True, placeholder="—", width="stretch", column_config={
             "baseline": st.column_config.NumberColumn(format="percent"),
             "candidate": st.column_config.NumberColumn(format="percent"),
             "change": st.column_config.NumberColumn(format="percent")})
@@ -133,4 +133,4 @@ def flipped_cases(result: Comparison) -> None:
             st.dataframe(pd.DataFrame([{"case": f.name, "label": f.label or "",
                                         "candidate failures": "; ".join(f.candidate_failures)}
                                        for f in result.still_failing]),
-                         hide_index=True, width="stretch")
+                         hide_index=True, placeholder="—", width="stretch")

@@ -92,7 +92,7 @@ def habit_charts() -> None:
     else:
         st.caption(f"Each bar: the {USAGE_DEFINITION}.")
         st.altair_chart(alt.Chart(labels).mark_bar().encode(
-            y=alt.Y("label:N", sort="-x", title=None),
+            y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),
             x=alt.X("share of judged calls:Q", axis=alt.Axis(format="%")),
             tooltip=["label:N", "calls:Q",
                      alt.Tooltip("share of judged calls:Q", format=".1%")]), width="stretch")
@@ -134,6 +134,6 @@ def runs_and_attention() -> None:
         "suite": r.suite, "model version": r.model_version, "run": r.run_id,
         "pass rate": r.pass_rate, "vs": r.previous_version or "",
         "regressions": r.regressions, "fixes": r.fixes} for r in runs]),
-        hide_index=True, width="stretch", column_config={
+        hide_index=True, placeholder="—", width="stretch", column_config={
             "pass rate": st.column_config.ProgressColumn(format="percent", min_value=0.0,
                                                          max_value=1.0)})

@@ -182,9 +182,10 @@ def _call_panel(engine: Engine, call_id: int) -> None:
 def _judgement_panel(engine: Engine, view: SessionView, position: int, reviewer: str,
                      draft: Draft, labels: list[LabelView]) -> None:
     st.markdown("**Verdict**")
-    cols = st.columns(3)
-    for col, (verdict, key) in zip(cols, VERDICT_KEYS.items(), strict=True):
-        col.button(verdict.title(), key=f"verdict_{verdict}", shortcut=key, width="stretch",
+    # rows of buttons as wide as their labels, wrapping in a narrow window (never cut off)
+    verdicts = st.container(horizontal=True, gap="small")
+    for verdict, key in VERDICT_KEYS.items():
+        verdicts.button(verdict.title(), key=f"verdict_{verdict}", shortcut=key,
                    icon=VERDICT_ICONS[verdict],
                    type="primary" if draft.verdict == verdict else "secondary",
                    on_click=_set_verdict, args=(draft, verdict))
@@ -193,28 +194,26 @@ def _judgement_panel(engine: Engine, view: SessionView, position: int, reviewer:
         if not group:
             continue
         st.markdown(f"**{title}**")
-        cells = st.columns(2)
-        for index, label in enumerate(group):
+        cells = st.container(horizontal=True, gap="small")
+        for label in group:
             chosen = label.name in draft.labels
-            cells[index % 2].button(
-                label.name, key=f"label_{label.id}", shortcut=label.shortcut, width="stretch",
-                help=label.description or None, wrap=True,
+            cells.button(
+                label.name, key=f"label_{label.id}", shortcut=label.shortcut,
+                help=label.description or None,
                 icon=":material/check_box:" if chosen else ":material/check_box_outline_blank:",
                 type="primary" if chosen else "secondary",
                 on_click=_toggle_label, args=(draft, label.name))
     st.button("Submit and next", key="submit", shortcut="Enter", type="primary",
               width="stretch", icon=":material/keyboard_return:",
               on_click=_request_submit, args=(view, position))
-    nav = st.columns(4)
-    nav[0].button("Prev", key="prev", shortcut="K", width="stretch",
-                  disabled=position == 0, on_click=_move, args=(engine, view, position - 1))
-    nav[1].button("Next", key="next", shortcut="J", width="stretch",
-                  disabled=position >= view.size - 1,
-                  on_click=_move, args=(engine, view, position + 1))
-    nav[2].button("Skip", key="skip", shortcut="S", width="stretch",
-                  on_click=_skip, args=(engine, view, position, reviewer))
-    nav[3].button("Undo", key="undo", shortcut="Z", width="stretch",
-                  on_click=_undo, args=(engine, view, reviewer))
+    nav = st.container(horizontal=True, gap="small")
+    nav.button("Prev", key="prev", shortcut="K",
+               disabled=position == 0, on_click=_move, args=(engine, view, position - 1))
+    nav.button("Next", key="next", shortcut="J", disabled=position >= view.size - 1,
+               on_click=_move, args=(engine, view, position + 1))
+    nav.button("Skip", key="skip", shortcut="S",
+               on_click=_skip, args=(engine, view, position, reviewer))
+    nav.button("Undo", key="undo", shortcut="Z", on_click=_undo, args=(engine, view, reviewer))
     st.text_area("Note", key=_field_key("note", view.id, position), height=80,
                  placeholder="Why? What is wrong or right?")
     st.text_area("Corrected output (optional)", key=_field_key("fix", view.id, position),

@@ -89,7 +89,8 @@ def runs_table(engine: Engine) -> None:
         "outputs from": r.generator, "status": r.status, "started (UTC)": r.started_at,
         "pass rate": r.pass_rate, "passed": r.passed, "failed": r.failed, "errors": r.errors,
         "no logged call": len(r.missing)} for r in runs])
-    event = st.dataframe(frame, hide_index=True, width="stretch", on_select="rerun",
+    event = st.dataframe(frame, hide_index=True, placeholder="—", width="stretch",
+                         on_select="rerun",
                          selection_mode="single-row", key="runs_table", column_config={
                              "pass rate": st.column_config.ProgressColumn(
                                  format="percent", min_value=0.0, max_value=1.0),
@@ -145,7 +146,7 @@ def _case_block(result: CaseResultView) -> None:
             st.dataframe(pd.DataFrame([{
                 "check": ("NOT " if c.negate else "") + c.check_type, "passed": c.passed,
                 "score": round(c.score, 3), "reason": c.reason} for c in result.checks]),
-                hide_index=True, width="stretch")
+                hide_index=True, placeholder="—", width="stretch")
         if result.references and result.output is not None:
             st.markdown("**Output against the reference** (removed, added)")
             st.markdown(diff_html(result.references[0], result.output), unsafe_allow_html=True)
@@ -171,7 +172,7 @@ def run_detail(engine: Engine, run_id: int) -> None:
     cols[4].metric("No logged call", len(summary.missing))
     rates = _rates_frame(summary)
     if not rates.empty:
-        st.dataframe(rates, hide_index=True, width="stretch", column_config={
+        st.dataframe(rates, hide_index=True, placeholder="—", width="stretch", column_config={
             "pass rate": st.column_config.ProgressColumn(format="percent", min_value=0.0,
                                                          max_value=1.0)})
     failing_only = st.toggle("Failing only", value=True, key="failing_only")

@@ -54,7 +54,7 @@ def labels_section(engine: Engine) -> None:
                "the label, each call counted once (as on Home).")
     usage = label_usage(engine)
     for label in list_labels(engine, include_archived=True):
-        cols = st.columns([3, 1, 1, 1, 2], vertical_alignment="center")
+        cols = st.columns([4, 1, 1, 1.4], vertical_alignment="center")
         cols[0].markdown(badge_html(label) + (" *(archived)*" if label.archived else ""),
                          unsafe_allow_html=True)
         if label.description:
@@ -63,16 +63,15 @@ def labels_section(engine: Engine) -> None:
         cols[2].caption(f"key {label.shortcut}" if label.shortcut else "no key")
         used = usage.calls.get(label.name, 0)
         cols[3].caption(f"used on {used:,} call{'' if used == 1 else 's'}")
-        actions = cols[4].columns(2)
-        with actions[0].popover(f"Edit “{label.name}”", width="stretch"):
+        # buttons as wide as their labels, wrapping to a new line rather than cutting a name
+        actions = cols[0].container(horizontal=True, gap="small")
+        with actions.popover(f"Edit “{label.name}”", width="content"):
             _edit_form(engine, label)
         if label.archived:
-            if actions[1].button(f"Restore “{label.name}”", key=f"restore_{label.id}",
-                                 width="stretch"):
+            if actions.button(f"Restore “{label.name}”", key=f"restore_{label.id}"):
                 _apply(lambda lid=label.id: restore_label(engine, lid),
                        "Restored{result_note}.")
-        elif actions[1].button(f"Archive “{label.name}”", key=f"archive_{label.id}",
-                               width="stretch"):
+        elif actions.button(f"Archive “{label.name}”", key=f"archive_{label.id}"):
             _apply(lambda lid=label.id: archive_label(engine, lid), "Label {result}.")
     with st.expander("Add a label"), st.form("add_label"):
         cols = st.columns([3, 2, 1, 1])
