@@ -75,9 +75,14 @@ def _is_json_lines(path: Path) -> bool:
         if not first.lstrip(b"\xef\xbb\xbf \t").startswith(b"{"):
             return False
         try:
-            json.loads(first.decode("utf-8-sig"))
+            text = first.decode("utf-8-sig")
+            json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError):
             return False
+        except RecursionError:  # nested too deeply to read: is it a whole value all the same?
+            end, _ = scan_json_value(text, 0)
+            if text[end:].strip():
+                return False
         return next(lines, None) is not None
 
 

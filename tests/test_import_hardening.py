@@ -351,3 +351,11 @@ def test_import_command_reports_refused_rows_with_their_line(engine, db_url, tmp
     assert "hostile.jsonl: line 4: prompt_tokens:" in result.output
     assert "hostile.jsonl: line 6: metadata:" in result.output
     assert f"imported {count_calls(engine)}, skipped " in result.output
+
+
+def test_a_json_file_of_lines_whose_first_line_nests_too_deeply(engine, tmp_path):
+    path = write_lines(tmp_path / "calls.json",
+                       ['{"input": "deep", "metadata": ' + nested(DEEP) + "}", '{"input": "b"}'])
+    summary = import_file(engine, path)
+    assert problems(summary) == [("line 1", "metadata")]
+    assert inputs(engine) == ["b"]

@@ -46,7 +46,11 @@ def import_command(
         str | None, typer.Option("--format", help=f"{', '.join(FORMATS)} (default: by suffix)")
     ] = None,
     on_error: Annotated[
-        str, typer.Option(help="skip: import every good row; abort: import nothing on a problem.")
+        str,
+        typer.Option(
+            help="skip: import every good row; abort: import nothing on a problem (every batch "
+            "is tried in a rolled-back transaction first)."
+        ),
     ] = "skip",
     db: DbOption = None,
 ) -> None:
