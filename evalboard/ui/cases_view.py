@@ -82,12 +82,18 @@ def case_table(cases: list[CaseView]) -> None:
             st.rerun()
 
 
+_SAVED_NOTE = "cases_saved_note"
+
+
 def _save_new(engine: Engine, provenance=None):  # type: ignore[no-untyped-def]
+    """Save a new case, then show it alone: the run starts again with the case open (going on
+    would draw the case's editor under the new-case or promote editor just used)."""
     def save(suite: str, draft: CaseDraft) -> str:
         case_id = create_case(engine, suite, draft, provenance=provenance,
                               author=current_reviewer() or None)
+        st.session_state[_SAVED_NOTE] = f"Saved as case {case_id} in {suite}."
         open_case(case_id)
-        return f"Saved as case {case_id} in {suite}."
+        st.rerun()
     return save
 
 
@@ -124,6 +130,8 @@ def case_section(engine: Engine, case_id: int) -> None:
         st.warning(f"There is no case {case_id}.")
         return
     st.subheader(f"{view.suite} / {view.draft.name}")
+    if saved := st.session_state.pop(_SAVED_NOTE, None):
+        st.success(saved)
     origin = view.provenance
     facts = f"Version {view.version} · {'active' if view.active else 'inactive'}"
     if origin.call_id:
