@@ -13,6 +13,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -289,3 +290,27 @@ def test_dead_letters_go_beside_the_store(tmp_path, monkeypatch):
     assert [json.loads(line)["input_text"] for line in
             info.value.dead_letter.read_text().splitlines()] == ["bad"]
     assert [*elsewhere.iterdir()] == []
+
+
+def test_spool_segments_are_deleted_once_settled_and_a_torn_line_is_skipped(tmp_path, caplog):
+    from evalboard.spool import Spool, orphaned_spools
+
+    def row(call_id: int) -> dict[str, Any]:
+        return {"id": call_id, "created_at": datetime(2026, 11, 1), "input_text": "q"}
+
+    spool = Spool(tmp_path, segment_rows=3)
+    for call_id in range(1, 8):  # segments 0 (1-3), 1 (4-6), 2 (7)
+        spool.append(row(call_id))
+    spool.sync()
+    assert len([*tmp_path.glob("*.jsonl")]) == 3
+    spool.settled([row(i) for i in (1, 2, 3, 7)])
+    assert len([*tmp_path.glob("*.jsonl")]) == 2  # segment 0 emptied; 2 is still current
+    assert [*orphaned_spools(tmp_path)] == []  # its process is alive: not replayed
+    spool.close()  # 4-6 are pending: the files stay for the next durable start
+    with next(tmp_path.glob("*-2.jsonl")).open("ab") as last:
+        last.write(b'{"id": 8, "created_at": "2026-1')  # torn by a power loss
+    [(rows, files)] = [*orphaned_spools(tmp_path)]
+    assert [r["id"] for r in rows] == [4, 5, 6, 7]
+    assert rows[0]["created_at"] == datetime(2026, 11, 1)
+    assert "skipped line 2" in caplog.text
+    assert sorted(path.suffix for path in files) == [".jsonl", ".jsonl", ".lock"]
