@@ -1,11 +1,20 @@
-"""Regenerate the README screenshots from demo data: `python scripts/screenshots.py [OUT_DIR]`."""
+"""Regenerate the README screenshots from demo data.
+
+    python scripts/screenshots.py [OUT_DIR] [--only metrics.png ...] [--missing]
+
+`--only` takes the named shots, `--missing` those OUT_DIR lacks. Every shot is checked once
+taken: a page that never renders or a file not written is reported, and the script exits 1
+naming each shot that failed (the others are still taken).
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,21 +66,65 @@ def prepare(url: str) -> int:
             Annotation.verdict == "fail").order_by(Annotation.id)).first() or 1
 
 
-def main(out_dir: Path) -> None:
+def take(page: Page, base: str, path: str, text: str, out: Path) -> str | None:
+    """Take one shot; None when `out` holds a fresh, non-empty image, else what went wrong."""
+    out.unlink(missing_ok=True)
+    try:
+        page.goto(base + path)
+        wait_for_app(page, text)
+        page.screenshot(path=str(out))
+    except PlaywrightError as exc:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    if not out.is_file() or out.stat().st_size == 0:
+        return "no image was written"
+    return None
+
+
+def main(out_dir: Path, only: set[str] | None = None) -> int:
+    """Take the shots (those named in `only`, or all); return the exit status."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    failed: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'demo.db'}"
         failed_call = prepare(url)
+        wanted = [shot for shot in shots(failed_call) if only is None or shot[0] in only]
+        unknown = (only or set()) - {name for name, _, _ in shots(failed_call)}
+        failed += [f"{name}: no such shot" for name in sorted(unknown)]
         with running_app(url) as base, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport=VIEWPORT)
-            for name, path, text in shots(failed_call):
-                page.goto(base + path)
-                wait_for_app(page, text)
-                page.screenshot(path=str(out_dir / name))
-                print(f"wrote {out_dir / name}")
+            for name, path, text in wanted:
+                problem = take(page, base, path, text, out_dir / name)
+                if problem:
+                    failed.append(f"{name} ({path}): {problem}")
+                    print(f"FAILED {out_dir / name}: {problem}", file=sys.stderr)
+                else:
+                    print(f"wrote {out_dir / name}")
             browser.close()
+    if failed:
+        print(f"{len(failed)} screenshot(s) not written:\n  " + "\n  ".join(failed),
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _arguments() -> tuple[Path, set[str] | None]:
+    parser = argparse.ArgumentParser(description="Regenerate the README screenshots.")
+    parser.add_argument("out_dir", nargs="?", type=Path,
+                        default=Path(__file__).resolve().parents[1] / "docs")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="e.g. metrics.png")
+    parser.add_argument("--missing", action="store_true", help="only the shots OUT_DIR lacks")
+    args = parser.parse_args()
+    only = set(args.only) if args.only else None
+    if args.missing:
+        absent = {name for name, _, _ in shots(0) if not (args.out_dir / name).is_file()}
+        only = absent if only is None else only & absent
+    return args.out_dir, only
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "docs")
+    out, names = _arguments()
+    if names == set():
+        print("nothing to take: every shot is there")
+        sys.exit(0)
+    sys.exit(main(out, names))
