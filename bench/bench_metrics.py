@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy
 from sqlalchemy import Engine
 
+from evalboard import clock
 from evalboard.metrics import (
     CallScope,
     call_metrics,
@@ -163,7 +164,7 @@ def main() -> None:
         print(f"{entry['query']} ({reads}):\n  " + "\n  ".join(entry["plan"]))
     RESULTS_FILE.parent.mkdir(exist_ok=True)
     RESULTS_FILE.write_text(json.dumps({
-        "environment": {"calls": calls, "db": str(args.db), "when": datetime.now().isoformat(
+        "environment": {"calls": calls, "db": str(args.db), "when": clock.now().isoformat(
             timespec="seconds"), "python": platform.python_version(),
             "sqlite": sqlite3.sqlite_version, "sqlalchemy": sqlalchemy.__version__,
             "repeat": args.repeat, "cpus": os.cpu_count(), "load": os.getloadavg()[0]},
