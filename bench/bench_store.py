@@ -48,8 +48,8 @@ from bench.fake_calls import (
 )
 from bench.fake_history import load_history
 from evalboard import clock
-from evalboard.importing import BATCH_SIZE as IMPORT_BATCH_SIZE
-from evalboard.importing import import_file
+from evalboard.exchange.importing import BATCH_SIZE as IMPORT_BATCH_SIZE
+from evalboard.exchange.importing import import_file
 from evalboard.iterutil import chunked
 from evalboard.store import open_store
 from evalboard.store.calls_query import (

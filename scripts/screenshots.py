@@ -19,7 +19,7 @@ from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from evalboard.demo import load_demo
+from evalboard.demo.builder import load_demo
 from evalboard.metrics.targets import set_target
 from evalboard.review.sampling import SessionSpec
 from evalboard.review.sessions import start_session

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from evalboard.access import (
+from evalboard.access.permissions import (
     AccessError,
     Identity,
     add_user,

@@ -21,11 +21,16 @@ from streamlit.runtime.caching import cache_utils
 from streamlit.testing.v1 import AppTest
 
 from evalboard import clock
-from evalboard.access import PERMISSIONS, Identity, add_user, authenticate, disable_user
+from evalboard.access.permissions import PERMISSIONS, Identity, add_user, authenticate, disable_user
+from evalboard.access.session_tokens import (
+    SESSION_LIFETIME,
+    issue_token,
+    signing_key,
+    token_identity,
+)
+from evalboard.access.sign_in import LimitPolicy, SignInLimiter, sign_in
 from evalboard.cli.main import _store_urls
 from evalboard.config import RedactingFilter
-from evalboard.session_tokens import SESSION_LIFETIME, issue_token, signing_key, token_identity
-from evalboard.sign_in import LimitPolicy, SignInLimiter, sign_in
 from evalboard.testing_server import CHROMIUM, CHROMIUM_ARGS, running_app
 from evalboard.ui import store as ui_store
 from evalboard.ui.server_guard import COOKIE_NAME, SESSION_ENDPOINT, SESSION_HEADER
@@ -75,7 +80,7 @@ PROBE = """
 import streamlit as st
 from evalboard.cli.main import _store_urls
 from evalboard.config import RedactingFilter
-from evalboard.access import PERMISSIONS
+from evalboard.access.permissions import PERMISSIONS
 from evalboard.ui.auth_gate import may
 st.text(" ".join(p for p in PERMISSIONS if may(p)) or "nothing")
 """

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from evalboard.agreement import (
+from evalboard.review.agreement import (
     NotEnoughRatings,
     category_counts,
     cohens_kappa,
@@ -20,7 +20,7 @@ from evalboard.agreement import (
     krippendorff_alpha,
     percent_agreement,
 )
-from evalboard.agreement_query import agreement_report, disagreements
+from evalboard.review.agreement_query import agreement_report, disagreements
 from evalboard.review.annotations import rebuild_current_flags
 from evalboard.store.models import Call
 from evalboard.store.review_models import Annotation, Label

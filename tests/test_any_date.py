@@ -23,8 +23,8 @@ from sqlalchemy import Engine, select
 from streamlit.testing.v1 import AppTest
 
 from evalboard import clock
-from evalboard.demo import DEMO_DAYS, load_demo
-from evalboard.demo_content import VERSIONS
+from evalboard.demo.builder import DEMO_DAYS, load_demo
+from evalboard.demo.content import VERSIONS
 from evalboard.metrics.axis import CallScope
 from evalboard.metrics.calls import call_metrics
 from evalboard.metrics.timeseries import calls_over_time

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text
 
-from evalboard.demo import load_demo
+from evalboard.demo.builder import load_demo
 from evalboard.review.sampling import SessionSpec
 from evalboard.review.sessions import start_session
 from evalboard.store import migrate, open_store

@@ -53,7 +53,7 @@ def test_empty_store_offers_the_demo_and_a_snippet(app):
 
 
 def test_first_run_button_loads_the_demo(app, engine):
-    pytest.importorskip("evalboard.demo")
+    pytest.importorskip("evalboard.demo.builder")
     at = app()
     at.number_input[0].set_value(150)
     next(b for b in at.button if b.label == "Load the demo").click().run()

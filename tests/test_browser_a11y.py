@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from evalboard.demo import load_demo
+from evalboard.demo.builder import load_demo
 from evalboard.review.labels import archive_label, create_label
 from evalboard.review.sampling import SessionSpec
 from evalboard.review.sessions import start_session

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from evalboard.demo import load_demo
+from evalboard.demo.builder import load_demo
 from evalboard.review.sampling import SessionSpec
 from evalboard.review.sessions import start_session
 from evalboard.testing_server import CHROMIUM, running_app

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from evalboard.cases.promote import promote_call
 from evalboard.cases.repository import CaseQuery, list_cases
-from evalboard.exporting import EXPORT_COLUMNS
+from evalboard.exchange.exporting import EXPORT_COLUMNS
 from evalboard.runs.compare import compare
 from evalboard.runs.results import case_results, list_runs
 from evalboard.store import open_store

@@ -104,7 +104,8 @@ def _plain_ids(conn: Any, f: CallFilter, sort_key: str) -> list[int]:
         conditions.append(sort.column.isnot(None))
     order = ((sort.column.desc(), Call.id.desc()) if sort.descending
              else (sort.column.asc(), Call.id.asc()))
-    query = (select(Call.id, sort.column).join(ModelVersion, ModelVersion.id == Call.model_version_id)
+    query = (select(Call.id, sort.column)
+             .join(ModelVersion, ModelVersion.id == Call.model_version_id)
              .where(and_(true(), *conditions)).order_by(*order))
     return [tuple(row) for row in conn.execute(query)]
 

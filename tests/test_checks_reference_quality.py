@@ -389,7 +389,7 @@ def test_insult_with_a_local_classifier(tiny_models: dict[str, str]) -> None:
 
 
 def test_similarity_ranks_a_paraphrase_above_an_unrelated_sentence() -> None:
-    from evalboard.embeddings import get_embedder
+    from evalboard.similarity.embeddings import get_embedder
 
     ref = "The cat is sleeping on the sofa."
     para = run("semantic_similarity", "A cat naps on the couch.", (ref,))

@@ -258,7 +258,6 @@ def test_export_writes_filtered_files(cli, engine):
 
 
 def test_demo_adds_calls_once(cli, engine):
-    pytest.importorskip("evalboard.demo", reason="evalboard.demo does not import (in progress)")
     first = cli("demo", "--calls", "200", "--seed", "1")
     assert first.code == 0, first.stderr
     assert first.stdout.startswith("demo: 200 calls added (0 already present)")

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 
 import evalboard
+from evalboard.client.writer import BatchWriter, WriteError
 from evalboard.store.calls_query import CallFilter, count_calls, get_call
-from evalboard.writer import BatchWriter, WriteError
 from tests.conftest import sqlite_only
 
 

@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy import func, select
 
 import evalboard
-from evalboard import client as client_module
+from evalboard.client import connection as client_module
+from evalboard.client.writer import BatchWriter, FlushTimeout, WriteError
 from evalboard.store.calls_query import count_calls, get_call
 from evalboard.store.models import Call
-from evalboard.writer import BatchWriter, FlushTimeout, WriteError
 from tests.conftest import sqlite_only
 
 
@@ -124,8 +124,8 @@ def child(script: str, db_url: str, cwd: Path, *args: str) -> subprocess.Popen:
 def test_exit_with_a_blocked_store_is_bounded_and_says_what_it_could_not_write(
         db_url, engine, tmp_path):
     script = """
-        import sys, threading, evalboard, evalboard.client
-        evalboard.client.write_calls = lambda *args, **kwargs: threading.Event().wait()
+        import sys, threading, evalboard, evalboard.client.connection
+        evalboard.client.connection.write_calls = lambda *args, **kwargs: threading.Event().wait()
         eb = evalboard.connect(sys.argv[1], flush_timeout=1.0)
         for i in range(3):
             eb.log_call(f"call {i}", "o")
@@ -293,7 +293,7 @@ def test_dead_letters_go_beside_the_store(tmp_path, monkeypatch):
 
 
 def test_spool_segments_are_deleted_once_settled_and_a_torn_line_is_skipped(tmp_path, caplog):
-    from evalboard.spool import Spool, orphaned_spools
+    from evalboard.client.spool import Spool, orphaned_spools
 
     def row(call_id: int) -> dict[str, Any]:
         return {"id": call_id, "created_at": datetime(2026, 11, 1), "input_text": "q"}

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session
 
-from evalboard.demo import DEMO_DAYS, DemoSummary, load_demo
-from evalboard.demo_content import (
+from evalboard.demo.builder import DEMO_DAYS, DemoSummary, load_demo
+from evalboard.demo.content import (
     BIASED,
     EDGE,
     FAILURE_MODES,

@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from evalboard.agreement_query import agreement_report, disagreements
-from evalboard.demo import load_demo
-from evalboard.demo_reviews import REVIEWERS, add_demo_reviews
+from evalboard.demo.builder import load_demo
+from evalboard.demo.reviews import REVIEWERS, add_demo_reviews
+from evalboard.review.agreement_query import agreement_report, disagreements
 from evalboard.review.annotations import current_judgements
 from evalboard.store.models import Call
 from evalboard.store.review_models import Annotation

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, delete, select
 
-from evalboard.embeddings import (
+from evalboard.similarity.embeddings import (
     DIM,
     MODEL_NAME,
     Embedder,
@@ -23,7 +23,7 @@ from evalboard.embeddings import (
     get_embedder,
     input_for_embedding,
 )
-from evalboard.similar import Field, SimilarityIndex, combine, get_index, most_similar
+from evalboard.similarity.similar import Field, SimilarityIndex, combine, get_index, most_similar
 from evalboard.store.engine import write_connection
 from evalboard.store.ids import IdPool
 from evalboard.store.models import Call
@@ -293,7 +293,8 @@ def test_search_at_100k_calls_matches_numpy(engine: Engine) -> None:
 
 def test_importing_evalboard_does_not_import_torch() -> None:
     code = (
-        "import sys, evalboard, evalboard.embeddings, evalboard.similar, evalboard.cli.main\n"
+        "import sys, evalboard, evalboard.similarity.embeddings, evalboard.similarity.similar\n"
+        "import evalboard.cli.main\n"
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

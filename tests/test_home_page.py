@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from evalboard.demo import load_demo
+from evalboard.demo.builder import load_demo
 from evalboard.runs.compare import compare
 from evalboard.runs.overview import failing_unreviewed_calls, latest_runs_by_version
 from evalboard.runs.results import run_summary

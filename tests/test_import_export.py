@@ -15,10 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine
 
-from evalboard import importing
-from evalboard.exporting import export_calls
-from evalboard.import_readers import ImportFileError
-from evalboard.importing import MappingError, RowProblem, import_file, parse_mapping
+from evalboard.exchange import importing
+from evalboard.exchange.exporting import export_calls
+from evalboard.exchange.importing import MappingError, RowProblem, import_file, parse_mapping
+from evalboard.exchange.readers import ImportFileError
 from evalboard.store import open_store
 from evalboard.store.calls_query import CallFilter, count_calls, iter_calls
 from tests.conftest import T0, add_calls, make_rows

@@ -15,10 +15,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, OperationalError
 from typer.testing import CliRunner
 
-from evalboard import import_refusals, importing
 from evalboard.cli import calls_commands
 from evalboard.cli.common import CLIError, is_throwaway_sqlite, store
-from evalboard.importing import import_file
+from evalboard.exchange import importing
+from evalboard.exchange import refusals as import_refusals
+from evalboard.exchange.importing import import_file
 from evalboard.store import writes
 from evalboard.store.calls_query import CallFilter, count_calls, iter_calls
 

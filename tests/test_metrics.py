@@ -488,7 +488,7 @@ def test_call_aggregates_read_only_the_metrics_index(engine, scope, stats):
 
 
 def test_one_pass_human_rates_equal_the_separate_ones(engine):
-    from evalboard.demo import load_demo
+    from evalboard.demo.builder import load_demo
     from evalboard.metrics.human import human_rates
 
     load_demo(engine, calls=400, seed=11)  # two reviewers, labels, second opinions

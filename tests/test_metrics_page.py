@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
-from evalboard.demo import load_demo
+from evalboard.demo.builder import load_demo
 from evalboard.metrics.targets import list_targets, set_target
 from evalboard.review.annotations import Judgement, annotate
 from evalboard.review.labels import list_labels, update_label

@@ -26,8 +26,8 @@ import evalboard
 from evalboard.cases.draft import CaseDraft
 from evalboard.cases.repository import create_case
 from evalboard.checks import CheckSpec
-from evalboard.exporting import export_calls
-from evalboard.importing import import_file
+from evalboard.exchange.exporting import export_calls
+from evalboard.exchange.importing import import_file
 from evalboard.review.annotations import Judgement, annotate, current_judgement, undo_last
 from evalboard.runs.runner import run_suite
 from evalboard.store import migrate, open_store

@@ -18,8 +18,8 @@ def _save_buttons(at: AppTest) -> list[str]:
 
 
 def test_after_save_one_editor_shows_the_saved_case(engine):
-    add_calls(engine, [{"input": "Who wrote Hamlet?", "output": "Hamlet Hamlet wrote wrote the the.",
-                        "model_version": "v1"}])
+    add_calls(engine, [{"input": "Who wrote Hamlet?",
+                        "output": "Hamlet Hamlet wrote wrote the the.", "model_version": "v1"}])
     annotate(engine, 1, "ann", Judgement("fail", ("garbled or incoherent",), note="word salad"))
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["reviewer"] = "ann"

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select, text
 
-from evalboard.demo import load_demo
-from evalboard.importing import import_file
+from evalboard.demo.builder import load_demo
+from evalboard.exchange.importing import import_file
 from evalboard.metrics import CallScope, call_metrics, calls_over_time, latency_over_time
 from evalboard.metrics.daily import (
     DaySplit,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import evalboard
-from evalboard.client import Evalboard
+from evalboard.client.connection import Evalboard
 from evalboard.integrations.transformers import LoggedPipeline, from_model, log_pipeline
 from evalboard.store.calls_query import CallFilter, get_call, iter_calls
 from evalboard.store.models import Call

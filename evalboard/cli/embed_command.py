@@ -20,7 +20,7 @@ def embed_command(
     db: DbOption = None,
 ) -> None:
     """Embed calls for "find similar calls". Safe to stop and run again: it resumes."""
-    from evalboard.embeddings import (
+    from evalboard.similarity.embeddings import (
         EmbedderUnavailableError,
         count_missing,
         embed_missing,

@@ -22,8 +22,8 @@ from evalboard.cli import (
 from evalboard.cli.common import CLIError
 from evalboard.config import RedactingFilter, redact_text, resolve_db_url
 from evalboard.errors import EvalboardError
-from evalboard.import_readers import ImportFileError
-from evalboard.importing import MappingError
+from evalboard.exchange.importing import MappingError
+from evalboard.exchange.readers import ImportFileError
 from evalboard.store.engine import StoreURLError
 
 app = typer.Typer(

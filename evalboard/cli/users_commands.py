@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from evalboard.access import ROLES, AccessError, add_user, disable_user, list_users
+from evalboard.access.permissions import ROLES, AccessError, add_user, disable_user, list_users
 from evalboard.cli.common import DbOption, fail, store
 
 app = typer.Typer(help="Accounts for access control (EVALBOARD_AUTH=local or oidc).",

@@ -25,7 +25,7 @@ from evalboard.store.records import messages_to_text
 if TYPE_CHECKING:
     from transformers import Pipeline, PreTrainedModel, PreTrainedTokenizerBase
 
-    from evalboard.client import Evalboard
+    from evalboard.client.connection import Evalboard
 
 Messages: TypeAlias = Sequence[Mapping[str, Any]]
 Prompt: TypeAlias = str | Messages

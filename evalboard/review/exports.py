@@ -27,7 +27,7 @@ from typing import IO, Any
 from sqlalchemy import ColumnElement, Engine, exists, or_, select, true
 from sqlalchemy.orm import Session
 
-from evalboard.exporting import write_jsonl
+from evalboard.exchange.exporting import write_jsonl
 from evalboard.review.annotations import is_current_judgement
 from evalboard.store.calls_query import CallFilter, filter_conditions
 from evalboard.store.models import Call, ModelVersion

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine, and_, func, select, true
 
-from evalboard.agreement_query import disagreements
+from evalboard.review.agreement_query import disagreements
 from evalboard.review.annotations import is_reviewed
 from evalboard.store.calls_query import (
     DEFAULT_SORT,

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
-from evalboard.agreement_query import Agreement, agreement_report, disagreements
+from evalboard.review.agreement_query import Agreement, agreement_report, disagreements
 from evalboard.ui.store import engine_for, store_url
 
 

@@ -3,9 +3,9 @@
 It fails closed: with EVALBOARD_AUTH set, a permission check denies while nobody is signed in,
 whichever page asks. Every run re-reads the signed-in account from the store (one indexed
 row), so disabling an account or changing its role reaches its open sessions at their next
-rerun. A signed, expiring cookie (see `session_cookie` and `evalboard.session_tokens`) keeps a
-person signed in across reloads; failed sign-ins are rate limited per account and per client
-(`evalboard.sign_in`).
+rerun. A signed, expiring cookie (see `session_cookie` and
+`evalboard.access.session_tokens`) keeps a person signed in across reloads; failed sign-ins
+are rate limited per account and per client (`evalboard.access.sign_in`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import math
 import streamlit as st
 from sqlalchemy import Engine
 
-from evalboard.access import Identity, account_identity, auth_mode, provider_identity
-from evalboard.session_tokens import issue_token, signing_key, token_identity
-from evalboard.sign_in import SignInLimiter, sign_in
+from evalboard.access.permissions import Identity, account_identity, auth_mode, provider_identity
+from evalboard.access.session_tokens import issue_token, signing_key, token_identity
+from evalboard.access.sign_in import SignInLimiter, sign_in
 from evalboard.ui.session_cookie import (
     client_address,
     forget_cookie,

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
-from evalboard.exporting import write_csv, write_jsonl
+from evalboard.exchange.exporting import write_csv, write_jsonl
 from evalboard.store.calls_query import (
     SORTS,
     SPLIT_BOUND,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy import Engine
 
-from evalboard.demo import load_demo
+from evalboard.demo.builder import load_demo
 from evalboard.ui.auth_gate import may
 from evalboard.ui.store import clear_cached_reads, store_url
 

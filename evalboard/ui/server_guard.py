@@ -15,8 +15,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from evalboard.access import AccessError, auth_mode
-from evalboard.session_tokens import MAX_TOKEN_LENGTH, SESSION_LIFETIME
+from evalboard.access.permissions import AccessError, auth_mode
+from evalboard.access.session_tokens import MAX_TOKEN_LENGTH, SESSION_LIFETIME
 
 COOKIE_NAME = "evalboard_session"
 SESSION_ENDPOINT = "_evalboard/session"

@@ -6,7 +6,6 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
-from evalboard.embeddings import EmbedderUnavailableError
 from evalboard.review.annotations import (
     AnnotationError,
     Judgement,
@@ -14,7 +13,8 @@ from evalboard.review.annotations import (
     current_judgement,
     current_judgements,
 )
-from evalboard.similar import most_similar
+from evalboard.similarity.embeddings import EmbedderUnavailableError
+from evalboard.similarity.similar import most_similar
 from evalboard.store.calls_query import get_call
 from evalboard.ui.auth_gate import may
 from evalboard.ui.reviewer import current_reviewer

@@ -28,7 +28,7 @@ from sqlalchemy import (
     union,
 )
 
-from evalboard.agreement import (
+from evalboard.review.agreement import (
     NotEnoughRatings,
     category_counts,
     cohens_kappa,
@@ -62,7 +62,7 @@ class Agreement:
     ``percent_agreement`` is the share of agreeing reviewer pairs averaged over calls (with two
     reviewers: the share of calls they agree on). ``fleiss_kappa`` is only given when every
     call has the same number of reviewers; ``krippendorff_alpha`` (nominal) takes any number.
-    A statistic is None when fewer than two calls allow it (see `evalboard.agreement`).
+    A statistic is None when fewer than two calls allow it (see `evalboard.review.agreement`).
     """
 
     subject: str

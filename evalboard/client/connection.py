@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from sqlalchemy import Engine
 
-from evalboard import shutdown
+from evalboard.client import shutdown
+from evalboard.client.writer import BatchWriter, Rows, WriteError
 from evalboard.store import open_store
 from evalboard.store.ids import IdPool, PrefetchingIdPool
 from evalboard.store.records import normalize_call
 from evalboard.store.writes import write_calls
-from evalboard.writer import BatchWriter, Rows, WriteError
 
 if TYPE_CHECKING:
+    from evalboard.client.spool import Spool
     from evalboard.runs.results import RunSummary
-    from evalboard.spool import Spool
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -94,7 +94,7 @@ class Evalboard:
                                       max_block=max_pending, wait_s=flush_timeout)
         writer_options: dict[str, Any] = {}
         if mode == "durable":
-            from evalboard.spool import Spool
+            from evalboard.client.spool import Spool
 
             folder = Path(spool_dir) if spool_dir else default_spool_dir(self.engine)
             self._replay_spools(folder, flush_timeout)
@@ -127,7 +127,7 @@ class Evalboard:
 
     def _replay_spools(self, folder: Path, timeout: float) -> None:
         """Write the calls that durable clients of dead processes spooled and did not store."""
-        from evalboard.spool import orphaned_spools
+        from evalboard.client.spool import orphaned_spools
 
         def write(rows: Rows) -> None:
             write_calls(self.engine, rows, self._ids, skip_stored_ids=True)

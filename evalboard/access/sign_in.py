@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from evalboard import clock
-from evalboard.access import Identity, authenticate
+from evalboard.access.permissions import Identity, authenticate
 
 
 @dataclass(frozen=True)

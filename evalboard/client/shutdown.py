@@ -20,7 +20,7 @@ import weakref
 from types import FrameType
 from typing import Any, Protocol
 
-log = logging.getLogger("evalboard.client")
+log = logging.getLogger("evalboard.client.connection")
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 

@@ -1,6 +1,6 @@
 """Find similar calls: brute-force cosine similarity over the stored embeddings.
 
-    from evalboard.similar import most_similar
+    from evalboard.similarity.similar import most_similar
     most_similar(engine, call_id, k=10, field="output")   # [(call_id, score), ...]
 
 A `SimilarityIndex` holds one float32 matrix of every embedded call (about 1.5 kB a call) and
@@ -23,7 +23,14 @@ import numpy as np
 from sqlalchemy import Engine, Row, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from evalboard.embeddings import DIM, MODEL_NAME, Embedder, embed_calls, from_blobs, get_embedder
+from evalboard.similarity.embeddings import (
+    DIM,
+    MODEL_NAME,
+    Embedder,
+    embed_calls,
+    from_blobs,
+    get_embedder,
+)
 from evalboard.store.models import Call
 from evalboard.store.review_models import CallEmbedding
 

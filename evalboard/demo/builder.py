@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from evalboard import clock
-from evalboard.demo_content import (
+from evalboard.demo.content import (
     BASE_MODEL,
     EVAL_MIX,
     FAILURE_MODES,
@@ -40,8 +40,8 @@ from evalboard.demo_content import (
     meta_for,
     support_task,
 )
-from evalboard.demo_reviews import add_demo_reviews
-from evalboard.demo_suite import add_demo_suite
+from evalboard.demo.reviews import add_demo_reviews
+from evalboard.demo.suite import add_demo_suite
 from evalboard.store.engine import write_session
 from evalboard.store.ids import IdPool
 from evalboard.store.models import ModelVersion

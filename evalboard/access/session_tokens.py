@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from evalboard import clock
-from evalboard.access import Identity
+from evalboard.access.permissions import Identity
 from evalboard.review.guidelines import get_setting
 from evalboard.store.engine import write_session
 from evalboard.store.review_models import Setting

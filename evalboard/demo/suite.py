@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from evalboard.cases.draft import CaseDraft
 from evalboard.cases.repository import upsert_case
 from evalboard.checks import CheckSpec
-from evalboard.demo_content import Task
+from evalboard.demo.content import Task
 from evalboard.runs.runner import run_suite
 
 DEMO_SUITE = "support-bot-regressions"

@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine
 
-from evalboard.import_readers import SourceRecord, canonical_bytes, detect_format, read_records
-from evalboard.import_refusals import (
+from evalboard.exchange.readers import SourceRecord, canonical_bytes, detect_format, read_records
+from evalboard.exchange.refusals import (
     bisect_failures,
     is_row_refusal,
     refusal,

@@ -1,6 +1,6 @@
 """Sentence embeddings of calls (all-MiniLM-L6-v2, offline) and how they reach the store.
 
-    from evalboard.embeddings import embed_missing
+    from evalboard.similarity.embeddings import embed_missing
     embed_missing(engine)            # embeds every call that has no embedding yet
 
 Vectors are 384 float32 numbers, L2-normalised, stored as raw bytes in `call_embeddings`

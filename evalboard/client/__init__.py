@@ -1,0 +1,1 @@
+"""The logging client: `evalboard.connect()`, its background writer, spool and signal handling."""

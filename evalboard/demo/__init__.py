@@ -1,0 +1,1 @@
+"""The demo store: realistic calls, reviews, a suite and runs for a first look."""

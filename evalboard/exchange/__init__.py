@@ -1,0 +1,1 @@
+"""Import and export: other tools' logs in, calls and review data out."""

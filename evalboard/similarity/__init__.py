@@ -1,0 +1,1 @@
+"""Embeddings of calls and the calls most like one another."""
