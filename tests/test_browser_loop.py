@@ -401,6 +401,7 @@ def test_download_the_filtered_calls_as_csv(loop: Loop) -> None:
     with loop.step("export"):
         total = len(expected_ids)
         loop.goto(f"/browse?q={WORD}", f"calls 1–{total} of {total}")
+        loop.settle()  # a click while the page still reruns lands on a button being replaced
         with page.expect_download(timeout=TIMEOUT) as download:
             loop.button("Download CSV").click()
         path = loop.out / "export.csv"

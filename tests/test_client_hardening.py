@@ -147,8 +147,8 @@ SIGNALLED = """
     eb = evalboard.connect(sys.argv[1], flush_interval=30, batch_size=100_000)
     for i in range(3000):
         eb.log_call(f"call {{i}}", "o")
-    print("logged", flush=True)
-    try:
+    try:  # "logged" inside the try: a signal right after it must still land in the block
+        print("logged", flush=True)
         time.sleep(60)
     except KeyboardInterrupt:
         print("interrupted", flush=True)
