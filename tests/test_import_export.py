@@ -21,7 +21,7 @@ from evalboard.exchange.importing import MappingError, RowProblem, import_file, 
 from evalboard.exchange.readers import ImportFileError
 from evalboard.store import open_store
 from evalboard.store.calls_query import CallFilter, count_calls, iter_calls
-from tests.conftest import T0, add_calls, make_rows
+from tests.support.calls import T0, add_calls, make_rows
 
 CHAT = [
     {"role": "system", "content": "Answer in French."},
@@ -573,3 +573,22 @@ def test_round_trip_twice_is_idempotent(engine, second_engine, tmp_path, fmt):
     assert import_file(second_engine, path).imported == 4
     again = import_file(second_engine, path)
     assert (again.imported, again.already_present) == (0, 4)
+
+
+def test_one_list_of_call_fields_matches_log_call_and_the_export() -> None:
+    """exchange.fields is the one list: log_call's fields, the export's columns, the import's
+    defaults and what a stored call reads back as, all in step."""
+    import inspect
+
+    from evalboard.client.connection import Evalboard
+    from evalboard.exchange.fields import EXPORT_COLUMNS, FIELD_NAMES
+    from evalboard.store.calls_query import call_as_dict
+    from evalboard.store.models import Call
+    from evalboard.store.records import normalize_call
+
+    logged = [name for name, p in inspect.signature(Evalboard.log_call).parameters.items()
+              if name != "self"]
+    assert sorted(logged) == sorted(FIELD_NAMES)
+    assert sorted(inspect.signature(normalize_call).parameters) == sorted(FIELD_NAMES)
+    call = Call(id=1, created_at=T0, source="import", input_text="q", output="a")
+    assert tuple(call_as_dict(call, "v1")) == EXPORT_COLUMNS

@@ -10,25 +10,12 @@ from typing import IO, Any
 
 from sqlalchemy import Engine
 
+from evalboard.errors import EvalboardError
+from evalboard.exchange.fields import CALL_FIELDS, EXPORT_COLUMNS
 from evalboard.iterutil import chunked
 from evalboard.store.calls_query import CallFilter, iter_calls
 
 EXPORT_FORMATS = ("jsonl", "csv", "parquet")
-EXPORT_COLUMNS = (
-    "id",
-    "created_at",
-    "model_version",
-    "source",
-    "input",
-    "output",
-    "latency_ms",
-    "prompt_tokens",
-    "completion_tokens",
-    "error",
-    "metadata",
-    "session_id",
-    "external_id",
-)
 
 
 def _flat(record: dict[str, Any]) -> dict[str, Any]:
@@ -61,29 +48,19 @@ def write_parquet(records: Iterable[dict[str, Any]], path: Path, batch_size: int
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema(
-        [
-            ("id", pa.int64()),
-            ("created_at", pa.string()),
-            ("model_version", pa.string()),
-            ("source", pa.string()),
-            ("input", pa.string()),
-            ("output", pa.string()),
-            ("latency_ms", pa.float64()),
-            ("prompt_tokens", pa.int64()),
-            ("completion_tokens", pa.int64()),
-            ("error", pa.string()),
-            ("metadata", pa.string()),
-            ("session_id", pa.string()),
-            ("external_id", pa.string()),
-        ]
-    )
+    arrow_types = {"number": pa.float64(), "integer": pa.int64()}
+    schema = pa.schema([("id", pa.int64())] + [
+        (field.name, arrow_types.get(field.kind, pa.string())) for field in CALL_FIELDS])
     count = 0
     with pq.ParquetWriter(path, schema) as writer:
         for chunk in chunked(records, batch_size):
             writer.write_table(pa.Table.from_pylist([_flat(r) for r in chunk], schema=schema))
             count += len(chunk)
     return count
+
+
+class ExportError(EvalboardError, ValueError):
+    """An export that cannot be written as asked (an unknown format)."""
 
 
 def export_calls(
@@ -93,7 +70,7 @@ def export_calls(
     path = Path(path)
     fmt = fmt or path.suffix.lower().lstrip(".")
     if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+        raise ExportError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
     records = iter_calls(engine, f or CallFilter())
     if fmt == "parquet":
         return write_parquet(records, path)

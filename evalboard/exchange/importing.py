@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine
 
+from evalboard.errors import EvalboardError
+from evalboard.exchange.fields import CALL_FIELDS, FIELD_NAMES
 from evalboard.exchange.readers import SourceRecord, canonical_bytes, detect_format, read_records
 from evalboard.exchange.refusals import (
     bisect_failures,
@@ -22,7 +24,7 @@ from evalboard.exchange.refusals import (
 from evalboard.iterutil import chunked
 from evalboard.store.ids import IdPool
 from evalboard.store.models import SOURCES
-from evalboard.store.records import CALL_FIELDS, CallValidationError, normalize_call
+from evalboard.store.records import CallValidationError, normalize_call
 from evalboard.store.writes import write_calls
 
 OnError = Literal["skip", "abort"]
@@ -33,24 +35,9 @@ MAX_FIELD_SEARCHES = 20  # refused rows of a batch whose field is searched by tr
 # derived total): not kept in metadata when such a file is imported again.
 EXPORT_ONLY_COLUMNS = ("id", "total_tokens")
 
-# Where each call field is looked for when no --map names it: the first present, non-empty wins.
-DEFAULT_SOURCES: dict[str, tuple[str, ...]] = {
-    "input": ("input", "prompt", "messages"),
-    "output": ("output", "response", "completion"),
-    "model_version": ("model_version", "model"),
-    "source": ("source",),  # used when it names a valid source; --source overrides
-    "latency_ms": ("latency_ms",),
-    "prompt_tokens": ("prompt_tokens", "usage.prompt_tokens"),
-    "completion_tokens": ("completion_tokens", "usage.completion_tokens"),
-    "error": ("error",),
-    "metadata": ("metadata",),
-    "session_id": ("session_id",),
-    "external_id": ("external_id", "id"),
-    "created_at": ("created_at", "timestamp"),
-}
 
 
-class MappingError(ValueError):
+class MappingError(EvalboardError, ValueError):
     """A --map option that cannot be used."""
 
 
@@ -86,9 +73,9 @@ def parse_mapping(items: Iterable[str]) -> dict[str, str]:
         target, source = target.strip(), source.strip()
         if not sep or not target or not source:
             raise MappingError(f"--map {item!r}: expected FIELD=SOURCE, e.g. input=instruction")
-        if target not in CALL_FIELDS:
+        if target not in FIELD_NAMES:
             raise MappingError(
-                f"--map {item!r}: unknown field {target!r}; fields are {', '.join(CALL_FIELDS)}"
+                f"--map {item!r}: unknown field {target!r}; fields are {', '.join(FIELD_NAMES)}"
             )
         mapping[target] = source
     return mapping
@@ -167,10 +154,9 @@ class RecordMapper:
     def fields(self, record: Mapping[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         used: set[str] = set()
-        for target in CALL_FIELDS:
-            candidates = (
-                (self.mapping[target],) if target in self.mapping else DEFAULT_SOURCES[target]
-            )
+        for call_field in CALL_FIELDS:
+            target = call_field.name
+            candidates = (self.mapping[target],) if target in self.mapping else call_field.aliases
             for path in candidates:
                 value = lookup(record, path)
                 if target == "source" and target not in self.mapping and value not in SOURCES:

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import ColumnElement, Connection, Engine, Row, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from evalboard.errors import EvalboardError
 from evalboard.store.engine import write_connection
 from evalboard.store.models import Call, utcnow
 from evalboard.store.records import messages_to_text
 from evalboard.store.review_models import CallEmbedding
+from evalboard.store.upsert import conflict_insert
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -40,7 +40,7 @@ MAX_CHARS = MAX_TOKENS * 16
 _IN_CHUNK = 500  # ids per IN (...) list
 
 
-class EmbedderUnavailableError(RuntimeError):
+class EmbedderUnavailableError(EvalboardError, RuntimeError):
     """The embedding model cannot be loaded (a package is missing or incomplete)."""
 
 
@@ -132,8 +132,8 @@ def from_blobs(blobs: Iterable[bytes | memoryview]) -> NDArray[np.float32]:
 
 def _insert(conn: Connection, rows: list[dict[str, Any]]) -> int:
     """Insert embedding rows; rows another writer stored meanwhile are left alone."""
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    result = conn.execute(insert(CallEmbedding).on_conflict_do_nothing(), rows)
+    result = conn.execute(
+        conflict_insert(conn.dialect.name, CallEmbedding).on_conflict_do_nothing(), rows)
     return result.rowcount if result.rowcount >= 0 else len(rows)  # -1: driver cannot tell
 
 

@@ -7,11 +7,11 @@ import time
 from collections import deque
 
 from sqlalchemy import Engine, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from evalboard.errors import EvalboardError
 from evalboard.store.engine import write_connection
 from evalboard.store.models import Call, IdBlock
+from evalboard.store.upsert import conflict_insert
 
 _ID_COLUMNS = {"calls": Call.id}
 
@@ -24,9 +24,9 @@ def reserve_ids(engine: Engine, count: int, table: str = "calls") -> range:
     """
     if count < 1:
         raise ValueError("count must be at least 1")
-    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
     with write_connection(engine) as conn:
-        conn.execute(insert(IdBlock).values(table_name=table, next_id=1).on_conflict_do_nothing())
+        conn.execute(conflict_insert(engine.dialect.name, IdBlock)
+                     .values(table_name=table, next_id=1).on_conflict_do_nothing())
         floor = select(func.coalesce(func.max(_ID_COLUMNS[table]), 0) + 1).scalar_subquery()
         greatest = func.greatest if engine.dialect.name == "postgresql" else func.max
         start = (
@@ -68,7 +68,7 @@ class IdPool:
         return ids
 
 
-class IdsUnavailable(RuntimeError):
+class IdsUnavailable(EvalboardError, RuntimeError):
     """No id could be reserved in time: the store stayed locked or unreachable."""
 
 

@@ -21,27 +21,13 @@ from evalboard.store.values import (
     to_json_text,
 )
 
-__all__ = ["CALL_FIELDS", "CallTypeError", "CallValidationError", "normalize_call"]
+__all__ = ["CallTypeError", "CallValidationError", "normalize_call"]
 
 DEFAULT_MODEL_VERSION = "unversioned"
 # Token counts fit a PostgreSQL integer column on every store; text ids fit their columns.
 MAX_TOKENS = 2**31 - 1
 MAX_TEXT_ID = 200
 _EPOCH = re.compile(r"^\d{9,13}(\.\d+)?$")
-CALL_FIELDS = (
-    "input",
-    "output",
-    "model_version",
-    "source",
-    "latency_ms",
-    "prompt_tokens",
-    "completion_tokens",
-    "error",
-    "metadata",
-    "session_id",
-    "external_id",
-    "created_at",
-)
 
 
 def messages_to_text(messages: Sequence[Mapping[str, Any]]) -> str:

@@ -17,11 +17,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from evalboard.store.models import Call
 from evalboard.store.rollup_models import CallDay, CallLatencyDay
+from evalboard.store.upsert import conflict_insert
 
 RELATIVE_ACCURACY = 0.005
 GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
@@ -154,7 +153,7 @@ def _upsert_statement(dialect: str, model: type[CallDay] | type[CallLatencyDay],
     """INSERT ... ON CONFLICT (key) DO UPDATE SET column = column + new value, built once
     (executed with many rows: SQLAlchemy compiles it once)."""
     table = model.__table__
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    statement = conflict_insert(dialect, table)
     return statement.on_conflict_do_update(
         index_elements=[column.name for column in table.primary_key.columns],
         set_={name: table.c[name] + statement.excluded[name] for name in summed})

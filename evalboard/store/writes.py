@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from evalboard.store.engine import write_connection
 from evalboard.store.ids import IdPool, PrefetchingIdPool
 from evalboard.store.models import Call, ModelVersion, utcnow
 from evalboard.store.rollups import RollupDelta
+from evalboard.store.upsert import conflict_insert
 
 CALL_COLUMNS = [c.key for c in Call.__table__.columns]
 
@@ -26,10 +25,6 @@ class WriteSummary:
     inserted: int
     already_present: int
     ids: tuple[int, ...] = ()
-
-
-def _dialect_insert(conn: Connection):  # type: ignore[no-untyped-def]
-    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
 def ensure_model_versions(conn: Connection, names: Iterable[str]) -> dict[str, int]:
@@ -46,7 +41,7 @@ def ensure_model_versions(conn: Connection, names: Iterable[str]) -> dict[str, i
     if missing:
         now = utcnow()
         conn.execute(
-            _dialect_insert(conn)(ModelVersion)
+            conflict_insert(conn.dialect.name, ModelVersion)
             .values([{"name": name, "created_at": now} for name in missing])
             .on_conflict_do_nothing()
         )
