@@ -47,12 +47,12 @@ from evalboard.metrics import (
 from evalboard.metrics.axis import version_axis
 from evalboard.metrics.calls import nth_latency_query
 from evalboard.metrics.daily import histogram_rollup_query, partial_day_query, totals_rollup_query
-from evalboard.metrics.plans import query_plan, reads_table_rows
 from evalboard.review.habit import coverage_per_day, review_streak, reviewed_per_day
 from evalboard.review.labels import label_usage
 from evalboard.runs.overview import failing_unreviewed_calls, latest_runs_by_version
 from evalboard.store import open_store
 from evalboard.store.calls_query import CallFilter, count_calls
+from tests.support.query_plans import query_plan, reads_table_rows
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_DB = BENCH_DIR / "bench.db"

@@ -37,6 +37,7 @@ from evalboard.runs.runner import run_suite
 from evalboard.store import open_store
 from evalboard.store.calls_query import get_call
 from evalboard.store.models import Call
+from evalboard.ui.navigation import page_path
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = ["home", "browse", "review", "cases", "runs", "compare", "agreement", "settings",
@@ -67,12 +68,11 @@ def page_figures(url: str) -> dict[str, dict[str, float]]:
     page's Python allocates, not SQLite's bounded page cache)."""
     os.environ["EVALBOARD_DB_URL"] = url
     figures = {}
-    pages = [p for p in PAGES if (Path(APP).parent / "app_pages" / f"{p}.py").exists()]
-    for page in pages:
+    for page in PAGES:
         at = AppTest.from_file(APP, default_timeout=120)
         at.query_params["reviewer"] = "bench"
         at.run()
-        at.switch_page(f"app_pages/{page}.py").run()
+        at.switch_page(page_path(page)).run()
         timing = _timing_ms(functools.partial(_cold_run, at))  # the budget's: nothing cached
         warm = _timing_ms(at.run)
         tracemalloc.start()  # its own run: tracing allocations slows a script down severalfold

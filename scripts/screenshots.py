@@ -1,6 +1,6 @@
 """Regenerate the README screenshots from demo data.
 
-    python scripts/screenshots.py [OUT_DIR] [--only metrics.png ...] [--missing]
+    python -m scripts.screenshots [OUT_DIR] [--only metrics.png ...] [--missing]
 
 `--only` takes the named shots, `--missing` those OUT_DIR lacks. Every shot is checked once
 taken: a page that never renders or a file not written is reported, and the script exits 1
@@ -25,7 +25,7 @@ from evalboard.review.sampling import SessionSpec
 from evalboard.review.sessions import start_session
 from evalboard.store import open_store
 from evalboard.store.review_models import Annotation
-from evalboard.testing_server import CHROMIUM, CHROMIUM_ARGS, running_app
+from tests.support.app_server import CHROMIUM, CHROMIUM_ARGS, running_app
 
 REVIEWER = "ann"
 VIEWPORT = {"width": 1440, "height": 1000}

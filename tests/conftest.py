@@ -118,7 +118,7 @@ def make_rows(count: int, start: datetime = T0, step: timedelta = timedelta(minu
 @pytest.fixture
 def browser_page():
     """A page of Debian's Chromium driven by Playwright (for tests marked `browser`)."""
-    from evalboard.testing_server import CHROMIUM, CHROMIUM_ARGS
+    from tests.support.app_server import CHROMIUM, CHROMIUM_ARGS
 
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as pw:

@@ -21,6 +21,7 @@ from evalboard.access.permissions import (
     verify_password,
 )
 from evalboard.review.annotations import current_judgement
+from evalboard.ui.navigation import page_path
 from tests.conftest import add_calls
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -85,19 +86,19 @@ def test_roles_decide_what_a_person_may_do(engine, monkeypatch):
     add_user(engine, "ann", "long enough", "reviewer")
     at = _sign_in(_app(monkeypatch), "vera", "long enough")
     assert not at.exception and at.title[0].value == "evalboard"
-    at.switch_page("app_pages/review.py").run()
+    at.switch_page(page_path("review")).run()
     assert any("cannot review calls" in w.value for w in at.warning)
-    at.switch_page("app_pages/browse.py").run()
+    at.switch_page(page_path("browse")).run()
     assert not [t for t in at.toggle if t.label == "Bulk label"]
-    at.switch_page("app_pages/settings.py").run()
+    at.switch_page(page_path("settings")).run()
     assert any("cannot change labels" in w.value for w in at.warning)
 
     at = _sign_in(_app(monkeypatch), "ann", "long enough")
-    at.switch_page("app_pages/browse.py").run()
+    at.switch_page(page_path("browse")).run()
     at.query_params["bulk"] = "true"
     at.run()
     assert [t for t in at.toggle if t.label == "Bulk label"]
-    at.switch_page("app_pages/review.py").run()
+    at.switch_page(page_path("review")).run()
     assert not at.warning or all("cannot" not in w.value for w in at.warning)
     assert any("Start a review session" in s.value for s in at.subheader)
     next(b for b in at.button if b.label == "Start reviewing").click().run()

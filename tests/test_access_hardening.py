@@ -30,11 +30,13 @@ from evalboard.access.session_tokens import (
 )
 from evalboard.access.sign_in import LimitPolicy, SignInLimiter, sign_in
 from evalboard.cli.main import _store_urls
+from evalboard.cli.serve_command import APP_FILE as PACKAGED_ENTRY
 from evalboard.config import RedactingFilter
-from evalboard.testing_server import CHROMIUM, CHROMIUM_ARGS, running_app
 from evalboard.ui import store as ui_store
+from evalboard.ui.navigation import PAGES, page_path
 from evalboard.ui.server_guard import COOKIE_NAME, SESSION_ENDPOINT, SESSION_HEADER
 from tests.conftest import add_calls
+from tests.support.app_server import CHROMIUM, CHROMIUM_ARGS, running_app
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -99,7 +101,7 @@ def test_a_page_run_without_the_gate_still_refuses(engine, monkeypatch):
     """A page file run on its own (as a stray `pages/` folder would) asks for a sign-in."""
     add_calls(engine, [{"input": "q", "output": "a"}])
     monkeypatch.setenv("EVALBOARD_AUTH", "local")
-    at = AppTest.from_file(str(ROOT / "app_pages" / "settings.py"), default_timeout=60).run()
+    at = AppTest.from_file(page_path("settings"), default_timeout=60).run()
     assert any("Sign in to change labels" in w.value for w in at.warning)
     assert not at.text_area and not at.dataframe
 
@@ -196,7 +198,7 @@ def test_a_disabled_account_is_signed_out_at_its_next_rerun(engine, monkeypatch)
     at.run()
     assert at.title[0].value == "Sign in to evalboard"
     assert any("this account is disabled" in w.value for w in at.warning)
-    at.switch_page("app_pages/browse.py").run()
+    at.switch_page(page_path("browse")).run()
     assert at.title[0].value == "Sign in to evalboard" and not at.dataframe
 
 
@@ -204,7 +206,7 @@ def test_a_new_role_applies_at_the_next_rerun(engine, monkeypatch):
     add_calls(engine, [{"input": "q", "output": "a"}])
     add_user(engine, "ann", PASSWORD, "reviewer")
     at = _submit(_app(monkeypatch).run(), "ann", PASSWORD)
-    at.switch_page("app_pages/review.py").run()
+    at.switch_page(page_path("review")).run()
     assert any("Start a review session" in s.value for s in at.subheader)
     add_user(engine, "ann", None, "viewer")  # role only, password kept
     at.run()
@@ -218,7 +220,7 @@ def test_a_deep_link_opens_its_page_and_query_after_signing_in(engine, monkeypat
     add_calls(engine, [{"input": "q", "output": "a"}])
     add_user(engine, "ann", PASSWORD, "reviewer")
     at = _app(monkeypatch)
-    at.switch_page("app_pages/browse.py")
+    at.switch_page(page_path("browse"))
     at.query_params["bulk"] = "true"
     at.run()
     assert at.title[0].value == "Sign in to evalboard"
@@ -346,7 +348,7 @@ def test_the_store_password_is_in_no_page_cache_key_or_log(engine, monkeypatch, 
         add_calls(engine, [{"input": "q", "output": "a"}])
         pages = ("home", "browse", "metrics", "agreement", "runs", "compare")
         for name in pages:
-            at.switch_page(f"app_pages/{name}.py").run()
+            at.switch_page(page_path(name)).run()
             shown += "\n".join(_texts(at._tree))
     finally:
         ui_store.engine_for.clear()
@@ -377,10 +379,14 @@ def test_the_cli_log_filter_hides_every_store_password_of_the_command():
     assert SECRET not in record.getMessage() and record.getMessage().count(":***@") == 2
 
 
-# 7. No pages/ folder beside app.py ---------------------------------------------------------
+# 7. No pages/ folder beside an entry script ------------------------------------------------
 
-def test_no_pages_folder_beside_the_entry_script():
+@pytest.mark.parametrize("entry", [ROOT / "app.py", PACKAGED_ENTRY], ids=["checkout", "packaged"])
+def test_no_pages_folder_beside_the_entry_script(entry):
     """Streamlit runs the files of a `pages/` folder beside the entry script in its old
-    multipage mode, without app.py's sign-in gate: the pages live in app_pages/."""
-    assert not (ROOT / "pages").exists()
-    assert (ROOT / "app_pages").is_dir()
+    multipage mode, without the entry's sign-in gate: the pages live in evalboard/app/app_pages/,
+    named by the registry."""
+    assert entry.is_file()
+    assert not (entry.parent / "pages").exists()
+    assert all(Path(page.path).is_file() and Path(page.path).parent.name != "pages"
+               for page in PAGES)

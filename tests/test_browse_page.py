@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from evalboard.ui.navigation import page_path
 from tests.conftest import T0, add_calls, make_rows, sqlite_only
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -20,7 +21,7 @@ def app(engine):
         for key, value in params.items():
             at.query_params[key] = value
         at.run()
-        return at.switch_page("app_pages/browse.py").run()
+        return at.switch_page(page_path("browse")).run()
 
     return run
 

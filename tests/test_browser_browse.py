@@ -8,8 +8,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from evalboard.testing_server import CHROMIUM, running_app
 from tests.conftest import T0, add_calls, make_rows
+from tests.support.app_server import CHROMIUM, running_app
 
 pytestmark = [
     pytest.mark.browser,

@@ -9,7 +9,7 @@ import pytest
 from evalboard.demo.builder import load_demo
 from evalboard.review.sampling import SessionSpec
 from evalboard.review.sessions import start_session
-from evalboard.testing_server import CHROMIUM, running_app
+from tests.support.app_server import CHROMIUM, running_app
 
 pytestmark = [
     pytest.mark.browser,

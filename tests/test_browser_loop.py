@@ -35,7 +35,8 @@ from evalboard.store import open_store
 from evalboard.store.calls_query import CallFilter, count_by_version, count_calls, matching_ids
 from evalboard.store.models import Call
 from evalboard.store.review_models import Annotation, Label
-from evalboard.testing_server import APP_FILE, CHROMIUM, CHROMIUM_ARGS, running_app
+from evalboard.ui.navigation import METRICS
+from tests.support.app_server import CHROMIUM, CHROMIUM_ARGS, running_app
 
 pytestmark = [
     pytest.mark.browser,
@@ -415,22 +416,8 @@ def test_download_the_filtered_calls_as_csv(loop: Loop) -> None:
     assert all(WORD in (row["input"] + row["output"]).lower() for row in rows)
 
 
-def _metrics_page_path() -> str | None:
-    """The URL path of the Metrics page when app.py has one (another engineer adds it)."""
-    source = APP_FILE.read_text()
-    if "metrics" not in source:
-        return None
-    explicit = re.search(r"app_pages/\w*metrics\w*\.py\"[^)]*url_path=\"([^\"]+)\"", source)
-    if explicit:
-        return "/" + explicit.group(1)
-    found = re.search(r"app_pages/(\w*metrics\w*)\.py", source)
-    return "/" + found.group(1) if found else "/metrics"
-
-
 def test_metrics_page_draws_its_charts(loop: Loop) -> None:
-    path = _metrics_page_path()
-    if path is None:
-        pytest.skip("app.py has no Metrics page yet (another engineer is building it)")
+    path = f"/{METRICS.name}"
     loop.needs("demo")
     page = loop.page
     with loop.step("metrics"):

@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from evalboard.testing_server import CHROMIUM, running_app
 from evalboard.ui.metric_charts import NO_DATA, short_version_names
 from tests.conftest import T0, add_calls
+from tests.support.app_server import CHROMIUM, running_app
 from tests.support.metric_stores import order_versions
 
 pytestmark = [

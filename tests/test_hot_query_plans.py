@@ -15,13 +15,13 @@ from evalboard.metrics.axis import CallScope, version_axis
 from evalboard.metrics.calls import nth_latency_query
 from evalboard.metrics.daily import histogram_rollup_query, partial_day_query, totals_rollup_query
 from evalboard.metrics.human import label_calls_query, verdict_query
-from evalboard.metrics.plans import query_plan, reads_table_rows
 from evalboard.metrics.runs import latest_runs, pass_rate_query, reference_score_query
 from evalboard.runs.totals import record_run_totals
 from evalboard.store import open_store
 from evalboard.store.calls_query import CallFilter, Cursor, page_query
 from evalboard.store.models import Call
 from tests.conftest import sqlite_only
+from tests.support.query_plans import query_plan, reads_table_rows
 
 pytestmark = sqlite_only
 

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from evalboard.review.annotations import Judgement, annotate
 from evalboard.review.labels import USAGE_DEFINITION, label_usage
+from evalboard.ui.navigation import page_path
 from tests.conftest import add_calls, make_rows
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -45,7 +46,7 @@ def _open(page: str) -> AppTest:
     at.query_params["reviewer"] = "ann"
     at.run()
     if page != "home":
-        at.switch_page(f"app_pages/{page}.py").run()
+        at.switch_page(page_path(page)).run()
     assert not at.exception
     return at
 

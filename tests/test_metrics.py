@@ -44,7 +44,6 @@ from evalboard.metrics.comparability import case_version_mixes
 from evalboard.metrics.dialect import nearest_rank, percentile_name, time_bucket
 from evalboard.metrics.human import verdict_query
 from evalboard.metrics.intervals import wilson_interval
-from evalboard.metrics.plans import query_plan, reads_table_rows
 from evalboard.metrics.runs import mean_interval, pool_pass_rates
 from evalboard.metrics.timeseries import latency_over_time_query
 from evalboard.review.annotations import Judgement, annotate, undo_last
@@ -52,6 +51,7 @@ from evalboard.store.case_models import Suite
 from evalboard.store.models import Call, ModelVersion
 from tests.conftest import add_calls, sqlite_only
 from tests.support.metric_stores import add_case_version, add_run, add_suite, order_versions
+from tests.support.query_plans import query_plan, reads_table_rows
 
 NOV1 = datetime(2026, 11, 1, 9, 0)  # a Sunday: its ISO week starts on Monday 26 October
 NOV2 = datetime(2026, 11, 2)

@@ -16,6 +16,7 @@ from evalboard.review.annotations import Judgement, annotate
 from evalboard.review.labels import list_labels, update_label
 from evalboard.store.models import Call
 from evalboard.ui.label_badges import VERDICT_COLOURS
+from evalboard.ui.navigation import page_path
 from tests.conftest import T0, add_calls
 from tests.support.metric_stores import add_case_version, add_run, add_suite, order_versions
 
@@ -27,7 +28,7 @@ def _page(**params) -> AppTest:
     for key, value in params.items():
         at.query_params[key] = value
     at.run()
-    return at.switch_page("app_pages/metrics.py").run()
+    return at.switch_page(page_path("metrics")).run()
 
 
 def test_metrics_page_charts_every_section_and_the_core_targets(engine):

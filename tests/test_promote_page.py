@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from evalboard.cases.repository import CaseQuery, list_cases
 from evalboard.review.annotations import Judgement, annotate
+from evalboard.ui.navigation import page_path
 from tests.conftest import add_calls
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -25,7 +26,7 @@ def test_after_save_one_editor_shows_the_saved_case(engine):
     at.query_params["reviewer"] = "ann"
     at.query_params["promote"] = "1"
     at.run()
-    at.switch_page("app_pages/cases.py").run()
+    at.switch_page(page_path("cases")).run()
     assert not at.exception
     assert _save_buttons(at) == ["promote_1_save"]
     at.text_input(key="promote_1_new_suite").set_value("regressions").run()

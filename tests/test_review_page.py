@@ -15,11 +15,12 @@ from streamlit.testing.v1 import AppTest
 
 from evalboard.review.labels import list_labels
 from evalboard.store.review_models import Annotation, ReviewItem, ReviewSession
+from evalboard.ui.navigation import page_path
 from tests.conftest import add_calls, make_rows
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-REVIEW = "app_pages/review.py"
-BROWSE = "app_pages/browse.py"
+REVIEW = page_path("review")
+BROWSE = page_path("browse")
 
 
 # helpers ----------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from evalboard.metrics.daily import (
     totals_rollup_query,
 )
 from evalboard.metrics.dialect import nearest_rank
-from evalboard.metrics.plans import query_plan
 from evalboard.runs.results import run_summary
 from evalboard.store import migrate, open_store
 from evalboard.store.calls_query import (
@@ -47,6 +46,7 @@ from evalboard.store.rollups import (
 )
 from evalboard.store.run_models import EvalRun, RunTotal
 from tests.conftest import add_calls, sqlite_only
+from tests.support.query_plans import query_plan
 
 T0 = datetime(2026, 11, 2, 0, 0)
 

@@ -31,6 +31,7 @@ from evalboard.runs.generators import CallableGenerator
 from evalboard.runs.runner import run_suite
 from evalboard.runs.stats import mcnemar_exact
 from evalboard.store.run_models import EvalRun
+from evalboard.ui.navigation import page_path
 from tests.conftest import add_calls
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -112,11 +113,11 @@ def open_page(page: str, **params: str) -> AppTest:
 
 
 def runs_page(**params: str) -> AppTest:
-    return open_page("app_pages/runs.py", **params)
+    return open_page(page_path("runs"), **params)
 
 
 def compare_page(**params: str) -> AppTest:
-    return open_page("app_pages/compare.py", **params)
+    return open_page(page_path("compare"), **params)
 
 
 def texts(at: AppTest) -> str:

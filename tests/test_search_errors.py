@@ -17,6 +17,7 @@ from evalboard.store.search import (
     SearchSyntaxError,
     check_search,
 )
+from evalboard.ui.navigation import page_path
 from tests.conftest import add_calls
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -137,7 +138,7 @@ def browse(calls):
         at = AppTest.from_file(APP, default_timeout=30)
         at.query_params.update(params)
         at.run()
-        return at.switch_page("app_pages/browse.py").run()
+        return at.switch_page(page_path("browse")).run()
 
     return run
 

@@ -12,11 +12,12 @@ from streamlit.testing.v1 import AppTest
 from evalboard.review.annotations import Judgement, annotate, call_history
 from evalboard.review.guidelines import get_guidelines
 from evalboard.store.review_models import Label
+from evalboard.ui.navigation import page_path
 from tests.conftest import add_calls, make_rows
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-SETTINGS = "app_pages/settings.py"
-REVIEW = "app_pages/review.py"
+SETTINGS = page_path("settings")
+REVIEW = page_path("review")
 
 
 def open_page(page: str = SETTINGS, reviewer: str = "ann") -> AppTest:

@@ -13,7 +13,26 @@ import typer
 from evalboard.cli.common import DbOption, fail, store
 from evalboard.config import DB_URL_ENV
 
-APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
+APP_FILE = Path(__file__).resolve().parents[1] / "app" / "entry.py"
+
+# What a checkout's .streamlit/config.toml gives `streamlit run app.py`, passed as flags: a wheel's
+# user has no .streamlit/ folder where they run `evalboard serve` (tests/test_wheel.py checks the
+# two agree).
+STREAMLIT_SETTINGS: dict[str, str] = {
+    "server.headless": "true",
+    "browser.gatherUsageStats": "false",
+    "client.showErrorDetails": "none",
+    "client.toolbarMode": "minimal",
+    "theme.base": "light",
+    "theme.primaryColor": "#3b5bdb",
+}
+
+
+def streamlit_command(port: int, host: str) -> list[str]:
+    """The `streamlit run` command line that serves the packaged entry on host:port."""
+    settings = {**STREAMLIT_SETTINGS, "server.port": str(port), "server.address": host}
+    flags = [part for key, value in settings.items() for part in (f"--{key}", value)]
+    return [sys.executable, "-m", "streamlit", "run", str(APP_FILE), *flags]
 
 
 def serve_command(
@@ -34,20 +53,7 @@ def serve_command(
     env = dict(os.environ)
     if db:
         env[DB_URL_ENV] = db
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(APP_FILE),
-        "--server.port",
-        str(port),
-        "--server.address",
-        host,
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    raise typer.Exit(subprocess.call(command, env=env))
+    raise typer.Exit(subprocess.call(streamlit_command(port, host), env=env))
 
 
 def register(app: typer.Typer) -> None:

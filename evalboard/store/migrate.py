@@ -20,7 +20,7 @@ from evalboard.errors import EvalboardError
 from evalboard.store.backup import BackupError, backup_sqlite, sqlite_path, tables_with_user_data
 
 log = logging.getLogger(__name__)
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"  # Alembic env and versions
 
 
 class StoreRevisionError(EvalboardError):

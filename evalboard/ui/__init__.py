@@ -1,1 +1,2 @@
-"""Streamlit building blocks; the only package besides app_pages/ and app.py importing streamlit."""
+"""Streamlit building blocks; with evalboard/app/ (the entry and its pages) the only package
+importing streamlit. navigation.py is the one registry of pages."""

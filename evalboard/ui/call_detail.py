@@ -10,6 +10,7 @@ from evalboard.cases.repository import cases_from_call
 from evalboard.review.annotations import call_history
 from evalboard.store.calls_query import get_call
 from evalboard.ui.auth_gate import may
+from evalboard.ui.navigation import CASES
 from evalboard.ui.similar_view import similar_calls
 from evalboard.ui.suggestions_view import show_suggestions
 from evalboard.ui.text_view import display_mode, show_conversation, show_text
@@ -93,11 +94,11 @@ def call_cases(engine: Engine, call_id: int) -> None:
     """The test cases this call produced, and the way to make one."""
     st.markdown("**Test cases**")
     for view in cases_from_call(engine, call_id):
-        st.page_link("app_pages/cases.py", label=f"{view.suite} / {view.draft.name} "
+        st.page_link(CASES.path, label=f"{view.suite} / {view.draft.name} "
                      f"(v{view.version}{'' if view.active else ', inactive'})",
                      query_params={"case": str(view.id)}, icon=":material/checklist:")
     if may("edit_cases"):
-        st.page_link("app_pages/cases.py", label="Promote this call to a test case",
+        st.page_link(CASES.path, label="Promote this call to a test case",
                      query_params={"promote": str(call_id)}, icon=":material/add_task:")
 
 

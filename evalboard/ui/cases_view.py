@@ -26,6 +26,7 @@ from evalboard.review.labels import list_labels
 from evalboard.store.calls_query import get_call
 from evalboard.store.case_models import CASE_MODES
 from evalboard.ui.case_form import case_editor
+from evalboard.ui.navigation import BROWSE
 from evalboard.ui.reviewer import current_reviewer
 from evalboard.ui.text_view import RAW, show_text
 
@@ -109,7 +110,7 @@ def promote_section(engine: Engine, call_id: int) -> None:
     st.caption(f"From call {call_id} ({origin.model_version}) · reviewed by "
                f"{origin.reviewer or 'nobody yet'} · labels: {', '.join(origin.labels) or 'none'}"
                + (f" · note: {origin.note}" if origin.note else ""))
-    st.page_link("app_pages/browse.py", label=f"Open call {call_id}",
+    st.page_link(BROWSE.path, label=f"Open call {call_id}",
                  query_params={"call": str(call_id)}, icon=":material/open_in_new:")
     call = get_call(engine, call_id)
     with st.expander("The call's output (what the case must catch)", expanded=True):
@@ -140,7 +141,7 @@ def case_section(engine: Engine, case_id: int) -> None:
     st.caption(facts)
     actions = st.columns([1, 1, 1, 3])
     if origin.call_id:
-        actions[0].page_link("app_pages/browse.py", label="Origin call",
+        actions[0].page_link(BROWSE.path, label="Origin call",
                              query_params={"call": str(origin.call_id)},
                              icon=":material/open_in_new:")
     if actions[1].button("Deactivate" if view.active else "Activate", key="toggle_active"):

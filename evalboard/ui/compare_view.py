@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from evalboard.cases.repository import list_suites
 from evalboard.runs.compare import Comparison, ComparisonError, Flip, RateRow, compare
 from evalboard.store.calls_query import list_model_versions
+from evalboard.ui.navigation import BROWSE
 from evalboard.ui.text_view import RAW, show_text
 
 BOUND = "query-params"
@@ -115,7 +116,7 @@ def _flip(flip: Flip, kind: str) -> None:
                 for failure in failures:
                     st.caption(f"failed: {failure}")
                 if call_id:
-                    st.page_link("app_pages/browse.py", label=f"Call {call_id}",
+                    st.page_link(BROWSE.path, label=f"Call {call_id}",
                                  query_params={"call": str(call_id)},
                                  icon=":material/open_in_new:")
 

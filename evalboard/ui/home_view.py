@@ -17,6 +17,7 @@ from evalboard.review.labels import USAGE_DEFINITION, label_usage
 from evalboard.runs.overview import VersionRun, failing_unreviewed_calls, latest_runs_by_version
 from evalboard.store.calls_query import CallFilter, count_calls
 from evalboard.store.models import utcnow
+from evalboard.ui.navigation import COMPARE, REVIEW
 from evalboard.ui.store import engine_for, store_url
 
 
@@ -115,14 +116,14 @@ def runs_and_attention() -> None:
         with st.container(border=True):
             st.markdown("**Needs attention**")
             for row in attention:
-                st.page_link("app_pages/compare.py", icon=":material/trending_down:",
+                st.page_link(COMPARE.path, icon=":material/trending_down:",
                              label=f"{row.regressions} regressions in {row.model_version} vs "
                                    f"{row.previous_version} ({row.suite})",
                              query_params={"cmp_suite": row.suite,
                                            "cmp_base": row.previous_version or "",
                                            "cmp_cand": row.model_version})
             if failing:
-                st.page_link("app_pages/review.py", icon=":material/rate_review:",
+                st.page_link(REVIEW.path, icon=":material/rate_review:",
                              label=f"{failing:,} calls failed a test case and nobody has "
                                    "reviewed them (start a session: “Failing checks first”)",
                              query_params={"new": "1"})

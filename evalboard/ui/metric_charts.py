@@ -19,6 +19,7 @@ import pandas as pd
 import streamlit as st
 
 from evalboard.metrics.targets import Target
+from evalboard.ui.navigation import BROWSE
 
 FORMATS = {"share": ".1%", "score": ".3f", "ms": ",.0f", "tokens": ",.1f", "count": ",d"}
 VERSION = "model_version"
@@ -243,6 +244,6 @@ def browse_link(version: str, day: date | None = None, days: int = 1) -> None:
     params = {"version": version}
     if day is not None:
         params |= {"since": day.isoformat(), "until": (day + timedelta(days=days - 1)).isoformat()}
-    st.page_link("app_pages/browse.py", label=f"Open the calls of {version}"
+    st.page_link(BROWSE.path, label=f"Open the calls of {version}"
                  + (f" from {day:%Y-%m-%d}" if day else ""), query_params=params,
                  icon=":material/open_in_new:")

@@ -24,6 +24,7 @@ from evalboard.runs.results import latest_finished_run
 from evalboard.ui.auth_gate import may
 from evalboard.ui.label_badges import VERDICT_COLOURS, safe_colour
 from evalboard.ui.metric_charts import Series, browse_link, time_chart, version_chart
+from evalboard.ui.navigation import RUNS
 from evalboard.ui.store import clear_cached_reads, engine_for, store_url
 
 PERIODS = {"last 7 days": 7, "last 28 days": 28, "last 90 days": 90, "all time": None}
@@ -113,7 +114,7 @@ def _open_run(engine: Engine, suite: str | None, versions: list[str]) -> None:
     for version in versions:
         run_id = latest_finished_run(engine, suite, version) if suite else None
         if run_id:
-            st.page_link("app_pages/runs.py", label=f"Open run {run_id} ({version})",
+            st.page_link(RUNS.path, label=f"Open run {run_id} ({version})",
                          query_params={"run": str(run_id)}, icon=":material/open_in_new:")
         else:
             browse_link(version)

@@ -30,6 +30,7 @@ from evalboard.review.sessions import (
     undo_in_session,
 )
 from evalboard.store.calls_query import get_call
+from evalboard.ui.navigation import CASES
 from evalboard.ui.suggestions_view import show_suggestions
 from evalboard.ui.text_view import display_mode, show_conversation, show_text
 
@@ -175,7 +176,7 @@ def _call_panel(engine: Engine, call_id: int) -> None:
     if call.meta:
         with st.expander("Metadata"):
             st.json(call.meta)
-    st.page_link("app_pages/cases.py", label="Promote to a test case",
+    st.page_link(CASES.path, label="Promote to a test case",
                  query_params={"promote": str(call.id)}, icon=":material/add_task:")
 
 

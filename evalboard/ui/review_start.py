@@ -12,6 +12,7 @@ from evalboard.review.sessions import ReviewSessionError, list_sessions, start_s
 from evalboard.store.calls_query import CallFilter, list_model_versions
 from evalboard.store.models import SOURCES
 from evalboard.ui.browse_state import last_browse_view
+from evalboard.ui.navigation import REVIEW
 from evalboard.ui.reviewer import current_reviewer
 
 SESSION_PARAM = "session"
@@ -81,8 +82,8 @@ def review_view_button(engine: Engine, call_filter: CallFilter, sort_key: str,
         return
     session_id = start_session(engine, reviewer, SessionSpec(
         size=size, strategy="as_displayed", call_filter=call_filter, sort_key=sort_key))
-    st.switch_page("app_pages/review.py", query_params={SESSION_PARAM: str(session_id),
-                                                       "reviewer": reviewer})
+    st.switch_page(REVIEW.path, query_params={SESSION_PARAM: str(session_id),
+                                              "reviewer": reviewer})
 
 
 def recent_sessions(engine: Engine, reviewer: str) -> None:

@@ -15,6 +15,7 @@ from evalboard.runs.generators import CallableGenerator, Generator, Transformers
 from evalboard.runs.results import CaseResultView, RunSummary, case_results, list_runs, run_summary
 from evalboard.runs.runner import RunError, Selection, run_suite
 from evalboard.store.calls_query import list_model_versions
+from evalboard.ui.navigation import BROWSE, CASES
 from evalboard.ui.reviewer import current_reviewer
 from evalboard.ui.store import clear_cached_reads
 
@@ -127,15 +128,15 @@ def _case_block(result: CaseResultView) -> None:
     with st.expander(title, expanded=result.status != "pass", icon=STATUS_ICON[result.status]):
         links = st.columns(3)
         if result.call_id:
-            links[0].page_link("app_pages/browse.py", label=f"Logged call {result.call_id}",
+            links[0].page_link(BROWSE.path, label=f"Logged call {result.call_id}",
                                query_params={"call": str(result.call_id)},
                                icon=":material/open_in_new:")
         if result.origin_call_id:
-            links[1].page_link("app_pages/browse.py",
+            links[1].page_link(BROWSE.path,
                                label=f"Case origin call {result.origin_call_id}",
                                query_params={"call": str(result.origin_call_id)},
                                icon=":material/history:")
-        links[2].page_link("app_pages/cases.py", label=f"Case (v{result.version})",
+        links[2].page_link(CASES.path, label=f"Case (v{result.version})",
                            query_params={"case": str(result.case_id)},
                            icon=":material/checklist:")
         if result.status == "missing":

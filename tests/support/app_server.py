@@ -1,4 +1,5 @@
-"""Serve `streamlit run app.py` on a free loopback port, for browser tests and screenshots."""
+"""Serve the checkout's `streamlit run app.py` on a free loopback port, for browser tests and
+scripts/screenshots.py (the checkout's .streamlit/config.toml applies: it runs from there)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from evalboard.config import DB_URL_ENV
 
-APP_FILE = Path(__file__).resolve().parents[1] / "app.py"
+APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -1,6 +1,7 @@
 """SQLite plans of metric queries, with their real bound parameters (so tests and benchmarks see
 what the application runs): the EXPLAIN QUERY PLAN lines, and whether the bytecode reads any
-column of a table's rows (a covering plan reads only index entries)."""
+column of a table's rows (a covering plan reads only index entries). Tests and bench/ import it
+from here: the library itself has no use for it."""
 
 from __future__ import annotations
 

@@ -1,0 +1,25 @@
+"""What an entry script runs for each browser session: page config, sign-in, navigation over
+the page registry (evalboard/ui/navigation.py), the sidebar, the page."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from evalboard.ui.auth_gate import identify, may, sign_in_gate
+from evalboard.ui.navigation import navigation_pages
+from evalboard.ui.shell import APP_ICON, guarded, sidebar
+from evalboard.ui.store import get_engine
+
+
+def run_session() -> None:
+    """Run the dashboard for the current session (the entry script's `__main__` part)."""
+    # A local icon: a Material icon name here would make the browser fetch it from a font CDN.
+    st.set_page_config(page_title="evalboard", page_icon=str(APP_ICON), layout="wide")
+    identify(get_engine())
+    # Built before the sign-in gate, so the page (and query) a link asked for is still the one
+    # that opens once signed in; the menu stays hidden until then.
+    navigation = st.navigation(navigation_pages(may),
+                               position="sidebar" if may("read") else "hidden")
+    sign_in_gate(get_engine())
+    sidebar()
+    guarded(navigation.run)
