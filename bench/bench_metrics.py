@@ -51,7 +51,8 @@ from evalboard.review.habit import coverage_per_day, review_streak, reviewed_per
 from evalboard.review.labels import label_usage
 from evalboard.runs.overview import failing_unreviewed_calls, latest_runs_by_version
 from evalboard.store import open_store
-from evalboard.store.calls_query import CallFilter, count_calls
+from evalboard.store.calls_counts import count_calls
+from evalboard.store.calls_query import CallFilter
 from tests.support.query_plans import query_plan, reads_table_rows
 
 BENCH_DIR = Path(__file__).resolve().parent

@@ -52,15 +52,9 @@ from evalboard.exchange.importing import BATCH_SIZE as IMPORT_BATCH_SIZE
 from evalboard.exchange.importing import import_file
 from evalboard.iterutil import chunked
 from evalboard.store import open_store
-from evalboard.store.calls_query import (
-    CallFilter,
-    Cursor,
-    MatchCounts,
-    browse_counts,
-    filter_conditions,
-    list_calls,
-    page_query,
-)
+from evalboard.store.calls_counts import MatchCounts, browse_counts
+from evalboard.store.calls_pages import Cursor, list_calls, page_query
+from evalboard.store.calls_query import CallFilter, filter_conditions
 from evalboard.store.ids import reserve_ids
 from evalboard.store.models import ModelVersion
 from evalboard.store.search import escape_fts

@@ -17,12 +17,13 @@ from evalboard.review.sampling import SessionSpec
 from evalboard.review.sessions import start_session
 from evalboard.store import migrate, open_store
 from evalboard.store.backup import BackupError, backup_sqlite
-from evalboard.store.calls_query import CallFilter, count_calls, matching_ids
+from evalboard.store.calls_counts import count_calls
+from evalboard.store.calls_query import CallFilter, matching_ids
 from evalboard.store.copy import CopyError, copy_store
 from evalboard.store.engine import make_engine, write_connection
 from evalboard.store.models import ModelVersion
 from evalboard.store.schema import Base
-from tests.conftest import T0, add_calls, make_rows
+from tests.support.calls import T0, add_calls, make_rows
 from tests.test_cli import EVALBOARD, Cli
 
 SEARCHES = [("refund", False), ("contraseña", False), ("password OR invoice", True),

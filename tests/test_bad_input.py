@@ -18,7 +18,7 @@ from evalboard.checks import CheckSpec
 from evalboard.runs.generators import CallableGenerator
 from evalboard.runs.results import case_results
 from evalboard.runs.runner import run_suite
-from evalboard.store.calls_query import count_calls
+from evalboard.store.calls_counts import count_calls
 from evalboard.store.case_models import CaseVersion
 from evalboard.store.models import Call
 from evalboard.store.records import normalize_call
@@ -81,7 +81,7 @@ def test_an_unknown_check_in_a_stored_case_is_an_error_result(engine):
 
 
 def test_huge_and_odd_text_is_stored_whole(engine):
-    from tests.conftest import add_calls
+    from tests.support.calls import add_calls
 
     one_mb_line = "x" * 1_000_000
     odd = "\u202eevil\u202c zero\u200bwidth \u05e9\u05dc\u05d5\u05dd NUL\x00 \x07bell"

@@ -32,7 +32,8 @@ from evalboard.exchange.exporting import EXPORT_COLUMNS
 from evalboard.runs.compare import compare
 from evalboard.runs.results import case_results, list_runs
 from evalboard.store import open_store
-from evalboard.store.calls_query import CallFilter, count_by_version, count_calls, matching_ids
+from evalboard.store.calls_counts import count_by_version, count_calls
+from evalboard.store.calls_query import CallFilter, matching_ids
 from evalboard.store.models import Call
 from evalboard.store.review_models import Annotation, Label
 from evalboard.ui.navigation import METRICS

@@ -16,7 +16,8 @@ import pydantic
 import pytest
 
 import evalboard
-from evalboard.store.calls_query import CallFilter, count_calls, get_call
+from evalboard.store.calls_counts import count_calls
+from evalboard.store.calls_query import CallFilter, get_call
 from evalboard.store.records import (
     MAX_TOKENS,
     CallTypeError,

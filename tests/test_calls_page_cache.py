@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import and_, select, true
 
-from evalboard.store import calls_query
-from evalboard.store.calls_query import SORTS, CallFilter, Cursor, list_calls
+from evalboard.store import calls_pages
+from evalboard.store.calls_pages import Cursor, list_calls
+from evalboard.store.calls_query import SORTS, CallFilter
 from evalboard.store.models import Call, ModelVersion
 from evalboard.store.search import search_condition
-from tests.conftest import T0, add_calls
+from tests.support.calls import T0, add_calls
 
 VERSIONS = ("v1", "v2", "v3", "missing-version")
 SOURCES = ("production", "eval", "import")
@@ -26,8 +27,8 @@ LIMITS = (1, 3, 7)
 @pytest.fixture
 def fresh_caches(monkeypatch):
     """Empty page caches, as in a fresh process."""
-    monkeypatch.setattr(calls_query, "_PREPARED", {})
-    monkeypatch.setattr(calls_query, "_PAGE_PLANS", {})
+    monkeypatch.setattr(calls_pages, "_PREPARED", {})
+    monkeypatch.setattr(calls_pages, "_PAGE_PLANS", {})
 
 
 def _store_rows(rng: random.Random, count: int) -> list[dict[str, Any]]:

@@ -18,8 +18,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from evalboard.store import migrate, open_store
-from evalboard.store.calls_query import CallFilter, count_calls, iter_calls
-from tests.conftest import T0, add_calls, make_rows
+from evalboard.store.calls_counts import count_calls
+from evalboard.store.calls_query import CallFilter, iter_calls
+from tests.support.calls import T0, add_calls, make_rows
 
 EVALBOARD = shutil.which("evalboard")
 pytestmark = pytest.mark.skipif(EVALBOARD is None, reason="the evalboard script is not installed")

@@ -11,8 +11,9 @@ from sqlalchemy import text
 
 import evalboard
 from evalboard.client.writer import BatchWriter, WriteError
-from evalboard.store.calls_query import CallFilter, count_calls, get_call
-from tests.conftest import sqlite_only
+from evalboard.store.calls_counts import count_calls
+from evalboard.store.calls_query import CallFilter, get_call
+from tests.support.marks import sqlite_only
 
 
 def test_sync_log_call_returns_the_stored_id(db_url, engine):

@@ -23,9 +23,10 @@ from sqlalchemy import func, select
 import evalboard
 from evalboard.client import connection as client_module
 from evalboard.client.writer import BatchWriter, FlushTimeout, WriteError
-from evalboard.store.calls_query import count_calls, get_call
+from evalboard.store.calls_counts import count_calls
+from evalboard.store.calls_query import get_call
 from evalboard.store.models import Call
-from tests.conftest import sqlite_only
+from tests.support.marks import sqlite_only
 
 
 class Unexpected(Exception):

@@ -18,9 +18,10 @@ from evalboard.metrics.human import label_calls_query, verdict_query
 from evalboard.metrics.runs import latest_runs, pass_rate_query, reference_score_query
 from evalboard.runs.totals import record_run_totals
 from evalboard.store import open_store
-from evalboard.store.calls_query import CallFilter, Cursor, page_query
+from evalboard.store.calls_pages import Cursor, page_query
+from evalboard.store.calls_query import CallFilter
 from evalboard.store.models import Call
-from tests.conftest import sqlite_only
+from tests.support.marks import sqlite_only
 from tests.support.query_plans import query_plan, reads_table_rows
 
 pytestmark = sqlite_only

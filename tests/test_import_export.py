@@ -20,7 +20,8 @@ from evalboard.exchange.exporting import export_calls
 from evalboard.exchange.importing import MappingError, RowProblem, import_file, parse_mapping
 from evalboard.exchange.readers import ImportFileError
 from evalboard.store import open_store
-from evalboard.store.calls_query import CallFilter, count_calls, iter_calls
+from evalboard.store.calls_counts import count_calls
+from evalboard.store.calls_query import CallFilter, iter_calls
 from tests.support.calls import T0, add_calls, make_rows
 
 CHAT = [

@@ -21,7 +21,8 @@ from evalboard.exchange import importing
 from evalboard.exchange import refusals as import_refusals
 from evalboard.exchange.importing import import_file
 from evalboard.store import writes
-from evalboard.store.calls_query import CallFilter, count_calls, iter_calls
+from evalboard.store.calls_counts import count_calls
+from evalboard.store.calls_query import CallFilter, iter_calls
 
 DEEP = 1000  # levels of nesting: beyond what Python's json can read with its recursion limit
 

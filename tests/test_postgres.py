@@ -32,17 +32,9 @@ from evalboard.review.annotations import Judgement, annotate, current_judgement,
 from evalboard.runs.runner import run_suite
 from evalboard.store import migrate, open_store
 from evalboard.store.backup import BackupError, backup_sqlite
-from evalboard.store.calls_query import (
-    SORTS,
-    CallFilter,
-    count_by_version,
-    count_calls,
-    get_call,
-    iter_calls,
-    list_calls,
-    matching_ids,
-    page_query,
-)
+from evalboard.store.calls_counts import count_by_version, count_calls
+from evalboard.store.calls_pages import list_calls, page_query
+from evalboard.store.calls_query import SORTS, CallFilter, get_call, iter_calls, matching_ids
 from evalboard.store.copy import copy_store
 from evalboard.store.engine import StoreURLError, make_engine
 from evalboard.store.ids import IdPool, reserve_ids
@@ -51,8 +43,8 @@ from evalboard.store.schema import Base
 from evalboard.store.schema_extras import PG_FTS_INDEX, include_object
 from evalboard.store.search import SearchSyntaxError, validate_advanced_query
 from evalboard.store.writes import ensure_model_versions
-from tests.conftest import T0, add_calls
 from tests.pg_server import SERVER_ENV, PostgresUnavailable, fresh_database, running_server
+from tests.support.calls import T0, add_calls
 from tests.test_backup_copy import fill_store, search_results, store_rows
 
 

@@ -26,14 +26,14 @@ from evalboard.metrics.daily import (
 from evalboard.metrics.dialect import nearest_rank
 from evalboard.runs.results import run_summary
 from evalboard.store import migrate, open_store
-from evalboard.store.calls_query import (
-    CallFilter,
+from evalboard.store.calls_counts import (
     _counted_from_calls,
     _counts,
     _rollups_answer,
     count_by_version,
     count_calls,
 )
+from evalboard.store.calls_query import CallFilter
 from evalboard.store.engine import make_engine
 from evalboard.store.models import Call
 from evalboard.store.rollup_models import CallDay, CallLatencyDay
@@ -45,7 +45,8 @@ from evalboard.store.rollups import (
     rebuild_rollups,
 )
 from evalboard.store.run_models import EvalRun, RunTotal
-from tests.conftest import add_calls, sqlite_only
+from tests.support.calls import add_calls
+from tests.support.marks import sqlite_only
 from tests.support.query_plans import query_plan
 
 T0 = datetime(2026, 11, 2, 0, 0)

@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import random
 import re
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from evalboard.store.calls_query import CallFilter, count_calls, list_calls
+from evalboard.store.calls_counts import count_calls
+from evalboard.store.calls_pages import list_calls
+from evalboard.store.calls_query import CallFilter
 from evalboard.store.search import (
     MAX_QUERY_CHARS,
     SearchQueryError,
     SearchSyntaxError,
     check_search,
 )
-from evalboard.ui.navigation import page_path
-from tests.conftest import add_calls
+from tests.support.apptest import open_page
+from tests.support.calls import add_calls
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 RAW_ENGINE_WORDS = ("fts5", "syntax error near", "unknown special query", "tsquery", "sqlite")
 
 
@@ -135,10 +135,7 @@ def test_random_advanced_searches_run_or_are_explained(calls):
 @pytest.fixture
 def browse(calls):
     def run(**params) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=30)
-        at.query_params.update(params)
-        at.run()
-        return at.switch_page(page_path("browse")).run()
+        return open_page("browse", **params)
 
     return run
 

@@ -7,19 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
-from evalboard.store.calls_query import (
-    SORTS,
-    CallFilter,
-    MatchCounts,
-    _page_rows,
-    browse_counts,
-    count_by_version,
-    count_calls,
-    get_call,
-    list_calls,
-    list_model_versions,
-    page_query,
-)
+from evalboard.store.calls_counts import MatchCounts, browse_counts, count_by_version, count_calls
+from evalboard.store.calls_pages import _page_rows, list_calls, page_query
+from evalboard.store.calls_query import SORTS, CallFilter, get_call, list_model_versions
 from evalboard.store.ids import IdPool, reserve_ids
 from evalboard.store.models import Call
 from evalboard.store.records import CallValidationError, normalize_call
@@ -29,7 +19,8 @@ from evalboard.store.search import (
     escape_fts,
     validate_advanced_query,
 )
-from tests.conftest import T0, add_calls, make_rows, sqlite_only
+from tests.support.calls import T0, add_calls, make_rows
+from tests.support.marks import sqlite_only
 
 
 def _all_pages(engine, f, sort_key, limit=7):

@@ -26,7 +26,7 @@ def embed_command(
         embed_missing,
         get_embedder,
     )
-    from evalboard.store.calls_query import count_calls
+    from evalboard.store.calls_counts import count_calls
 
     engine = store(db)
     missing = count_missing(engine)

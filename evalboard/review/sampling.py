@@ -9,13 +9,14 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine, and_, func, select, true
 
+from evalboard.errors import EvalboardError
 from evalboard.review.agreement_query import disagreements
 from evalboard.review.annotations import is_reviewed
+from evalboard.store.calls_pages import list_calls
 from evalboard.store.calls_query import (
     DEFAULT_SORT,
     CallFilter,
     filter_conditions,
-    list_calls,
     list_model_versions,
 )
 from evalboard.store.models import Call
@@ -29,6 +30,11 @@ STRATEGIES: dict[str, str] = {
     "disagreements": "Disagreements first (reviewers differ)",
     "as_displayed": "As displayed in Browse (current filter and sort)",
 }
+
+
+
+class ReviewSessionError(EvalboardError, ValueError):
+    """A session that cannot be started or used; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -192,7 +198,8 @@ SAMPLERS: dict[str, Callable[[Engine, SessionSpec], list[int]]] = {
 def pick_calls(engine: Engine, spec: SessionSpec) -> list[int]:
     """The call ids of a new session, in review order, without repeats."""
     if spec.strategy not in SAMPLERS:
-        raise ValueError(f"unknown strategy {spec.strategy!r}; use one of {', '.join(SAMPLERS)}")
+        raise ReviewSessionError(
+            f"unknown strategy {spec.strategy!r}; use one of {', '.join(SAMPLERS)}")
     if spec.size < 1:
-        raise ValueError("a session needs at least one call")
+        raise ReviewSessionError("a session needs at least one call")
     return list(dict.fromkeys(SAMPLERS[spec.strategy](engine, spec)))

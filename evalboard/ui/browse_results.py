@@ -10,17 +10,9 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from evalboard.exchange.exporting import write_csv, write_jsonl
-from evalboard.store.calls_query import (
-    SORTS,
-    SPLIT_BOUND,
-    CallFilter,
-    CallPage,
-    Cursor,
-    MatchCounts,
-    browse_counts,
-    iter_calls,
-    list_calls,
-)
+from evalboard.store.calls_counts import SPLIT_BOUND, MatchCounts, browse_counts
+from evalboard.store.calls_pages import CallPage, Cursor, list_calls
+from evalboard.store.calls_query import SORTS, CallFilter, iter_calls
 from evalboard.ui.store import engine_for, store_url
 
 MAX_UI_DOWNLOAD = 100_000

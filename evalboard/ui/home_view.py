@@ -15,7 +15,8 @@ from evalboard.review.habit import (
 )
 from evalboard.review.labels import USAGE_DEFINITION, label_usage
 from evalboard.runs.overview import VersionRun, failing_unreviewed_calls, latest_runs_by_version
-from evalboard.store.calls_query import CallFilter, count_calls
+from evalboard.store.calls_counts import count_calls
+from evalboard.store.calls_query import CallFilter
 from evalboard.store.models import utcnow
 from evalboard.ui.navigation import COMPARE, REVIEW
 from evalboard.ui.store import engine_for, store_url

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from evalboard.store.calls_query import has_calls, list_model_versions
+from evalboard.store.calls_counts import has_calls
+from evalboard.store.calls_query import list_model_versions
 from evalboard.ui.auth_gate import may
 from evalboard.ui.browse_filters import filter_bar
 from evalboard.ui.browse_results import download_buttons, results_table, version_counts

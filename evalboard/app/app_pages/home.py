@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from evalboard.store.calls_query import has_calls
+from evalboard.store.calls_counts import has_calls
 from evalboard.ui.auth_gate import may
 from evalboard.ui.first_run import first_run
 from evalboard.ui.home_view import glance, habit_charts, runs_and_attention
