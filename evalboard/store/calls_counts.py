@@ -1,0 +1,111 @@
+"""Counts of the calls a filter matches, per model version: from the daily rollups where
+they answer, from the calls (or the full-text index) where they do not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    func,
+    select,
+    true,
+)
+
+from evalboard.store.calls_query import CallFilter, filter_conditions, version_ids
+from evalboard.store.models import Call, ModelVersion
+from evalboard.store.rollup_models import CallDay
+from evalboard.store.rollups import day_conditions, split_days
+from evalboard.store.search import (
+    count_search_matches,
+)
+
+
+def _counted_from_calls(conn: Connection, f: CallFilter) -> dict[int, int]:
+    rows = conn.execute(
+        select(Call.model_version_id, func.count())
+        .where(and_(true(), *filter_conditions(conn, f)))
+        .group_by(Call.model_version_id)
+    ).all()
+    return {version_id: count for version_id, count in rows}
+
+
+def _rollups_answer(f: CallFilter) -> bool:
+    """The daily rollups can count a filter of versions, sources, a time range and errors."""
+    return not (f.search.strip() or f.meta_key.strip() or f.min_latency_ms is not None
+                or f.max_latency_ms is not None or f.min_tokens is not None
+                or f.max_tokens is not None)
+
+
+def _counts(conn: Connection, f: CallFilter) -> dict[int, int]:
+    """Calls matching a filter per model version id: whole days from the daily rollups and
+    the parts of days at the ends of the range from the calls, when the rollups can count
+    the filter; otherwise from the calls."""
+    if not _rollups_answer(f):
+        return _counted_from_calls(conn, f)
+    split = split_days(f.since, f.until)
+    counts: dict[int, int] = {}
+    if split.whole_days:
+        counted = CallDay.errors if f.errors_only else CallDay.calls
+        query = select(CallDay.model_version_id, func.sum(counted)).where(
+            *day_conditions(CallDay.day, split))
+        if f.model_versions:
+            query = query.where(CallDay.model_version_id.in_(version_ids(conn, f.model_versions)))
+        if f.sources:
+            query = query.where(CallDay.source.in_(f.sources))
+        for version_id, count in conn.execute(query.group_by(CallDay.model_version_id)):
+            counts[version_id] = int(count)
+    for start, end in split.partial:
+        for version_id, count in _counted_from_calls(conn, replace(f, since=start,
+                                                                   until=end)).items():
+            counts[version_id] = counts.get(version_id, 0) + count
+    return {version_id: count for version_id, count in counts.items() if count}
+
+
+def count_by_version(engine: Engine, f: CallFilter) -> list[tuple[str, int]]:
+    """How many calls of each model version match the filter, largest first."""
+    with engine.connect() as conn, conn.begin():
+        counts = _counts(conn, f)
+        names = dict(conn.execute(select(ModelVersion.id, ModelVersion.name)).all())
+    return sorted(((names[vid], n) for vid, n in counts.items()),
+                  key=lambda item: (-item[1], item[0]))
+
+
+SPLIT_BOUND = 20_000  # a search-only filter matching more: no per-version split unless asked
+
+
+@dataclass(frozen=True)
+class MatchCounts:
+    """How many calls match a Browse filter, and how many per model version (None when not
+    counted: a search alone matching more than the split bound)."""
+
+    total: int
+    per_version: list[tuple[str, int]] | None
+
+
+def browse_counts(engine: Engine, f: CallFilter, split_bound: int | None = SPLIT_BOUND
+                  ) -> MatchCounts:
+    """The Browse page's counts. A search with no other filter that matches more than
+    `split_bound` calls is counted in the full-text index alone (the split per version would
+    look up every match); every other filter is counted per version."""
+    if split_bound is not None and f.search.strip() and f == CallFilter(
+            search=f.search, advanced_search=f.advanced_search):
+        with engine.connect() as conn:
+            total = count_search_matches(conn, f.search, f.advanced_search)
+        if total is not None and total > split_bound:
+            return MatchCounts(total, None)
+    per_version = count_by_version(engine, f)
+    return MatchCounts(sum(n for _, n in per_version), per_version)
+
+
+def count_calls(engine: Engine, f: CallFilter | None = None) -> int:
+    """How many calls match the filter (every call without one)."""
+    with engine.connect() as conn, conn.begin():
+        return sum(_counts(conn, f or CallFilter()).values())
+
+
+def has_calls(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(Call.id).limit(1)).first() is not None
