@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
-from evalboard.cases.draft import CaseDraft
+from evalboard.cases.draft import CaseDraft, CaseError
 from evalboard.cases.promote import promote_call
 from evalboard.cases.repository import (
     CaseQuery,
@@ -148,8 +148,14 @@ def case_section(engine: Engine, case_id: int) -> None:
         set_active(engine, case_id, not view.active)
         st.rerun()
     if actions[2].button("Duplicate", key="duplicate_case"):
-        open_case(duplicate_case(engine, case_id, author=current_reviewer() or None))
-        st.rerun()
+        try:
+            copy = duplicate_case(engine, case_id, author=current_reviewer() or None)
+        except CaseError as exc:  # a case stored before today's rules: fix it, then copy it
+            st.error(f"This case cannot be copied as it is: {exc}. Fix it in the editor "
+                     "below and save, then duplicate it.")
+        else:
+            open_case(copy)
+            st.rerun()
 
     def save(suite: str, draft: CaseDraft) -> str:
         version = update_case(engine, case_id, draft, author=current_reviewer() or None)
