@@ -3,17 +3,13 @@ current judgement carries the label, each call once, out of the judged calls."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from evalboard.review.annotations import Judgement, annotate
 from evalboard.review.labels import USAGE_DEFINITION, label_usage
-from evalboard.ui.navigation import page_path
-from tests.conftest import add_calls, make_rows
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from tests.support.apptest import open_page
+from tests.support.calls import add_calls, make_rows
 
 
 @pytest.fixture
@@ -42,11 +38,7 @@ def test_a_call_counts_once_however_many_reviewers_labelled_it(reviewed):
 
 
 def _open(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["reviewer"] = "ann"
-    at.run()
-    if page != "home":
-        at.switch_page(page_path(page)).run()
+    at = open_page(None if page == "home" else page, timeout=60, reviewer="ann")
     assert not at.exception
     return at
 
@@ -70,3 +62,21 @@ def test_settings_counts_calls_as_home_does(reviewed):
     captions = [c.value for c in at.caption]
     assert "used on 1 call" in captions and "used on 2 calls" in captions
     assert captions.count("used on 0 calls") == 6
+
+
+def test_home_draws_each_label_in_its_settings_colour(reviewed):
+    import json
+
+    from evalboard.review.labels import list_labels, update_label
+
+    ids = {label.name: label.id for label in list_labels(reviewed)}
+    update_label(reviewed, ids["hallucination"], color="#123456")
+    at = _open("home")
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    (encoding,) = [spec["encoding"] for spec in specs
+                   if spec.get("encoding", {}).get("y", {}).get("field") == "label"]
+    scale = encoding["color"]["scale"]
+    colours = dict(zip(scale["domain"], scale["range"], strict=True))
+    assert colours["hallucination"] == "#123456"
+    wrong_format = next(label for label in list_labels(reviewed) if label.name == "wrong format")
+    assert colours["wrong format"] == wrong_format.color

@@ -18,6 +18,7 @@ from evalboard.runs.overview import VersionRun, failing_unreviewed_calls, latest
 from evalboard.store.calls_counts import count_calls
 from evalboard.store.calls_query import CallFilter
 from evalboard.store.models import utcnow
+from evalboard.ui.label_badges import UNSET_COLOUR, settings_label_colours
 from evalboard.ui.navigation import COMPARE, REVIEW
 from evalboard.ui.store import engine_for, store_url
 
@@ -93,9 +94,14 @@ def habit_charts() -> None:
         st.caption("No labels given yet.")
     else:
         st.caption(f"Each bar: the {USAGE_DEFINITION}.")
+        colours = settings_label_colours(store_url())
+        names = list(labels["label"])
         st.altair_chart(alt.Chart(labels).mark_bar().encode(
             y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),
-            x=alt.X("share of judged calls:Q", axis=alt.Axis(format="%")),
+            x=alt.X("share of judged calls:Q", axis=alt.Axis(format="%"),
+                    title="Share of judged calls"),
+            color=alt.Color("label:N", legend=None, scale=alt.Scale(
+                domain=names, range=[colours.get(name, UNSET_COLOUR) for name in names])),
             tooltip=["label:N", "calls:Q",
                      alt.Tooltip("share of judged calls:Q", format=".1%")]), width="stretch")
 

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from evalboard.review.labels import LabelView
+from evalboard.review.labels import LabelView, list_labels
+from evalboard.ui.store import engine_for
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 UNSET_COLOUR = "#868e96"
@@ -19,6 +20,13 @@ VERDICT_COLOURS = {"pass": "#2f9e44", "fail": "#e03131", "unsure": "#f59f00"}
 def safe_colour(color: str | None) -> str:
     """A label's colour as set in Settings, or the neutral grey when it is not #RRGGBB."""
     return color if color and _COLOUR.match(color) else UNSET_COLOUR
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def settings_label_colours(url: str) -> dict[str, str]:
+    """Each label's colour as set in Settings (archived labels too), by name."""
+    return {label.name: safe_colour(label.color)
+            for label in list_labels(engine_for(url), include_archived=True)}
 
 
 def readable_text_colour(background: str) -> str:

@@ -19,10 +19,9 @@ from evalboard.metrics.runs import pass_rates, pool_pass_rates, reference_scores
 from evalboard.metrics.targets import Target, list_targets, remove_target, set_target
 from evalboard.metrics.timeseries import calls_over_time, latency_over_time, pass_rate_over_time
 from evalboard.metrics.versions import metric_table
-from evalboard.review.labels import list_labels
 from evalboard.runs.results import latest_finished_run
 from evalboard.ui.auth_gate import may
-from evalboard.ui.label_badges import VERDICT_COLOURS, safe_colour
+from evalboard.ui.label_badges import VERDICT_COLOURS, settings_label_colours
 from evalboard.ui.metric_charts import Series, browse_link, time_chart, version_chart
 from evalboard.ui.navigation import RUNS
 from evalboard.ui.store import clear_cached_reads, engine_for, store_url
@@ -47,12 +46,6 @@ def _axis(url: str, versions: tuple[str, ...]) -> list[str]:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def _label_colours(url: str) -> dict[str, str]:
-    return {label.name: safe_colour(label.color)
-            for label in list_labels(engine_for(url), include_archived=True)}
-
-
-@st.cache_data(ttl=TTL, show_spinner=False)
 def _case_version_mixes(url: str, versions: tuple[str, ...], suite: str | None
                         ) -> list[CaseVersionMix]:
     return case_version_mixes(engine_for(url), suite=suite, versions=list(versions) or None)
@@ -61,7 +54,7 @@ def _case_version_mixes(url: str, versions: tuple[str, ...], suite: str | None
 def label_series(values: pd.Series, title: str) -> Series:
     """Colour each label as set in Settings; a case label with no review label of that name
     gets a spare colour."""
-    known = _label_colours(store_url())
+    known = settings_label_colours(store_url())
     names = list(dict.fromkeys(values.dropna()))
     spare = iter(SPARE_COLOURS * (len(names) // len(SPARE_COLOURS) + 1))
     return Series("label", title, {name: known.get(name) or next(spare) for name in names})
