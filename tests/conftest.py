@@ -1,5 +1,6 @@
-"""Shared fixtures: a fresh SQLite store file per test (a PostgreSQL database with
-$EVALBOARD_TEST_PG_URL, see tests/pg_server.py), and the clock of the session.
+"""Shared fixtures: a fresh store per test (a SQLite file; a PostgreSQL database with
+$EVALBOARD_TEST_PG_URL, see tests/pg_server.py), and the clock of the session. Helpers that
+tests import live in tests/support/ (calls, marks, stores, AppTest).
 
 `pytest --now 2027-01-01T00:00` (or $EVALBOARD_TEST_NOW) runs the whole session as if it were
 then: evalboard.clock is anchored there, in this process and, through $EVALBOARD_NOW, in every
@@ -11,27 +12,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 import pytest
 from sqlalchemy import Engine
 
 from evalboard import clock
 from evalboard.store import open_store
-from evalboard.store.ids import IdPool
-from evalboard.store.records import normalize_call
-from evalboard.store.writes import WriteSummary, write_calls
-from tests.pg_server import SERVER_ENV, fresh_database
-
-T0 = datetime(2026, 11, 1, 9, 0, 0)
-
-
-# Tests of SQLite specifics (PRAGMAs, EXPLAIN QUERY PLAN, raw SQL with ? placeholders) skip when
-# the suite runs against PostgreSQL.
-sqlite_only = pytest.mark.skipif(bool(os.environ.get("EVALBOARD_TEST_PG_URL")),
-                                 reason="checks a SQLite specific")
-
+from tests.pg_server import SERVER_ENV
+from tests.support.stores import StoreTemplate, fresh_store, store_template
 
 TEST_NOW_ENV = "EVALBOARD_TEST_NOW"
 
@@ -77,42 +66,35 @@ def _clock_mark(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
         yield
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreTemplate]:
+    """A store migrated once per session (per xdist worker) that `engine` stores copy."""
+    with store_template(os.environ.get(SERVER_ENV), tmp_path_factory.mktemp("template")) as made:
+        yield made
+
+
 @pytest.fixture
-def db_url(tmp_path, monkeypatch) -> Iterator[str]:
-    """A fresh store per test: a SQLite file, or with $EVALBOARD_TEST_PG_URL (a PostgreSQL
-    server URL) a new database on that server, dropped afterwards."""
-    server = os.environ.get(SERVER_ENV)
-    if not server:
-        url = f"sqlite:///{tmp_path / 'evalboard.db'}"
-        monkeypatch.setenv("EVALBOARD_DB_URL", url)
-        yield url
-        return
-    with fresh_database(server) as url:
+def db_url(request: pytest.FixtureRequest, tmp_path, monkeypatch) -> Iterator[str]:
+    """A store of the test's own, also in $EVALBOARD_DB_URL: a SQLite file, or with
+    $EVALBOARD_TEST_PG_URL (a PostgreSQL server URL) a database on that server, dropped after.
+
+    A test that asks for db_url alone gets a new, empty store (for tests of what migrating or
+    connecting to a new store does); a test that also uses `engine` gets a copy of the migrated
+    template, the same store as a freshly migrated one, without migrating it again.
+    """
+    template = (request.getfixturevalue("migrated_template")
+                if "engine" in request.fixturenames else None)
+    with fresh_store(os.environ.get(SERVER_ENV), tmp_path, template) as url:
         monkeypatch.setenv("EVALBOARD_DB_URL", url)
         yield url
 
 
 @pytest.fixture
 def engine(db_url) -> Iterator[Engine]:
+    """The test's store, migrated to head."""
     engine = open_store(db_url)
     yield engine
     engine.dispose()
-
-
-def add_calls(engine: Engine, rows: list[dict[str, Any]]) -> WriteSummary:
-    """Write call fields (as `log_call` takes them) straight to the store."""
-    normalized = [normalize_call(**{"input": "", **row}) for row in rows]
-    return write_calls(engine, normalized, IdPool(engine))
-
-
-def make_rows(count: int, start: datetime = T0, step: timedelta = timedelta(minutes=1),
-              **fields: Any) -> list[dict[str, Any]]:
-    """`count` distinct calls, one per `step`, oldest first."""
-    return [
-        {"input": f"prompt number {i}", "output": f"answer number {i}",
-         "created_at": start + i * step, **fields}
-        for i in range(count)
-    ]
 
 
 @pytest.fixture

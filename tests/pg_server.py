@@ -4,7 +4,8 @@
 port, no Unix socket in the shared folder) and yields its URL; it stops the server and removes
 the folder afterwards. As root it runs the server as the `postgres` OS user (PostgreSQL refuses
 root). `$EVALBOARD_TEST_PG_URL` names an already running server instead: CI starts one with
-`python -m tests.pg_server start` (see `main`).
+`python -m tests.pg_server start` (see `main`). `fresh_database(server, template=...)` copies
+a database migrated once (tests/support/stores.py) instead of creating an empty one.
 """
 
 from __future__ import annotations
@@ -108,14 +109,18 @@ def running_server() -> Iterator[str]:
 
 
 @contextmanager
-def fresh_database(server_url: str) -> Iterator[str]:
-    """Create an empty database `evalboard_test_<uuid>` on the server, yield its URL, drop it
-    (closing whatever connections the test left open)."""
+def fresh_database(server_url: str, template: str | None = None) -> Iterator[str]:
+    """Create a database `evalboard_test_<uuid>` on the server, yield its URL, drop it
+    (closing whatever connections the test left open).
+
+    It is empty, or with `template` (a database on that server nobody is connected to) a copy
+    of that database made by `CREATE DATABASE … TEMPLATE`."""
     name = f"evalboard_test_{uuid.uuid4().hex}"
+    copy_of = f' TEMPLATE "{template}"' if template else ""
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"{copy_of}'))
         try:
             yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
         finally:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from evalboard.access.permissions import (
     AccessError,
@@ -22,9 +20,8 @@ from evalboard.access.permissions import (
 )
 from evalboard.review.annotations import current_judgement
 from evalboard.ui.navigation import page_path
-from tests.conftest import add_calls
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from tests.support.apptest import submit_sign_in, with_accounts
+from tests.support.calls import add_calls
 
 
 def test_passwords_are_salted_scrypt_hashes():
@@ -55,28 +52,14 @@ def test_accounts_roles_and_disabling(engine, monkeypatch):
                                                                     "reviewer")
 
 
-def _app(monkeypatch) -> AppTest:
-    monkeypatch.setenv("EVALBOARD_AUTH", "local")
-    return AppTest.from_file(APP, default_timeout=60)
-
-
-def _sign_in(at: AppTest, username: str, password: str) -> AppTest:
-    at.run()
-    fields = {t.label: t for t in at.text_input}
-    fields["Username"].input(username)
-    fields["Password"].input(password)
-    next(b for b in at.button if b.label == "Sign in").click()
-    return at.run()
-
-
 def test_nothing_is_reachable_without_signing_in(engine, monkeypatch):
     add_calls(engine, [{"input": "secret prompt", "output": "secret answer"}])
-    at = _app(monkeypatch).run()
+    at = with_accounts(monkeypatch).run()
     assert at.title[0].value == "Sign in to evalboard"
     shown = " ".join(str(e.value) for e in [*at.markdown, *at.caption])
     assert "secret" not in shown and not at.dataframe
     add_user(engine, "ann", "long enough", "reviewer")
-    at = _sign_in(_app(monkeypatch), "ann", "not it")
+    at = submit_sign_in(with_accounts(monkeypatch).run(), "ann", "not it")
     assert any("Wrong username or password" in e.value for e in at.error)
 
 
@@ -84,7 +67,7 @@ def test_roles_decide_what_a_person_may_do(engine, monkeypatch):
     add_calls(engine, [{"input": "q", "output": "a"}])
     add_user(engine, "vera", "long enough", "viewer")
     add_user(engine, "ann", "long enough", "reviewer")
-    at = _sign_in(_app(monkeypatch), "vera", "long enough")
+    at = submit_sign_in(with_accounts(monkeypatch).run(), "vera", "long enough")
     assert not at.exception and at.title[0].value == "evalboard"
     at.switch_page(page_path("review")).run()
     assert any("cannot review calls" in w.value for w in at.warning)
@@ -93,7 +76,7 @@ def test_roles_decide_what_a_person_may_do(engine, monkeypatch):
     at.switch_page(page_path("settings")).run()
     assert any("cannot change labels" in w.value for w in at.warning)
 
-    at = _sign_in(_app(monkeypatch), "ann", "long enough")
+    at = submit_sign_in(with_accounts(monkeypatch).run(), "ann", "long enough")
     at.switch_page(page_path("browse")).run()
     at.query_params["bulk"] = "true"
     at.run()

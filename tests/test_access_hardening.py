@@ -35,11 +35,11 @@ from evalboard.config import RedactingFilter
 from evalboard.ui import store as ui_store
 from evalboard.ui.navigation import PAGES, page_path
 from evalboard.ui.server_guard import COOKIE_NAME, SESSION_ENDPOINT, SESSION_HEADER
-from tests.conftest import add_calls
 from tests.support.app_server import CHROMIUM, CHROMIUM_ARGS, running_app
+from tests.support.apptest import open_page, submit_sign_in, with_accounts
+from tests.support.calls import add_calls
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
 T0 = datetime(2026, 12, 1, 9, 0, 0)
 PASSWORD = "long enough"
 
@@ -52,19 +52,6 @@ def frozen_clock() -> Iterator[None]:
 
 def _advance(seconds: float) -> None:
     clock.set_now(clock.now() + timedelta(seconds=seconds), ticking=False)
-
-
-def _app(monkeypatch) -> AppTest:
-    monkeypatch.setenv("EVALBOARD_AUTH", "local")
-    return AppTest.from_file(APP, default_timeout=60)
-
-
-def _submit(at: AppTest, username: str, password: str) -> AppTest:
-    fields = {t.label: t for t in at.text_input}
-    fields["Username"].input(username)
-    fields["Password"].input(password)
-    next(b for b in at.button if b.label == "Sign in").click()
-    return at.run()
 
 
 def _texts(node) -> Iterator[str]:
@@ -155,14 +142,15 @@ def test_a_throttled_attempt_is_refused_even_with_the_right_password(engine, fro
 
 def test_the_sign_in_form_is_throttled_across_sessions(engine, monkeypatch, frozen_clock):
     add_user(engine, "ann", PASSWORD, "reviewer")
-    first = _app(monkeypatch).run()
+    first = with_accounts(monkeypatch).run()
     for _ in range(5):
-        _submit(first, "ann", "wrong password")
+        submit_sign_in(first, "ann", "wrong password")
         assert any("Wrong username or password" in e.value for e in first.error)
-    second = _submit(_app(monkeypatch).run(), "ann", PASSWORD)  # another browser session
+    second = with_accounts(monkeypatch).run()  # another browser session
+    second = submit_sign_in(second, "ann", PASSWORD)
     assert any("Too many failed sign-ins. Try again in 1 s." in e.value for e in second.error)
     _advance(1)
-    second = _submit(second, "ann", PASSWORD)
+    second = submit_sign_in(second, "ann", PASSWORD)
     assert second.title[0].value == "Welcome to evalboard"  # signed in (an empty store)
 
 
@@ -192,7 +180,7 @@ def test_a_wrong_password_takes_as_long_for_an_unknown_name(engine):
 def test_a_disabled_account_is_signed_out_at_its_next_rerun(engine, monkeypatch):
     add_calls(engine, [{"input": "q", "output": "a"}])
     add_user(engine, "ann", PASSWORD, "reviewer")
-    at = _submit(_app(monkeypatch).run(), "ann", PASSWORD)
+    at = submit_sign_in(with_accounts(monkeypatch).run(), "ann", PASSWORD)
     assert at.title[0].value == "evalboard"
     disable_user(engine, "ann")
     at.run()
@@ -205,7 +193,7 @@ def test_a_disabled_account_is_signed_out_at_its_next_rerun(engine, monkeypatch)
 def test_a_new_role_applies_at_the_next_rerun(engine, monkeypatch):
     add_calls(engine, [{"input": "q", "output": "a"}])
     add_user(engine, "ann", PASSWORD, "reviewer")
-    at = _submit(_app(monkeypatch).run(), "ann", PASSWORD)
+    at = submit_sign_in(with_accounts(monkeypatch).run(), "ann", PASSWORD)
     at.switch_page(page_path("review")).run()
     assert any("Start a review session" in s.value for s in at.subheader)
     add_user(engine, "ann", None, "viewer")  # role only, password kept
@@ -219,12 +207,12 @@ def test_a_deep_link_opens_its_page_and_query_after_signing_in(engine, monkeypat
     """AppTest keeps the requested page by itself; the browser test below pins the defect."""
     add_calls(engine, [{"input": "q", "output": "a"}])
     add_user(engine, "ann", PASSWORD, "reviewer")
-    at = _app(monkeypatch)
+    at = with_accounts(monkeypatch)
     at.switch_page(page_path("browse"))
     at.query_params["bulk"] = "true"
     at.run()
     assert at.title[0].value == "Sign in to evalboard"
-    at = _submit(at, "ann", PASSWORD)
+    at = submit_sign_in(at, "ann", PASSWORD)
     assert at.title[0].value == "Browse calls"
     assert [t for t in at.toggle if t.label == "Bulk label"]
     assert at.query_params["bulk"] == "true"
@@ -256,11 +244,11 @@ def test_a_reload_with_the_cookie_stays_signed_in_and_sign_out_ends_it(engine, m
     add_user(engine, "ann", PASSWORD, "reviewer")
     token = issue_token(engine, signing_key(engine), "ann")
     monkeypatch.setattr("evalboard.ui.auth_gate.request_cookie", lambda: token)
-    at = _app(monkeypatch).run()  # a new session: no password asked
+    at = with_accounts(monkeypatch).run()  # a new session: no password asked
     assert at.title[0].value == "evalboard"
     next(b for b in at.button if b.label == "Sign out").click().run()
     assert at.title[0].value == "Sign in to evalboard"
-    assert _app(monkeypatch).run().title[0].value == "Sign in to evalboard"  # revoked
+    assert with_accounts(monkeypatch).run().title[0].value == "Sign in to evalboard"  # revoked
 
 
 def _request(url: str, method: str = "GET", data: bytes | None = None,
@@ -342,7 +330,7 @@ def test_the_store_password_is_in_no_page_cache_key_or_log(engine, monkeypatch, 
     ui_store.engine_for.clear()
     caplog.set_level(logging.INFO)
     try:
-        at = AppTest.from_file(APP, default_timeout=60).run()  # empty store: first-run screen
+        at = open_page(timeout=60)  # empty store: first-run screen
         shown = "\n".join(_texts(at._tree))
         assert "Welcome to evalboard" in shown and "ann:***@127.0.0.1:1" in shown
         add_calls(engine, [{"input": "q", "output": "a"}])

@@ -24,7 +24,7 @@ from evalboard.review.agreement_query import agreement_report, disagreements
 from evalboard.review.annotations import rebuild_current_flags
 from evalboard.store.models import Call
 from evalboard.store.review_models import Annotation, Label
-from tests.conftest import T0, add_calls, make_rows
+from tests.support.calls import T0, add_calls, make_rows
 
 N = None
 

@@ -15,12 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, select
-from streamlit.testing.v1 import AppTest
 
 from evalboard import clock
 from evalboard.demo.builder import DEMO_DAYS, load_demo
@@ -35,9 +33,10 @@ from evalboard.store.models import Call, ModelVersion
 from evalboard.store.review_models import Annotation
 from evalboard.ui.metrics_view import PERIODS, scope_for
 from tests.demo_facts import demo_content
-from tests.pg_server import SERVER_ENV, fresh_database
+from tests.pg_server import SERVER_ENV
+from tests.support.apptest import open_page
+from tests.support.stores import fresh_store
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 DATES = {
     "month-start": datetime(2026, 12, 1, 18, 0),  # Home's test failed then (v4: 0 regressions)
     "year-start": datetime(2027, 1, 1, 0, 0),
@@ -76,19 +75,8 @@ class Demo:
 
 
 @contextmanager
-def _store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A SQLite file, or a fresh database on $EVALBOARD_TEST_PG_URL's server."""
-    server = os.environ.get(SERVER_ENV)
-    if not server:
-        yield f"sqlite:///{tmp_path_factory.mktemp('any_date') / 'evalboard.db'}"
-        return
-    with fresh_database(server) as url:
-        yield url
-
-
-@contextmanager
 def _demo_at(at: datetime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    with _store_url(tmp_path_factory) as url:
+    with fresh_store(os.environ.get(SERVER_ENV), tmp_path_factory.mktemp("any_date")) as url:
         engine = open_store(url)
         try:
             with clock.fixed(at):
@@ -156,7 +144,7 @@ def test_home_glance_runs_and_attention(demo: Demo) -> None:
     streak = _streak({at.date() for _, _, at in judged}, demo.at.date())
     assert streak > 0  # the demo reviewers judged up to its last day
 
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = open_page(timeout=60)
     assert not at.exception and not at.error
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Calls logged today (UTC)"] == f"{sum(t >= today for _, t, _, _ in calls):,}"

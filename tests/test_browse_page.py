@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from evalboard.ui.navigation import page_path
-from tests.conftest import T0, add_calls, make_rows, sqlite_only
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from tests.support.apptest import open_page
+from tests.support.calls import T0, add_calls, make_rows
+from tests.support.marks import sqlite_only
 
 
 @pytest.fixture
 def app(engine):
     def run(**params) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=30)
-        for key, value in params.items():
-            at.query_params[key] = value
-        at.run()
-        return at.switch_page(page_path("browse")).run()
+        return open_page("browse", **params)
 
     return run
 

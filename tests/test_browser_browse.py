@@ -8,8 +8,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.conftest import T0, add_calls, make_rows
 from tests.support.app_server import CHROMIUM, running_app
+from tests.support.calls import T0, add_calls, make_rows
 
 pytestmark = [
     pytest.mark.browser,

@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 from evalboard.ui.metric_charts import NO_DATA, short_version_names
-from tests.conftest import T0, add_calls
 from tests.support.app_server import CHROMIUM, running_app
+from tests.support.calls import T0, add_calls
 from tests.support.metric_stores import order_versions
 
 pytestmark = [

@@ -18,8 +18,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from evalboard.store.review_models import Annotation, ReviewItem, ReviewSession
-from tests.conftest import add_calls, make_rows
 from tests.support.app_server import CHROMIUM, running_app
+from tests.support.calls import add_calls, make_rows
 
 pytestmark = [
     pytest.mark.browser,

@@ -22,7 +22,7 @@ from evalboard.cases.repository import (
 )
 from evalboard.checks import CheckSpec
 from evalboard.review.annotations import Judgement, annotate
-from tests.conftest import add_calls
+from tests.support.calls import add_calls
 
 CAESAR = "Who was Julius Caesar?"
 ONE_LINERS = """\

@@ -51,7 +51,7 @@ from evalboard.runs.runner import run_suite
 from evalboard.runs.stats import bootstrap_mean_delta_ci, mcnemar_exact
 from evalboard.store import open_store
 from evalboard.testing import SuiteCase, assert_case_passes, suite_cases
-from tests.conftest import add_calls
+from tests.support.calls import add_calls
 
 SUITE = "gate-suite"
 CRASH = None  # an output of None below: the callable raises instead

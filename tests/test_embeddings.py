@@ -30,7 +30,8 @@ from evalboard.store.models import Call
 from evalboard.store.records import normalize_call
 from evalboard.store.review_models import CallEmbedding
 from evalboard.store.writes import write_calls
-from tests.conftest import add_calls, make_rows, sqlite_only
+from tests.support.calls import add_calls, make_rows
+from tests.support.marks import sqlite_only
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is imported: any download would fail
 

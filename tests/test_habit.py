@@ -10,7 +10,7 @@ from evalboard.review.annotations import Judgement, annotate, undo_last
 from evalboard.review.habit import coverage_per_day, review_streak, reviewed_per_day
 from evalboard.store.engine import write_connection
 from evalboard.store.review_models import Annotation
-from tests.conftest import add_calls, make_rows
+from tests.support.calls import add_calls, make_rows
 
 TODAY = date(2026, 11, 20)
 

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from streamlit.testing.v1 import AppTest
-
 from evalboard.demo.builder import load_demo
 from evalboard.runs.compare import compare
 from evalboard.runs.overview import failing_unreviewed_calls, latest_runs_by_version
 from evalboard.runs.results import run_summary
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from tests.support.apptest import open_page
 
 
 def test_home_shows_the_glance_runs_and_attention(engine):
@@ -19,7 +14,7 @@ def test_home_shows_the_glance_runs_and_attention(engine):
     runs = latest_runs_by_version(engine)
     assert [r.model_version for r in runs][:2] == ["Llama-3.1-8B-Instruct", "support-bot-v1"]
     assert runs[0].regressions is None and runs[1].regressions is not None
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = open_page(timeout=60)
     assert not at.exception and not at.error
     metrics = {m.label: m.value for m in at.metric}
     assert set(metrics) >= {"Calls logged today (UTC)", "Calls in the last 7 days",

@@ -49,7 +49,8 @@ from evalboard.metrics.timeseries import latency_over_time_query
 from evalboard.review.annotations import Judgement, annotate, undo_last
 from evalboard.store.case_models import Suite
 from evalboard.store.models import Call, ModelVersion
-from tests.conftest import add_calls, sqlite_only
+from tests.support.calls import add_calls
+from tests.support.marks import sqlite_only
 from tests.support.metric_stores import add_case_version, add_run, add_suite, order_versions
 from tests.support.query_plans import query_plan, reads_table_rows
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,19 +15,13 @@ from evalboard.review.annotations import Judgement, annotate
 from evalboard.review.labels import list_labels, update_label
 from evalboard.store.models import Call
 from evalboard.ui.label_badges import VERDICT_COLOURS
-from evalboard.ui.navigation import page_path
-from tests.conftest import T0, add_calls
+from tests.support.apptest import open_page
+from tests.support.calls import T0, add_calls
 from tests.support.metric_stores import add_case_version, add_run, add_suite, order_versions
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 def _page(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    return at.switch_page(page_path("metrics")).run()
+    return open_page("metrics", timeout=90, **params)
 
 
 def test_metrics_page_charts_every_section_and_the_core_targets(engine):

@@ -10,7 +10,7 @@ from evalboard.store import migrate
 from evalboard.store.engine import make_engine
 from evalboard.store.schema import Base
 from evalboard.store.schema_extras import is_managed_by_migrations_only
-from tests.conftest import sqlite_only
+from tests.support.marks import sqlite_only
 
 
 def _include(obj, name, type_, reflected, compare_to):  # same rule as migrations/env.py
@@ -64,7 +64,7 @@ def test_sqlite_connections_are_tuned(engine):
 
 
 def test_full_text_search_survives_a_round_trip_of_every_revision(tmp_path):
-    from tests.conftest import add_calls
+    from tests.support.calls import add_calls
 
     engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
     migrate.upgrade(engine, "0001")

@@ -9,7 +9,7 @@ from evalboard.checks import CheckSpec
 from evalboard.runs.compare import compare
 from evalboard.runs.results import case_results
 from evalboard.runs.runner import run_suite
-from tests.conftest import T0, add_calls
+from tests.support.calls import T0, add_calls
 
 HELLO = CheckSpec("icontains", {"value": "hello"})
 

@@ -47,7 +47,8 @@ from evalboard.store import migrate, open_store
 from evalboard.store.calls_query import CallFilter
 from evalboard.store.models import Call
 from evalboard.store.review_models import Annotation
-from tests.conftest import T0, add_calls, make_rows, sqlite_only
+from tests.support.calls import T0, add_calls, make_rows
+from tests.support.marks import sqlite_only
 
 FAIL_HALLUCINATION = Judgement("fail", ("hallucination",), note="invented a feature")
 

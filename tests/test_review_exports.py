@@ -32,7 +32,7 @@ from evalboard.review.exports import (
     write_sft_jsonl,
 )
 from evalboard.store.calls_query import CallFilter, iter_calls
-from tests.conftest import T0, add_calls
+from tests.support.calls import T0, add_calls
 
 EVALBOARD = shutil.which("evalboard")
 

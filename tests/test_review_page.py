@@ -6,8 +6,6 @@ effect is read back from the database, not from the page.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,9 +14,9 @@ from streamlit.testing.v1 import AppTest
 from evalboard.review.labels import list_labels
 from evalboard.store.review_models import Annotation, ReviewItem, ReviewSession
 from evalboard.ui.navigation import page_path
-from tests.conftest import add_calls, make_rows
+from tests.support import apptest
+from tests.support.calls import add_calls, make_rows
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 REVIEW = page_path("review")
 BROWSE = page_path("browse")
 
@@ -27,13 +25,7 @@ BROWSE = page_path("browse")
 
 def open_page(page: str = REVIEW, reviewer: str | None = "ann", **params: str) -> AppTest:
     """A fresh browser session: the app with these query parameters, switched to `page`."""
-    at = AppTest.from_file(APP, default_timeout=30)
-    if reviewer is not None:
-        at.query_params["reviewer"] = reviewer
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(page).run()
+    at = apptest.open_page(page, reviewer=reviewer, **params)
     assert not at.exception
     return at
 

@@ -32,7 +32,7 @@ from evalboard.runs.results import case_results, run_summary
 from evalboard.runs.runner import RunError, Selection, run_suite
 from evalboard.store.models import Call
 from evalboard.store.run_models import CaseResult, CheckResultRow, EvalRun
-from tests.conftest import T0, add_calls
+from tests.support.calls import T0, add_calls
 from tests.tiny_models import WORDS, build_tokenizer, save_tiny_gpt2
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is imported: any download would fail

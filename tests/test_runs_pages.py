@@ -32,9 +32,9 @@ from evalboard.runs.runner import run_suite
 from evalboard.runs.stats import mcnemar_exact
 from evalboard.store.run_models import EvalRun
 from evalboard.ui.navigation import page_path
-from tests.conftest import add_calls
+from tests.support.apptest import open_page
+from tests.support.calls import add_calls
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 SUITE = "page-suite"
 CRASH = None
 
@@ -102,14 +102,6 @@ def two_runs(suite: Engine) -> tuple[int, int]:
     second = run_suite(suite, SUITE, "v2", CallableGenerator(candidate_model))
     add_calls(suite, [{"input": "hi", "output": "hello", "model_version": "v3-no-run"}])
     return first.run_id, second.run_id
-
-
-def open_page(page: str, **params: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    return at.switch_page(page).run()
 
 
 def runs_page(**params: str) -> AppTest:

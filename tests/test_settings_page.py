@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,18 +11,15 @@ from evalboard.review.annotations import Judgement, annotate, call_history
 from evalboard.review.guidelines import get_guidelines
 from evalboard.store.review_models import Label
 from evalboard.ui.navigation import page_path
-from tests.conftest import add_calls, make_rows
+from tests.support import apptest
+from tests.support.calls import add_calls, make_rows
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 SETTINGS = page_path("settings")
 REVIEW = page_path("review")
 
 
 def open_page(page: str = SETTINGS, reviewer: str = "ann") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.query_params["reviewer"] = reviewer
-    at.run()
-    at.switch_page(page).run()
+    at = apptest.open_page(page, reviewer=reviewer)
     assert not at.exception
     return at
 

@@ -15,7 +15,7 @@ from evalboard.cli.main import main as cli_main
 from evalboard.errors import EvalboardError
 from evalboard.store import NewerStoreError, StoreBehindError, migrate, open_store
 from evalboard.store.engine import make_engine
-from tests.conftest import add_calls
+from tests.support.calls import add_calls
 
 FUTURE = "9999_from_a_newer_evalboard"
 OLD = "0001"

@@ -9,7 +9,7 @@ from evalboard.review.annotations import current_judgements
 from evalboard.review.sampling import SessionSpec, pick_calls
 from evalboard.review.suggestions import check_suggestions
 from evalboard.runs.runner import run_suite
-from tests.conftest import add_calls
+from tests.support.calls import add_calls
 
 
 def test_replayed_failures_suggest_labels_and_come_first(engine):
