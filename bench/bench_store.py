@@ -6,8 +6,8 @@ Run from the repository root:
 
 It builds (or reuses) a store of N calls, then measures keyset pages, full-text search
 pages, counts per model version, batched logging and importing, each next to raw sqlite3
-doing the equivalent work on the same file and schema. It also times proposed fixes for the
-misses (as raw SQL). It prints the EXPLAIN QUERY PLAN of every read query and the tables,
+doing the equivalent work on the same file and schema. It prints the EXPLAIN QUERY PLAN of
+every read query and the tables,
 and writes everything to bench/results/store.json. See bench/README.md.
 """
 
@@ -190,17 +190,6 @@ def throughput_result(name: str, ours: float, raw: float, target: Target) -> Res
     )
 
 
-def proposal_result(name: str, current: Timing, proposed: Timing, target: Target) -> Result:
-    """A proposed fix next to what runs today; `ratio` is the speed-up."""
-    return Result(
-        name,
-        str(current),
-        str(proposed),
-        current.median_ms / proposed.median_ms,
-        target.describe(),
-        target.verdict(proposed.median_ms, None),
-        {"current": asdict(current), "proposed": asdict(proposed)},
-    )
 
 
 # --------------------------------------------------------------------------- SQL helpers
@@ -389,20 +378,6 @@ VERSION_PAGE_AFTER_SQL = (
 )
 FTS_IDS = "(SELECT rowid FROM calls_fts WHERE calls_fts MATCH ?)"
 SEARCH_PAGE_SQL = PAGE_COLUMNS + "WHERE c.id IN " + FTS_IDS + NEWEST_PAGE
-# Proposed plans for many matches. "+ 0" keeps SQLite from driving the query by the FTS id
-# list: it walks the created_at index newest first and stops after one page, testing each id
-# against the list (built once, O(matches)) or, for very common words, asking FTS per row.
-SEARCH_PAGE_BY_TIME_SQL = PAGE_COLUMNS + "WHERE c.id + 0 IN " + FTS_IDS + NEWEST_PAGE
-SEARCH_PAGE_PROBING_SQL = (
-    PAGE_COLUMNS
-    + "WHERE EXISTS (SELECT 1 FROM calls_fts WHERE calls_fts MATCH ? AND calls_fts.rowid = c.id)"
-    + NEWEST_PAGE
-)
-FEW_MATCHES = 2000  # below: today's plan (sort the matches); above: walk the created_at index
-VERY_COMMON_SHARE = 0.10  # from this share of all calls on: ask FTS per row instead of a list
-MATCHES_UP_TO_SQL = (
-    "SELECT count(*) FROM (SELECT rowid FROM calls_fts WHERE calls_fts MATCH ? LIMIT ?)"
-)
 FTS_TERMS_SQL = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS temp.calls_fts_terms "
     "USING fts5vocab(main, calls_fts, 'row')"
@@ -623,54 +598,15 @@ def run_reads(path: Path) -> tuple[list[Result], dict[str, Any], dict[str, Timin
     return results, bench.plans, breakdown
 
 
-# --------------------------------------------------------------------------- proposed fixes
+# ----------------------------------------------------------------- the importer's id check
 
 
-def search_plan(conn: sqlite3.Connection, fts_query: str, calls: int) -> tuple[str, str]:
-    """Proposed: count matches up to a bound (cheap: FTS only), then pick the plan that fits."""
-    very_common = int(calls * VERY_COMMON_SHARE)
-    matches = conn.execute(MATCHES_UP_TO_SQL, (fts_query, very_common)).fetchone()[0]
-    if matches < FEW_MATCHES:
-        return "today's plan", SEARCH_PAGE_SQL
-    if matches < very_common:
-        return "`c.id + 0 IN`", SEARCH_PAGE_BY_TIME_SQL
-    return "`EXISTS (... rowid = c.id)`", SEARCH_PAGE_PROBING_SQL
 
 
-def search_page_adaptive(conn: sqlite3.Connection, fts_query: str, calls: int) -> list[Any]:
-    _, sql = search_plan(conn, fts_query, calls)
-    return conn.execute(sql, (fts_query, PAGE_SIZE + 1)).fetchall()
 
 
-def search_proposal(
-    conn: sqlite3.Connection, word: str, calls: int, plans: dict[str, Any]
-) -> Result:
-    query = escape_fts(word)
-    today = (SEARCH_PAGE_SQL, (query, PAGE_SIZE + 1))
-    label, sql = search_plan(conn, query, calls)
-    name = f"search page 1 '{word}': bounded match count, then {label}"
-    plans[name] = plan_record(conn, today, (sql, today[1]))
-
-    def run_today() -> list[Any]:
-        return conn.execute(*today).fetchall()
-
-    def run_proposed() -> list[Any]:
-        return search_page_adaptive(conn, query, calls)
-
-    same = page_ids(run_today()) == page_ids(run_proposed())
-    current, proposed = timeit(run_today, run_proposed)
-    result = proposal_result(name, current, proposed, Target("max_ms", 50))
-    result.verdict += "" if same else " (answers differ!)"
-    return result
 
 
-def external_id_keys(conn: sqlite3.Connection, count: int = 400) -> list[tuple[str, str]]:
-    """Half present, half new (source, external_id) keys: one chunk of the importer's check."""
-    present = conn.execute(
-        "SELECT source, external_id FROM calls WHERE external_id IS NOT NULL LIMIT ?",
-        (count // 2,),
-    ).fetchall()
-    return sorted(present + [("import", f"new-{i}") for i in range(count - len(present))])
 
 
 def external_id_statements(keys: list[tuple[str, str]]) -> tuple[Statement, Statement]:
@@ -692,24 +628,8 @@ def external_id_statements(keys: list[tuple[str, str]]) -> tuple[Statement, Stat
     return current, proposed
 
 
-def external_id_proposal(conn: sqlite3.Connection, plans: dict[str, Any]) -> Result:
-    current_sql, proposed_sql = external_id_statements(external_id_keys(conn))
-    name = "import: which of 400 external ids exist (per 400-row chunk)"
-    plans[name] = plan_record(conn, current_sql, proposed_sql)
-    current, proposed = timeit(
-        lambda: conn.execute(*current_sql).fetchall(),
-        lambda: conn.execute(*proposed_sql).fetchall(),
-    )
-    return proposal_result(name, current, proposed, Target("info"))
 
 
-def run_proposals(path: Path) -> tuple[list[Result], dict[str, Any]]:
-    plans: dict[str, Any] = {}
-    with closing(raw_connect(path)) as conn:
-        data = Dataset.of(conn)
-        results = [search_proposal(conn, word, data.calls, plans) for word, _ in search_words(data)]
-        results.append(external_id_proposal(conn, plans))
-    return results, plans
 
 
 # --------------------------------------------------------------------------- writes
@@ -890,14 +810,6 @@ def run_writes(path: Path, count: int, plans: dict[str, Any]) -> list[Result]:
 # --------------------------------------------------------------------------- report
 
 TABLE_HEADER = ("operation", "evalboard", "raw sqlite3", "ratio eb/raw", "target", "verdict")
-PROPOSAL_HEADER = (
-    "proposed fix (raw sqlite3)",
-    "today",
-    "proposed",
-    "speed-up",
-    "target",
-    "verdict",
-)
 
 
 def format_table(results: list[Result], header: tuple[str, ...] = TABLE_HEADER) -> str:
@@ -985,16 +897,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("measuring reads ...", flush=True)
     reads, plans, breakdown = run_reads(path)
     print(format_plans(plans), format_breakdown(breakdown), sep="\n\n", end="\n\n")
-    print("measuring proposed fixes, then writes (into copies of the store) ...", flush=True)
-    proposals, extra_plans = run_proposals(path)
+    print("measuring writes (into copies of the store) ...", flush=True)
+    extra_plans: dict[str, Any] = {}
     writes = run_writes(path, args.write_calls, extra_plans)
     print(format_plans(extra_plans), end="\n\n")
-    print(format_table(reads + writes), format_table(proposals, PROPOSAL_HEADER), sep="\n\n")
+    print(format_table(reads + writes))
     save(
         {
             "environment": env,
             "results": [asdict(r) for r in reads + writes],
-            "proposals": [asdict(r) for r in proposals],
             "list_calls_breakdown": {step: asdict(t) for step, t in breakdown.items()},
             "plans": {**plans, **extra_plans},
         }
