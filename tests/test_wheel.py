@@ -4,7 +4,7 @@ The wheel is built from a copy of the package (no `build/` left in the checkout)
 --no-deps into a virtualenv that sees the system's site-packages (the dependencies are there
 already; the checkout's own editable install is shadowed by the wheel's copy), and everything
 runs from a temporary folder outside the checkout: `evalboard demo`, a call logged from Python,
-a suite run, `evalboard serve` answering over 127.0.0.1.
+a suite run, `evalboard serve` answering over 127.0.0.1 behind evalboard's guard.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import urllib.error
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -139,13 +140,18 @@ def test_the_installed_wheel_works_from_another_folder(installed: Installed):
 
     port = free_port()
     log = (installed.work / "serve.log").open("wb")
+    # Sign-in on: the packaged entry must serve the app behind evalboard's guard.
     server = subprocess.Popen([installed.bin("evalboard"), "serve", "--port", str(port),
-                               "--db", url], cwd=installed.work, env=installed.env,
+                               "--db", url], cwd=installed.work,
+                              env={**installed.env, "EVALBOARD_AUTH": "local"},
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
         assert _get(f"{base}/_stcore/health", server) == b"ok"
         assert b"<title>Streamlit</title>" in _get(f"{base}/", server)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}/_stcore/metrics", timeout=5)
+        assert refused.value.code == 404
     finally:
         os.killpg(server.pid, 15)  # serve and the streamlit process it started
         try:
@@ -164,7 +170,9 @@ def _get(url: str, server: subprocess.Popen[bytes], timeout: float = 60) -> byte
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 return response.read()
-        except OSError:
+        except urllib.error.HTTPError:  # it answered: no retry
+            raise
+        except OSError:  # not listening yet
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.3)
