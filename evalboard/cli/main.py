@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from evalboard.cli import (
     calls_commands,
     cases_commands,
+    collect_command,
     db_commands,
     embed_command,
     gate_command,
@@ -43,6 +44,7 @@ cases_commands.register(app)
 run_command.register(app)
 users_commands.register(app)
 gate_command.register(app)
+collect_command.register(app)
 
 _USER_ERRORS = (EvalboardError, StoreURLError, ImportFileError, MappingError, ValueError,
                 OSError)

@@ -1,0 +1,58 @@
+"""`evalboard collect`: receive OpenTelemetry traces (OTLP/HTTP) and store LLM spans as calls."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from evalboard.cli.common import DbOption, fail, store
+from evalboard.store.models import SOURCES
+
+
+def collect_command(
+    host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless the "
+                                           "receiver is behind an authenticating proxy.")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (4318 is OTLP/HTTP's).")] = 4318,
+    model_version_from: Annotated[
+        str,
+        typer.Option(help="Span or resource attribute that names the model version, e.g. "
+                          "gen_ai.request.model or service.version; 'model' (the default) "
+                          "is the span's model (response, else request model)."),
+    ] = "model",
+    source: Annotated[str, typer.Option(help=f"Source of the calls ({', '.join(SOURCES)}).")]
+    = "production",
+    db: DbOption = None,
+) -> None:
+    """Receive OTLP/HTTP traces on POST /v1/traces and log their LLM spans as calls."""
+    if source not in SOURCES:
+        fail(f"--source must be one of {', '.join(SOURCES)}, got {source!r}", 2)
+    try:
+        from evalboard.ingest.otlp_server import OtlpServer
+        from evalboard.ingest.otlp_writer import OtlpWriter, store_writer
+    except ImportError as error:
+        fail(f"the OTLP receiver needs opentelemetry-proto ({error.name} is missing): "
+             "pip install opentelemetry-proto")
+    engine = store(db)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        server = OtlpServer(OtlpWriter(store_writer(engine)), host, port, source=source,
+                            model_version_from=model_version_from)
+    except OSError as error:
+        fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
+    typer.echo(f"evalboard collect: OTLP/HTTP on http://{host}:{server.port}/v1/traces "
+               "(Ctrl+C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        server.writer.close()
+        typer.echo(f"stopped: {server.totals}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("collect")(collect_command)

@@ -1,0 +1,166 @@
+"""The OTLP/HTTP trace receiver: `POST /v1/traces` → calls in the store.
+
+LLM spans become calls (see `otlp_mapping`); other spans are counted and ignored. Spans that
+cannot be stored as calls are rejected with OTLP partial success. The answer has the request's
+content type (protobuf or JSON).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from evalboard.ingest.otlp_attributes import attributes
+from evalboard.ingest.otlp_codec import (
+    CONTENT_TYPES,
+    PROTOBUF,
+    BadRequest,
+    decode_request,
+    decompress,
+    encode_response,
+    encode_status,
+    media_type,
+)
+from evalboard.ingest.otlp_mapping import DEFAULT_MODEL_VERSION_FROM, span_to_call
+from evalboard.ingest.otlp_writer import Busy, OtlpWriter, Rows
+from evalboard.store.records import normalize_call
+from evalboard.store.values import CallValidationError
+
+log = logging.getLogger(__name__)
+TRACES_PATH = "/v1/traces"
+MAX_BODY_BYTES = 64 * 1024 * 1024
+RETRY_AFTER_S = 2
+WRITE_WAIT_S = 60.0
+_GRPC_INVALID_ARGUMENT, _GRPC_UNAVAILABLE = 3, 14
+
+
+@dataclass
+class Mapped:
+    rows: Rows
+    ignored: int  # non-LLM spans
+    rejected: list[str]  # one reason per LLM span that could not become a call
+
+
+def map_request(request: Any, *, source: str, model_version_from: str) -> Mapped:
+    """The call rows of an ExportTraceServiceRequest, the non-LLM spans and the rejects."""
+    rows: Rows = []
+    ignored = 0
+    rejected: list[str] = []
+    for resource_spans in request.resource_spans:
+        resource = attributes(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                fields = span_to_call(span, resource, model_version_from=model_version_from)
+                if fields is None:
+                    ignored += 1
+                    continue
+                try:
+                    rows.append(normalize_call(source=source, **fields))
+                except (CallValidationError, TypeError) as error:
+                    rejected.append(f"span {span.span_id.hex()}: {error}")
+    return Mapped(rows, ignored, rejected)
+
+
+class OtlpHandler(BaseHTTPRequestHandler):
+    server: OtlpServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base name
+        log.debug(format, *args)
+
+    def _reply(self, status: int, content_type: str, body: bytes,
+               headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status: int, content_type: str, message: str, grpc_code: int,
+               headers: dict[str, str] | None = None) -> None:
+        log.info("OTLP request refused (%d): %s", status, message)
+        self._reply(status, content_type, encode_status(content_type, message, grpc_code),
+                    headers)
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server name
+        content_type = media_type(self.headers.get("Content-Type"))
+        answer_type = content_type if content_type in CONTENT_TYPES else PROTOBUF
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if 0 < length <= MAX_BODY_BYTES else b""
+        if self.path.split("?")[0] != TRACES_PATH:
+            self._error(404, answer_type, f"no such endpoint {self.path}; use {TRACES_PATH}", 5)
+        elif content_type not in CONTENT_TYPES:
+            self._error(415, PROTOBUF, f"Content-Type must be {' or '.join(CONTENT_TYPES)}, "
+                        f"got {content_type or 'none'!r}", _GRPC_INVALID_ARGUMENT)
+        elif length > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._error(413, answer_type, f"body larger than {MAX_BODY_BYTES:,} bytes",
+                        _GRPC_INVALID_ARGUMENT)
+        else:
+            self._export(body, content_type)
+
+    def _export(self, body: bytes, content_type: str) -> None:
+        try:
+            plain = decompress(body, self.headers.get("Content-Encoding"), MAX_BODY_BYTES)
+            request = decode_request(plain, content_type)
+        except BadRequest as error:
+            self._error(400, content_type, str(error), _GRPC_INVALID_ARGUMENT)
+            return
+        mapped = map_request(request, source=self.server.source,
+                             model_version_from=self.server.model_version_from)
+        stored = already = 0
+        if mapped.rows:
+            try:
+                job = self.server.writer.submit(mapped.rows)
+            except Busy:
+                self._error(503, content_type, "the store writer is behind; retry later",
+                            _GRPC_UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_S)})
+                return
+            if not job.done.wait(WRITE_WAIT_S) or job.summary is None:
+                self._error(503, content_type, job.error or "the store is slow; retry later",
+                            _GRPC_UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_S)})
+                return
+            stored, already = job.summary.inserted, job.summary.already_present
+        self.server.count(stored, already, mapped.ignored, len(mapped.rejected))
+        message = "; ".join(mapped.rejected[:5])
+        if mapped.rejected:
+            message = f"{len(mapped.rejected)} LLM span(s) not stored as calls: {message}"
+        self._reply(200, content_type, encode_response(content_type, len(mapped.rejected),
+                                                       message))
+
+
+class OtlpServer(ThreadingHTTPServer):
+    """The receiver; `serve_forever()` in a thread, `close()` to stop and finish writing."""
+
+    daemon_threads = True
+
+    def __init__(self, writer: OtlpWriter, host: str = "127.0.0.1", port: int = 4318, *,
+                 source: str = "production",
+                 model_version_from: str = DEFAULT_MODEL_VERSION_FROM) -> None:
+        super().__init__((host, port), OtlpHandler)
+        self.writer = writer
+        self.source = source
+        self.model_version_from = model_version_from
+        self._lock = threading.Lock()
+        self.totals = {"stored": 0, "already_stored": 0, "ignored": 0, "rejected": 0}
+
+    def count(self, stored: int, already: int, ignored: int, rejected: int) -> None:
+        with self._lock:
+            for key, value in zip(self.totals, (stored, already, ignored, rejected), strict=True):
+                self.totals[key] += value
+        log.info("OTLP export: %d calls stored, %d already stored, %d non-LLM spans ignored, "
+                 "%d rejected", stored, already, ignored, rejected)
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+        self.writer.close()

@@ -1,0 +1,162 @@
+"""The OTLP/HTTP receiver's protocol: content types, gzip, retries, bad bodies, partial success
+and back-pressure."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from google.protobuf import json_format
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.sdk.trace.export import SpanExportResult
+from sqlalchemy import func, select
+
+from evalboard.ingest.otlp_writer import store_writer
+from evalboard.store.models import Call
+from tests.support.otlp import (
+    blocking_writer,
+    export,
+    json_body,
+    make_spans,
+    post,
+    protobuf_body,
+    running_receiver,
+    when,
+)
+
+PROTOBUF, JSON = "application/x-protobuf", "application/json"
+LLM = {"attributes": {"openinference.span.kind": "LLM", "input.value": "hi",
+                      "output.value": "hello", "llm.model_name": "m"}}
+
+
+def call_count(engine) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(Call))
+
+
+def external_ids(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.scalars(select(Call.external_id)))
+
+
+def test_sdk_exporter_with_gzip_stores_each_span_once_under_trace_and_span_id(engine):
+    spans = make_spans(LLM, LLM)
+    with running_receiver(engine) as server:
+        assert export(server, spans, gzip_body=True) == SpanExportResult.SUCCESS
+        assert export(server, spans) == SpanExportResult.SUCCESS  # an exporter's retry
+        assert server.totals["stored"] == 2 and server.totals["already_stored"] == 2
+    expected = {f"{s.context.trace_id:032x}:{s.context.span_id:016x}" for s in spans}
+    assert external_ids(engine) == expected
+
+
+@pytest.mark.parametrize("gzip_body", [False, True])
+def test_json_request_gets_a_json_answer(engine, gzip_body):
+    with running_receiver(engine) as server:
+        status, headers, body = post(server, json_body(make_spans(LLM)), JSON,
+                                     gzip_body=gzip_body)
+    assert status == 200
+    assert headers["Content-Type"] == JSON
+    json_format.Parse(body, ExportTraceServiceResponse())
+    assert call_count(engine) == 1
+
+
+def test_protobuf_request_gets_a_protobuf_answer(engine):
+    with running_receiver(engine) as server:
+        status, headers, body = post(server, protobuf_body(make_spans(LLM)), PROTOBUF)
+    assert (status, headers["Content-Type"]) == (200, PROTOBUF)
+    response = ExportTraceServiceResponse.FromString(body)
+    assert not response.HasField("partial_success")
+    assert call_count(engine) == 1
+
+
+def test_json_and_protobuf_forms_of_one_span_are_the_same_call(engine):
+    spans = make_spans(LLM)
+    with running_receiver(engine) as server:
+        assert post(server, json_body(spans), JSON)[0] == 200
+        assert post(server, protobuf_body(spans), PROTOBUF)[0] == 200
+    assert call_count(engine) == 1
+
+
+@pytest.mark.parametrize(("body", "content_type", "encoding"), [
+    (b"\xff\x00garbage", PROTOBUF, None),
+    (b"{not json", JSON, None),
+    (b"[1, 2]", JSON, None),
+    (json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [
+        {"traceId": "zz", "spanId": "00"}]}]}]}).encode(), JSON, None),
+    (json.dumps({"resourceSpans": "nope"}).encode(), JSON, None),
+    (b"claims gzip, is not", JSON, "gzip"),
+    (b"{}", JSON, "br"),
+])
+def test_malformed_body_is_a_clear_400_and_stores_nothing(engine, body, content_type,
+                                                          encoding):
+    with running_receiver(engine) as server:
+        status, headers, answer = post(server, body, content_type, content_encoding=encoding)
+        assert post(server, json_body(make_spans(LLM)), JSON)[0] == 200  # still serving
+    assert status == 400
+    assert headers["Content-Type"] == content_type
+    message = (json.loads(answer)["message"] if content_type == JSON
+               else status_pb2.Status.FromString(answer).message)
+    assert message and "\n" not in message
+    assert call_count(engine) == 1
+
+
+def test_wrong_content_type_and_path(engine):
+    with running_receiver(engine) as server:
+        assert post(server, b"{}", "text/plain")[0] == 415
+        assert post(server, b"{}", JSON, path="/v1/logs")[0] == 404
+
+
+def test_partial_success_names_the_rejected_spans_and_stores_the_rest(engine):
+    no_input = {"attributes": {"openinference.span.kind": "LLM", "output.value": "orphan"}}
+    bad_tokens = {"attributes": {**LLM["attributes"], "llm.token_count.prompt": -3}}
+    with running_receiver(engine) as server:
+        status, _, body = post(server, protobuf_body(make_spans(LLM, no_input, bad_tokens)),
+                               PROTOBUF)
+        json_status, json_headers, json_answer = post(
+            server, json_body(make_spans(no_input)), JSON)
+    assert status == 200
+    partial = ExportTraceServiceResponse.FromString(body).partial_success
+    assert partial.rejected_spans == 2
+    assert "input" in partial.error_message and "prompt_tokens" in partial.error_message
+    assert json.loads(json_answer)["partialSuccess"]["rejectedSpans"] in ("1", 1)
+    assert (json_status, json_headers["Content-Type"]) == (200, JSON)
+    assert call_count(engine) == 1
+
+
+def test_a_writer_that_falls_behind_gets_503_with_retry_after_and_loses_nothing(engine):
+    release = threading.Event()
+    answers: list[int] = []
+    write = blocking_writer(release, store_writer(engine))
+    with running_receiver(write=write, max_queued=1) as server:
+        def send() -> None:
+            answers.append(post(server, protobuf_body(make_spans(LLM)), PROTOBUF)[0])
+
+        first = threading.Thread(target=send)
+        first.start()
+        assert when(lambda: server.writer.queued() == 0 and first.is_alive())  # being written
+        second = threading.Thread(target=send)
+        second.start()
+        assert when(lambda: server.writer.queued() == 1)  # waiting in the full queue
+        refused_spans = make_spans(LLM)
+        status, headers, body = post(server, protobuf_body(refused_spans), PROTOBUF)
+        assert status == 503
+        assert int(headers["Retry-After"]) > 0
+        assert headers["Content-Type"] == PROTOBUF
+        release.set()
+        first.join(10)
+        second.join(10)
+        assert answers == [200, 200]
+        assert post(server, protobuf_body(refused_spans), PROTOBUF)[0] == 200  # the retry
+    assert call_count(engine) == 3
+
+
+def test_a_failing_store_is_503_so_the_exporter_retries(engine):
+    def broken(rows):
+        raise OSError("disk full")
+
+    with running_receiver(write=broken) as server:
+        status, headers, _ = post(server, protobuf_body(make_spans(LLM)), PROTOBUF)
+    assert status == 503 and "Retry-After" in headers
+    assert call_count(engine) == 0
