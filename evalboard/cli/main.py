@@ -15,6 +15,7 @@ from evalboard.cli import (
     db_commands,
     embed_command,
     gate_command,
+    proxy_command,
     review_commands,
     run_command,
     serve_command,
@@ -44,6 +45,7 @@ cases_commands.register(app)
 run_command.register(app)
 users_commands.register(app)
 gate_command.register(app)
+proxy_command.register(app)
 collect_command.register(app)
 
 _USER_ERRORS = (EvalboardError, StoreURLError, ImportFileError, MappingError, ValueError,

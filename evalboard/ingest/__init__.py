@@ -1,0 +1,1 @@
+"""Calls from other tools' traffic: the OTLP/HTTP receiver and the OpenAI-compatible proxy."""
