@@ -11,6 +11,7 @@ The server keeps the headers of the last request and counts streams a client cut
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -52,6 +53,10 @@ class FakeUpstream(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: FakeUpstream
+
+    def setup(self) -> None:
+        super().setup()  # as uvicorn and other servers do: no Nagle delay on small writes
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
@@ -161,3 +166,20 @@ def running(server: ThreadingHTTPServer) -> Iterator[ThreadingHTTPServer]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def main() -> None:
+    """`python -m tests.support.fake_openai_upstream`: serve on a free port (its base URL is the
+    first line printed) until stopped."""
+    server = FakeUpstream()
+    print(server.url, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
