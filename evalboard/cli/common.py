@@ -39,7 +39,7 @@ def is_throwaway_sqlite(url: str) -> bool:
     `mode=memory`): such a store vanishes when the process that opened it exits."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # a bad port raises ValueError
         return False  # open_store reports a malformed URL
     if parsed.get_backend_name() != "sqlite":
         return False
