@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import openai
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, make_url, select
 from sqlalchemy.orm import Session
 
 from evalboard.client.connection import Evalboard
@@ -18,6 +20,7 @@ from evalboard.ingest.proxy_logging import TokenCounter
 from evalboard.ingest.proxy_server import ProxyServer, make_proxy
 from evalboard.store.models import Call
 from tests.support.fake_openai_upstream import ANSWER, FakeUpstream, running
+from tests.support.marks import sqlite_only
 
 API_KEY = "sk-test-0123456789abcdef"
 VERSION = "support-bot-v5"
@@ -54,19 +57,30 @@ def client(proxy: tuple[ProxyServer, Evalboard]) -> openai.OpenAI:
     return openai.OpenAI(base_url=proxy[0].url, api_key=API_KEY, max_retries=0)
 
 
+def wait_until(condition: Callable[[], bool], seconds: float = 4.0) -> bool:
+    """Whether `condition()` held within `seconds` (checked every 20 ms)."""
+    waiting = threading.Event()
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return True
+        waiting.wait(0.02)
+    return condition()
+
+
 def stored(engine: Engine, calls: Evalboard, expected: int = 1) -> list[Call]:
     """The stored calls, once `expected` are written (the proxy logs a call after its answer
     is sent, so the client may hold the answer a moment before the call is logged)."""
-    waiting = threading.Event()
-    for _ in range(200):
+    rows: list[Call] = []
+
+    def written() -> bool:
         calls.flush()
         with Session(engine) as session:
-            rows = list(session.scalars(select(Call).order_by(Call.id)).all())
+            rows[:] = session.scalars(select(Call).order_by(Call.id)).all()
             for row in rows:
                 _ = row.model_version.name
-        if len(rows) >= expected:
-            return rows
-        waiting.wait(0.02)
+        return len(rows) >= expected
+
+    wait_until(written)
     return rows
 
 
@@ -192,12 +206,34 @@ def test_client_leaving_mid_stream_closes_the_upstream_and_logs_the_partial_outp
     assert "client disconnected" in call.error and "partial" in call.error
     assert call.output.startswith("".join(received))
     assert len(call.output) < len("word") * 200
-    waiting = threading.Event()
-    for _ in range(100):  # the upstream notices at its next write
-        if upstream.streams_cut_short:
-            break
-        waiting.wait(0.02)
-    assert upstream.streams_cut_short == 1
+    assert wait_until(lambda: upstream.streams_cut_short == 1)  # noticed at its next write
+
+
+def test_an_upstream_breaking_off_mid_stream_is_passed_on_and_logged(engine, proxy, client):
+    stream = client.chat.completions.create(model="break-stream", messages=MESSAGES, stream=True)
+    received = []
+    with pytest.raises(openai.APIConnectionError):  # the client sees a cut answer, not a whole
+        for chunk in stream:
+            received.append(chunk.choices[0].delta.content)
+    assert received == ["The", " answer"]
+    [call] = stored(engine, proxy[1])
+    assert call.output == "The answer"
+    assert call.error.startswith("the upstream broke off its answer")
+
+
+@sqlite_only
+def test_a_locked_store_does_not_slow_answers_and_loses_nothing(engine, db_url, proxy, client):
+    with sqlite3.connect(make_url(db_url).database, isolation_level=None) as blocker:
+        blocker.execute("BEGIN IMMEDIATE")  # holds the write lock
+        for index in range(5):
+            started = time.perf_counter()
+            client.completions.create(model="fake-model", prompt=f"p{index}")
+            assert time.perf_counter() - started < 0.5
+        # all five wait for the lock (the fifth is logged just after its answer is sent)
+        assert wait_until(lambda: proxy[1].pending == 5)
+        blocker.execute("ROLLBACK")
+    calls = stored(engine, proxy[1], 5)
+    assert [call.input_text for call in calls] == [f"p{index}" for index in range(5)]
 
 
 def test_the_api_key_is_forwarded_and_never_stored(engine, proxy, client, upstream):

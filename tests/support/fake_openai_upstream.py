@@ -4,7 +4,8 @@ The request's `model` picks the script: any model answers ANSWER (streamed word 
 `stream: true`, usage included unless the model is "no-usage"; a stream's usage chunk only with
 `stream_options.include_usage`); "tools" answers with a tool call; "fail-400" and "fail-503"
 answer that status with an OpenAI-style error that echoes the caller's Authorization header
-(as some servers echo the key); "slow-stream" streams SLOW_PIECES words SLOW_GAP_S apart.
+(as some servers echo the key); "slow-stream" streams SLOW_PIECES words SLOW_GAP_S apart;
+"break-stream" closes its connection after two words of a stream.
 The server keeps the headers of the last request and counts streams a client cut short.
 """
 
@@ -140,7 +141,10 @@ class _Handler(BaseHTTPRequestHandler):
         if include_usage and model != "no-usage":
             chunks.append({**base, "choices": [], "usage": _usage(11, len(words))})
         try:
-            for chunk in chunks:
+            for index, chunk in enumerate(chunks):
+                if model == "break-stream" and index == 2:
+                    self.close_connection = True  # the server died mid-answer
+                    return
                 self._event(f"data: {json.dumps(chunk)}\n\n".encode())
                 if slow:
                     time.sleep(SLOW_GAP_S)
