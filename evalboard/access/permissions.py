@@ -18,6 +18,7 @@ from functools import cache
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from evalboard.errors import EvalboardError
 from evalboard.store.engine import write_session
 from evalboard.store.user_models import ROLES, User
 
@@ -31,7 +32,7 @@ PERMISSIONS = {"read": "viewer", "review": "reviewer", "edit_cases": "reviewer",
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
-class AccessError(ValueError):
+class AccessError(EvalboardError, ValueError):
     """An account change that cannot be made; the message says why."""
 
 

@@ -9,13 +9,14 @@ from typing import Any
 
 from evalboard.checks import CheckContext, CheckError, CheckSpec, validate_spec
 from evalboard.checks.base import one_line
+from evalboard.errors import EvalboardError
 from evalboard.store.case_models import CASE_MODES, SEVERITIES
 from evalboard.store.records import messages_to_text
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
-class CaseError(ValueError):
+class CaseError(EvalboardError, ValueError):
     """A case that cannot be stored; `field` names the culprit (e.g. "checks[1].params.x")."""
 
     def __init__(self, field_name: str, reason: str) -> None:

@@ -34,6 +34,7 @@ from evalboard.cases.draft import CaseDraft, CaseError
 from evalboard.cases.repository import CaseQuery, CaseView, list_cases, upsert_case
 from evalboard.checks import CheckError, CheckSpec
 from evalboard.checks.base import catalogue, validate_spec
+from evalboard.errors import EvalboardError
 
 CASE_FIELDS = {
     "name",
@@ -57,7 +58,7 @@ CASE_FIELDS = {
 _CHECK_INDEX = re.compile(r"checks\[(\d+)\]")
 
 
-class CaseFileError(ValueError):
+class CaseFileError(EvalboardError, ValueError):
     """A suite file problem, naming the file, the case and the field."""
 
     def __init__(self, path: Path, where: str, field_name: str, reason: str) -> None:

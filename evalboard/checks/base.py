@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from evalboard.errors import EvalboardError
+
 # Parameter types: the Python types accepted, and how a message names them. `text` is a string
 # or a number (promptfoo converts numbers); `texts` is a string or a list of strings.
 PARAM_TYPES: dict[str, tuple[type, ...]] = {
@@ -38,7 +40,7 @@ def one_line(text: str) -> str:
     return _LINE_BREAKS.sub(" ", text).strip()
 
 
-class CheckError(ValueError):
+class CheckError(EvalboardError, ValueError):
     """A check specification that cannot run: unknown type, missing or bad parameter.
 
     `field` names the culprit, e.g. "type", "params.pattern", "threshold".

@@ -24,9 +24,6 @@ from evalboard.cli import (
 from evalboard.cli.common import CLIError
 from evalboard.config import RedactingFilter, redact_text, resolve_db_url
 from evalboard.errors import EvalboardError
-from evalboard.exchange.importing import MappingError
-from evalboard.exchange.readers import ImportFileError
-from evalboard.store.engine import StoreURLError
 
 app = typer.Typer(
     name="evalboard",
@@ -48,8 +45,10 @@ gate_command.register(app)
 proxy_command.register(app)
 collect_command.register(app)
 
-_USER_ERRORS = (EvalboardError, StoreURLError, ImportFileError, MappingError, ValueError,
-                OSError)
+# User-facing errors print one line; anything else is a bug and keeps its traceback. A path
+# the user named that cannot be read or written is the user's to fix too.
+_USER_ERRORS = (EvalboardError, FileNotFoundError, PermissionError, IsADirectoryError,
+                NotADirectoryError)
 _URL_OPTIONS = ("--db", "--from", "--to")
 
 

@@ -22,12 +22,14 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
+from evalboard.errors import EvalboardError
+
 log = logging.getLogger(__name__)
 
 Rows = list[dict[str, Any]]
 
 
-class WriteError(RuntimeError):
+class WriteError(EvalboardError, RuntimeError):
     """Some rows could not be written; they are listed and kept in a dead-letter file."""
 
     def __init__(self, rows: Sequence[dict[str, Any]], reason: str, dead_letter: Path | None):

@@ -14,6 +14,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from evalboard.errors import EvalboardError
+
 FORMATS = ("jsonl", "json", "csv", "parquet")
 _SUFFIXES = {
     ".jsonl": "jsonl",
@@ -28,7 +30,7 @@ CSV_MAX_FIELD = 64 * 1024 * 1024
 TOO_DEEP = "nested too deeply to read (about 1,000 levels of objects and lists)"
 
 
-class ImportFileError(ValueError):
+class ImportFileError(EvalboardError, ValueError):
     """The file as a whole cannot be read (missing, empty, unknown format)."""
 
 

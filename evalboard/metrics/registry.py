@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from evalboard.errors import EvalboardError
 from evalboard.metrics.runs import REFERENCE_CHECKS
 from evalboard.store.case_models import EvalCase
 from evalboard.store.review_models import VERDICTS, Label
@@ -74,11 +75,15 @@ def _parametrised(key: str, label_kinds: dict[str, str]) -> MetricSpec | None:
     return None
 
 
+class MetricError(EvalboardError, ValueError):
+    """An unknown metric, or a target that cannot be kept."""
+
+
 def metric_spec(key: str, label_kinds: dict[str, str] | None = None) -> MetricSpec:
     """The spec of a key; label_rate keys of success labels (per label_kinds) are "max"."""
     spec = FIXED.get(key) or _parametrised(key, label_kinds or {})
     if spec is None:
-        raise ValueError(f"unknown metric {key!r} (see evalboard.metrics.registry)")
+        raise MetricError(f"unknown metric {key!r} (see evalboard.metrics.registry)")
     return spec
 
 

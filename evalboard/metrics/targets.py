@@ -12,7 +12,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from evalboard.metrics.axis import PRODUCTION, CallScope
-from evalboard.metrics.registry import label_kinds, metric_spec
+from evalboard.metrics.registry import MetricError, label_kinds, metric_spec
 from evalboard.metrics.versions import version_values
 from evalboard.store.engine import write_session
 from evalboard.store.metric_models import DIRECTIONS, MetricTarget
@@ -41,9 +41,10 @@ def set_target(engine: Engine, key: str, target: float | None, direction: str | 
     spec = metric_spec(key, label_kinds(engine))
     direction = direction or spec.direction
     if direction not in DIRECTIONS:
-        raise ValueError(f"a direction is 'min' or 'max' (is higher better), not {direction!r}")
+        raise MetricError(
+            f"a direction is 'min' or 'max' (is higher better), not {direction!r}")
     if target is not None and not math.isfinite(target):
-        raise ValueError(f"a target is a finite number, not {target!r}")
+        raise MetricError(f"a target is a finite number, not {target!r}")
     with write_session(engine) as session:
         row = session.scalar(select(MetricTarget).where(MetricTarget.key == key))
         if row is None:

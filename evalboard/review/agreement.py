@@ -28,6 +28,8 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from itertools import combinations
 from typing import Any, Literal
 
+from evalboard.errors import EvalboardError
+
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 Units = (
     Mapping[Hashable, Mapping[Hashable, Any]]
@@ -36,7 +38,7 @@ Units = (
 )
 
 
-class NotEnoughRatings(ValueError):
+class NotEnoughRatings(EvalboardError, ValueError):
     """Fewer than two units were rated by at least two raters: no agreement statistic."""
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
+from evalboard.errors import EvalboardError
 from evalboard.review.labels import labels_by_name
 from evalboard.store.engine import write_session
 from evalboard.store.models import Call
@@ -19,7 +20,7 @@ from evalboard.store.review_models import VERDICTS, Annotation, Label
 BULK_CHUNK = 500
 
 
-class AnnotationError(ValueError):
+class AnnotationError(EvalboardError, ValueError):
     """An annotation that cannot be recorded; the message says why."""
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, exists, func, select
 from sqlalchemy.orm import Session
 
+from evalboard.errors import EvalboardError
 from evalboard.store.engine import write_session
 from evalboard.store.review_models import LABEL_KINDS, Annotation, Label, annotation_labels
 
@@ -17,7 +18,7 @@ RESERVED_KEYS = frozenset("PFUSZJKCR")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
-class LabelError(ValueError):
+class LabelError(EvalboardError, ValueError):
     """A label change that cannot be made; the message says why."""
 
 

@@ -16,14 +16,10 @@ from evalboard.review.annotations import (
     record_skip,
     undo_last,
 )
-from evalboard.review.sampling import STRATEGIES, SessionSpec, pick_calls
+from evalboard.review.sampling import STRATEGIES, ReviewSessionError, SessionSpec, pick_calls
 from evalboard.store.engine import write_session
 from evalboard.store.models import utcnow
 from evalboard.store.review_models import ReviewItem, ReviewSession
-
-
-class ReviewSessionError(ValueError):
-    """A session that cannot be started or used; the message says why."""
 
 
 @dataclass(frozen=True)

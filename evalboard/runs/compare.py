@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from sqlalchemy import Engine, and_, select
 from sqlalchemy.orm import Session
 
+from evalboard.errors import EvalboardError
 from evalboard.runs.results import RunSummary, latest_finished_run, run_summary
 from evalboard.runs.stats import bootstrap_mean_delta_ci, mcnemar_exact
 from evalboard.store.case_models import CaseVersion, Suite
@@ -24,7 +25,7 @@ from evalboard.store.models import Call, ModelVersion
 from evalboard.store.run_models import CaseResult, CheckResultRow, EvalRun
 
 
-class ComparisonError(ValueError):
+class ComparisonError(EvalboardError, ValueError):
     """Two runs that cannot be compared: unknown suite, version or run, no finished run."""
 
 

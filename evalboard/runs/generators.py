@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from evalboard.errors import EvalboardError
+
 Prompt = str | Sequence[Mapping[str, Any]]
 
 
@@ -34,22 +36,27 @@ class Generator(Protocol):
     def generate(self, prompts: Sequence[Prompt]) -> list[Generated]: ...
 
 
+class GeneratorError(EvalboardError, ValueError):
+    """A generator that cannot be set up: a callable that does not import, a bad reference."""
+
+
 def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
 def load_callable(reference: str) -> Callable[[Prompt], Any]:
-    """`module:function` -> the function (raise ValueError with a readable reason)."""
+    """`module:function` -> the function (GeneratorError with a readable reason)."""
     module_name, _, attribute = reference.partition(":")
     if not module_name or not attribute:
-        raise ValueError(f"expected module:function, got {reference!r}")
+        raise GeneratorError(f"expected module:function, got {reference!r}")
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - any failure to import is the user's to fix
-        raise ValueError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
+        raise GeneratorError(
+            f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
     function = getattr(module, attribute, None)
     if not callable(function):
-        raise ValueError(f"{module_name} has no function {attribute!r}")
+        raise GeneratorError(f"{module_name} has no function {attribute!r}")
     return function
 
 

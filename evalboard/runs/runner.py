@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from evalboard.cases.evaluate import evaluate
 from evalboard.cases.repository import CaseQuery, CaseView, list_cases
 from evalboard.checks import CaseOutcome
+from evalboard.errors import EvalboardError
 from evalboard.iterutil import chunked
 from evalboard.runs.generators import Generated, Generator
 from evalboard.runs.replay import match_logged_calls
@@ -34,7 +35,7 @@ from evalboard.store.writes import ensure_model_versions, write_calls
 Progress = Callable[[int, int], None]
 
 
-class RunError(ValueError):
+class RunError(EvalboardError, ValueError):
     """A run that cannot start: unknown suite, no cases, bad generator."""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, Engine, Table, bindparam, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
+from evalboard.errors import EvalboardError
 from evalboard.store import migrate, open_store
 from evalboard.store.backup import BackupError, sqlite_path, tables_with_user_data
 from evalboard.store.engine import write_connection
@@ -29,7 +30,7 @@ Progress = Callable[[str, int, int], None]  # (table, rows copied so far, rows i
 BATCH_ROWS = 5000
 
 
-class CopyError(ValueError):
+class CopyError(EvalboardError, ValueError):
     """The copy cannot start (same store, non-empty target) or a row does not fit the target."""
 
 

@@ -27,6 +27,8 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
+from evalboard.errors import EvalboardError
+
 MAX_DEPTH = 64
 REPLACEMENT = "\ufffd"
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -34,7 +36,7 @@ _SEQUENCES = (list, tuple, set, frozenset)
 _SHOWN_PATH = 6
 
 
-class CallValidationError(ValueError):
+class CallValidationError(EvalboardError, ValueError):
     """A call cannot be stored; `field` names the culprit."""
 
     def __init__(self, field: str, reason: str) -> None:
