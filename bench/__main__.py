@@ -46,6 +46,7 @@ def main() -> int:
         run("bench.bench_store", "--calls", str(args.calls), "--db", str(large), "--reuse"),
         run("bench.bench_checks"),
         run("bench.bench_client"),
+        run("bench.bench_otlp", "--db", str(large)),
         run("bench.bench_proxy"),
         run("bench.bench_metrics", "--db", str(large)),
         run("bench.bench_pages", "--db", str(small), "--label", str(args.small)),

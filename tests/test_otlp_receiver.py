@@ -129,7 +129,7 @@ def test_a_writer_that_falls_behind_gets_503_with_retry_after_and_loses_nothing(
     release = threading.Event()
     answers: list[int] = []
     write = blocking_writer(release, store_writer(engine))
-    with running_receiver(write=write, max_queued=1) as server:
+    with running_receiver(engine, write=write, writer_options={"max_queued": 1}) as server:
         def send() -> None:
             answers.append(post(server, protobuf_body(make_spans(LLM)), PROTOBUF)[0])
 
@@ -156,7 +156,48 @@ def test_a_failing_store_is_503_so_the_exporter_retries(engine):
     def broken(rows):
         raise OSError("disk full")
 
-    with running_receiver(write=broken) as server:
+    with running_receiver(engine, write=broken) as server:
         status, headers, _ = post(server, protobuf_body(make_spans(LLM)), PROTOBUF)
     assert status == 503 and "Retry-After" in headers
     assert call_count(engine) == 0
+
+
+def test_queued_ack_stores_every_call_once_after_the_answer(engine):
+    spans = make_spans(LLM, LLM, LLM)
+    with running_receiver(engine, ack="queued") as server:
+        assert export(server, spans) == SpanExportResult.SUCCESS
+        assert export(server, spans) == SpanExportResult.SUCCESS  # a retry
+    assert call_count(engine) == 3
+
+
+def test_queued_ack_refuses_what_does_not_fit_with_503(engine):
+    release = threading.Event()
+    write = blocking_writer(release, store_writer(engine))
+    with running_receiver(engine, ack="queued", write=write,
+                          writer_options={"max_pending": 4}) as server:
+        assert post(server, protobuf_body(make_spans(LLM, LLM, LLM)), PROTOBUF)[0] == 200
+        refused = protobuf_body(make_spans(LLM, LLM))
+        status, headers, _ = post(server, refused, PROTOBUF)
+        assert status == 503 and int(headers["Retry-After"]) > 0
+        release.set()
+        assert when(lambda: call_count(engine) == 3)
+        assert post(server, refused, PROTOBUF)[0] == 200
+    assert call_count(engine) == 5
+
+
+def test_queued_ack_keeps_calls_the_store_refuses_in_the_dead_letter_file(engine):
+    from evalboard.client.connection import default_dead_letter
+
+    def broken(rows):
+        raise ValueError("refused")
+
+    spans = make_spans(LLM, LLM)
+    with running_receiver(engine, ack="queued", write=broken) as server:
+        assert post(server, protobuf_body(spans), PROTOBUF)[0] == 200
+    dead = default_dead_letter(engine)
+    try:
+        kept = [json.loads(line)["external_id"] for line in dead.read_text().splitlines()]
+        assert sorted(kept) == sorted(f"{s.context.trace_id:032x}:{s.context.span_id:016x}"
+                                      for s in spans)
+    finally:
+        dead.unlink(missing_ok=True)

@@ -10,6 +10,8 @@ import typer
 from evalboard.cli.common import DbOption, fail, store
 from evalboard.store.models import SOURCES
 
+ACKS = ("stored", "queued")
+
 
 def collect_command(
     host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless the "
@@ -22,23 +24,31 @@ def collect_command(
                           "gen_ai.request.model or service.version; 'model' (the default) "
                           "is the span's model (response, else request model)."),
     ] = "model",
+    ack: Annotated[
+        str,
+        typer.Option(help="When to answer an export: 'stored' (once its calls are written: "
+                          "a 200 means stored) or 'queued' (once they are queued, faster for "
+                          "one exporter; calls the store refuses go to a dead-letter file)."),
+    ] = "stored",
     source: Annotated[str, typer.Option(help=f"Source of the calls ({', '.join(SOURCES)}).")]
     = "production",
     db: DbOption = None,
 ) -> None:
     """Receive OTLP/HTTP traces on POST /v1/traces and log their LLM spans as calls."""
+    if ack not in ACKS:
+        fail(f"--ack must be one of {', '.join(ACKS)}, got {ack!r}", 2)
     if source not in SOURCES:
         fail(f"--source must be one of {', '.join(SOURCES)}, got {source!r}", 2)
     try:
         from evalboard.ingest.otlp_server import OtlpServer
-        from evalboard.ingest.otlp_writer import OtlpWriter, store_writer
+        from evalboard.ingest.otlp_writer import make_writer
     except ImportError as error:
         fail(f"the OTLP receiver needs opentelemetry-proto ({error.name} is missing): "
              "pip install opentelemetry-proto")
     engine = store(db)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     try:
-        server = OtlpServer(OtlpWriter(store_writer(engine)), host, port, source=source,
+        server = OtlpServer(make_writer(engine, ack), host, port, source=source,
                             model_version_from=model_version_from)
     except OSError as error:
         fail(f"cannot listen on {host}:{port}: {error.strerror or error}")

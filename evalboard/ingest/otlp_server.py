@@ -8,6 +8,7 @@ content type (protobuf or JSON).
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +26,7 @@ from evalboard.ingest.otlp_codec import (
     media_type,
 )
 from evalboard.ingest.otlp_mapping import DEFAULT_MODEL_VERSION_FROM, span_to_call
-from evalboard.ingest.otlp_writer import Busy, OtlpWriter, Rows
+from evalboard.ingest.otlp_writer import Busy, Rows, Writer
 from evalboard.store.records import normalize_call
 from evalboard.store.values import CallValidationError
 
@@ -116,16 +117,11 @@ class OtlpHandler(BaseHTTPRequestHandler):
         stored = already = 0
         if mapped.rows:
             try:
-                job = self.server.writer.submit(mapped.rows)
-            except Busy:
-                self._error(503, content_type, "the store writer is behind; retry later",
-                            _GRPC_UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_S)})
+                stored, already = self.server.writer.store(mapped.rows, WRITE_WAIT_S)
+            except Busy as busy:
+                self._error(503, content_type, str(busy), _GRPC_UNAVAILABLE,
+                            {"Retry-After": str(RETRY_AFTER_S)})
                 return
-            if not job.done.wait(WRITE_WAIT_S) or job.summary is None:
-                self._error(503, content_type, job.error or "the store is slow; retry later",
-                            _GRPC_UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_S)})
-                return
-            stored, already = job.summary.inserted, job.summary.already_present
         self.server.count(stored, already, mapped.ignored, len(mapped.rejected))
         message = "; ".join(mapped.rejected[:5])
         if mapped.rejected:
@@ -139,7 +135,7 @@ class OtlpServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, writer: OtlpWriter, host: str = "127.0.0.1", port: int = 4318, *,
+    def __init__(self, writer: Writer, host: str = "127.0.0.1", port: int = 4318, *,
                  source: str = "production",
                  model_version_from: str = DEFAULT_MODEL_VERSION_FROM) -> None:
         super().__init__((host, port), OtlpHandler)
@@ -155,6 +151,14 @@ class OtlpServer(ThreadingHTTPServer):
                 self.totals[key] += value
         log.info("OTLP export: %d calls stored, %d already stored, %d non-LLM spans ignored, "
                  "%d rejected", stored, already, ignored, rejected)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """An exporter that hung up is logged in one line; anything else with its traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            log.info("OTLP client %s went away: %s", client_address[0], error)
+        else:
+            log.exception("OTLP receiver: error while serving %s", client_address[0])
 
     @property
     def port(self) -> int:

@@ -1,8 +1,12 @@
-"""The receiver's writer: one thread that writes the calls of queued requests in batches.
+"""The receiver's writers: how the calls of a request reach the store.
 
-The queue is bounded: `submit` raises `Busy` when it is full, and the HTTP side answers 503
-with Retry-After, so the exporter retries and nothing is dropped. A request is answered only
-after its calls are stored (or the write failed), so a success always means stored.
+`OtlpWriter` (the default, `--ack stored`): one thread writes the calls of queued requests in
+batches, and a request is answered once its calls are stored, so a 200 always means stored.
+`QueuedWriter` (`--ack queued`): the client's batch writer (evalboard.client.writer), and a
+request is answered once its calls are queued; the writer retries a busy store and keeps calls
+it cannot write in a dead-letter file, as the client's batch mode does. Both queues are
+bounded: a full one raises `Busy`, answered 503 with Retry-After, so the exporter retries and
+nothing is dropped.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
+from evalboard.client.writer import BatchWriter, WriteError
 from evalboard.store.ids import IdPool
 from evalboard.store.writes import WriteSummary, write_calls
 
@@ -25,7 +31,14 @@ WriteRows = Callable[[Rows], WriteSummary]
 
 
 class Busy(Exception):
-    """The write queue is full: the client should retry later."""
+    """The write queue is full, or the write failed or took too long: the client should retry
+    later (the message says why)."""
+
+
+class Writer(Protocol):
+    def store(self, rows: Rows, wait_s: float) -> tuple[int, int]: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -34,6 +47,17 @@ class Job:
     done: threading.Event = field(default_factory=threading.Event)
     summary: WriteSummary | None = None
     error: str | None = None
+
+
+def make_writer(engine: Engine, ack: str, write: WriteRows | None = None,
+                **options: Any) -> Writer:
+    """The writer for `--ack stored` (OtlpWriter) or `--ack queued` (QueuedWriter)."""
+    from evalboard.client.connection import default_dead_letter
+
+    write = write or store_writer(engine)
+    if ack == "queued":
+        return QueuedWriter(write, default_dead_letter(engine), **options)
+    return OtlpWriter(write, **options)
 
 
 def store_writer(engine: Engine) -> WriteRows:
@@ -58,8 +82,16 @@ class OtlpWriter:
         try:
             self._queue.put_nowait(job)
         except queue.Full:
-            raise Busy from None
+            raise Busy("the store writer is behind; retry later") from None
         return job
+
+    def store(self, rows: Rows, wait_s: float) -> tuple[int, int]:
+        """Write `rows` and wait for it: (inserted, already stored); Busy when the queue is
+        full, the write failed or took longer than `wait_s`."""
+        job = self.submit(rows)
+        if not job.done.wait(wait_s) or job.summary is None:
+            raise Busy(job.error or "the store is slow; retry later")
+        return job.summary.inserted, job.summary.already_present
 
     def queued(self) -> int:
         return self._queue.qsize()
@@ -109,3 +141,31 @@ class OtlpWriter:
         """Write what is queued, then stop the thread."""
         self._queue.put(None)
         self._thread.join(timeout)
+
+
+class QueuedWriter:
+    """Answers once the calls are queued in a BatchWriter of at most `max_pending` rows."""
+
+    def __init__(self, write: WriteRows, dead_letter: Path, *, max_pending: int = 50_000,
+                 batch_rows: int = 2000) -> None:
+        self._max_pending = max_pending
+        self._lock = threading.Lock()
+        self._batch = BatchWriter(write, batch_size=batch_rows, max_pending=max_pending,
+                                  dead_letter=dead_letter, flush_timeout=30.0)
+
+    def store(self, rows: Rows, wait_s: float) -> tuple[int, int]:
+        """Queue `rows`: (queued, 0); Busy when they do not fit in the queue."""
+        with self._lock:  # one request's rows at a time, so the check below holds
+            pending = self._batch.pending
+            if pending and pending + len(rows) > self._max_pending:
+                raise Busy(f"{pending:,} calls are waiting to be written; "
+                           "retry later")
+            for row in rows:
+                self._batch.put(row)
+        return len(rows), 0
+
+    def close(self) -> None:
+        try:
+            self._batch.close()
+        except WriteError as error:
+            log.error("OTLP receiver: %s", error)

@@ -26,16 +26,17 @@ from opentelemetry.trace import Status, StatusCode
 from sqlalchemy import Engine
 
 from evalboard.ingest.otlp_server import OtlpServer
-from evalboard.ingest.otlp_writer import OtlpWriter, WriteRows, store_writer
+from evalboard.ingest.otlp_writer import WriteRows, make_writer
 
 RESOURCE = {"service.name": "support-bot", "service.version": "v5"}
 
 
 @contextmanager
-def running_receiver(engine: Engine | None = None, *, write: WriteRows | None = None,
-                     max_queued: int = 64, **options: Any) -> Iterator[OtlpServer]:
+def running_receiver(engine: Engine, *, write: WriteRows | None = None, ack: str = "stored",
+                     writer_options: dict[str, Any] | None = None,
+                     **options: Any) -> Iterator[OtlpServer]:
     """A receiver on 127.0.0.1 (a free port), served from a thread, closed afterwards."""
-    writer = OtlpWriter(write or store_writer(engine), max_queued=max_queued)
+    writer = make_writer(engine, ack, write, **(writer_options or {}))
     server = OtlpServer(writer, "127.0.0.1", 0, **options)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
