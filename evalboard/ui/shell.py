@@ -8,6 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from evalboard.errors import EvalboardError
 from evalboard.ui.reviewer import reviewer_input
 from evalboard.ui.store import store_url
 
@@ -33,9 +34,12 @@ def sidebar() -> None:
 
 
 def guarded(run_page: Callable[[], None]) -> None:
-    """Run a page; an unexpected error is logged with its traceback and shown as one line."""
+    """Run a page; a user-facing error shows its message, an unexpected one is logged with its
+    traceback and shown as one line."""
     try:
         run_page()
+    except EvalboardError as exc:  # a user-facing error: its message says what to do
+        st.error(str(exc))
     except Exception as exc:  # noqa: BLE001 - the last line of defence for the UI
         log.exception("page failed")
         st.error(
