@@ -72,7 +72,11 @@ def make_spans(*specs: dict[str, Any], resource: dict[str, Any] | None = None
 
 def export(server: OtlpServer, spans: Sequence[ReadableSpan], *, gzip_body: bool = False) -> Any:
     """Send with the SDK's OTLP/HTTP exporter (protobuf); its SpanExportResult."""
-    exporter = OTLPSpanExporter(endpoint=endpoint(server), timeout=10,
+    return export_to(endpoint(server), spans, gzip_body=gzip_body)
+
+
+def export_to(url: str, spans: Sequence[ReadableSpan], *, gzip_body: bool = False) -> Any:
+    exporter = OTLPSpanExporter(endpoint=url, timeout=10,
                                 compression=Compression.Gzip if gzip_body else None)
     try:
         return exporter.export(spans)
