@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import threading
 import time
@@ -234,6 +235,44 @@ def test_a_locked_store_does_not_slow_answers_and_loses_nothing(engine, db_url, 
         blocker.execute("ROLLBACK")
     calls = stored(engine, proxy[1], 5)
     assert [call.input_text for call in calls] == [f"p{index}" for index in range(5)]
+
+
+def test_a_malformed_request_is_a_400_and_not_forwarded(engine, proxy, upstream):
+    with socket.create_connection(proxy[0].server_address[:2]) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Length: lots\r\n\r\n{}")
+        answer = sock.makefile("rb").read()
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b"malformed" in answer
+    assert upstream.requests == 0
+
+
+def test_a_stop_lets_the_requests_in_flight_finish_and_logs_them(engine, db_url, upstream):
+    calls = Evalboard(db_url, model_version=VERSION, handle_signals=False)
+    server = make_proxy(upstream.url, calls, port=0)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    client = openai.OpenAI(base_url=server.url, api_key=API_KEY, max_retries=0)
+    pieces: list[str] = []
+
+    def read_a_long_stream() -> None:
+        for chunk in client.chat.completions.create(model="slow-stream", messages=MESSAGES,
+                                                    stream=True):
+            pieces.extend(c.delta.content for c in chunk.choices if c.delta.content)
+
+    reading = threading.Thread(target=read_a_long_stream)
+    reading.start()
+    try:
+        assert wait_until(lambda: len(pieces) > 3)
+        server.shutdown()  # as SIGTERM does in `evalboard proxy`
+        assert server.drain(10) == 0
+    finally:
+        server.server_close()
+        calls.close()
+        reading.join(10)
+    assert len(pieces) == 200
+    [call] = stored(engine, calls)
+    assert call.output == "word" * 200 and call.error is None
 
 
 def test_the_api_key_is_forwarded_and_never_stored(engine, proxy, client, upstream):

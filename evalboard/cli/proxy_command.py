@@ -11,6 +11,8 @@ import typer
 from evalboard.cli.common import DbOption, fail, store
 from evalboard.config import resolve_db_url
 
+STOP_GRACE_S = 30.0  # how long a stop waits for requests in flight (a stream may be long)
+
 
 def _stop(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
@@ -58,9 +60,14 @@ def proxy_command(
         try:
             server.serve_forever()
         except KeyboardInterrupt:
-            typer.echo("stopping: writing the calls still queued", err=True)
+            typer.echo("stopping: finishing the requests in flight, writing the calls queued",
+                       err=True)
         finally:
+            left = server.drain(STOP_GRACE_S)
             server.server_close()
+            if left:
+                typer.echo(f"{left} request(s) still in flight after {STOP_GRACE_S:g} s are "
+                           "cut off and not logged", err=True)
     finally:
         calls.close()
 

@@ -7,7 +7,8 @@ origin unchanged. Bodies are relayed piece by piece as they arrive (a stream is 
 back); status, headers and body of the upstream's answer reach the client unchanged, errors
 included; an unreachable upstream is a 502 with a JSON error. Each call is logged after its
 answer is sent, through the batching client (a slow store does not slow answers; only a full
-queue makes a handler wait: back-pressure, never a drop). Headers are never stored.
+queue makes a handler wait: back-pressure, never a drop); on stop, `drain()` lets the requests
+in flight finish and be logged before the client is closed. Headers are never stored.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/v1"
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                          "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host",
-                         "content-length"})
+                         "content-length", "expect"})
 _PIECE = 65536
 _IDLE_KEPT = 64
 
@@ -125,7 +127,33 @@ class ProxyServer(ThreadingHTTPServer):
         self.upstream = upstream
         self.calls = calls
         self.counter = counter or TokenCounter()
+        self.stopping = False
+        self._active = 0
+        self._idle = threading.Condition()
         super().__init__(address, ProxyHandler)
+
+    @contextmanager
+    def exchange(self) -> Iterator[None]:
+        """Count a request as in flight until it is answered and logged."""
+        with self._idle:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def drain(self, timeout: float) -> int:
+        """After `serve_forever()` returned: refuse new requests (503) and wait at most
+        `timeout` seconds for those in flight to be answered and logged; returns how many are
+        still in flight."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            self.stopping = True
+            while self._active and time.monotonic() < deadline:
+                self._idle.wait(deadline - time.monotonic())
+            return self._active
 
     @property
     def url(self) -> str:
@@ -158,13 +186,26 @@ class ProxyHandler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
     def do_GET(self) -> None:
-        self._proxy()
+        with self.server.exchange():
+            if self.server.stopping:
+                self.close_connection = True
+                self._send_json(503, {"error": {"message": "the proxy is stopping",
+                                                "type": "unavailable", "code": 503}})
+            else:
+                self._proxy()
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
     def _proxy(self) -> None:
         started = time.perf_counter()
-        body = self._read_body()
+        try:
+            body = self._read_body()
+        except ValueError:
+            self.close_connection = True  # where the next request starts is unknown
+            self._send_json(400, {"error": {"message": "the request body's length or chunked "
+                                            "framing is malformed", "type": "bad_request",
+                                            "code": 400}})
+            return
         upstream = self.server.upstream
         path = upstream.target(self.path)
         api_path = self.path[len(API_PREFIX):].split("?", 1)[0]
