@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.error
+import urllib.request
 
 import pytest
 from google.protobuf import json_format
@@ -102,10 +104,18 @@ def test_malformed_body_is_a_clear_400_and_stores_nothing(engine, body, content_
     assert call_count(engine) == 1
 
 
-def test_wrong_content_type_and_path(engine):
+def test_wrong_content_type_path_and_a_chunked_body(engine):
     with running_receiver(engine) as server:
         assert post(server, b"{}", "text/plain")[0] == 415
         assert post(server, b"{}", JSON, path="/v1/logs")[0] == 404
+        chunks = iter([json_body(make_spans(LLM))])  # an iterable body is sent chunked
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{server.port}/v1/traces", data=chunks, method="POST",
+            headers={"Content-Type": JSON, "Transfer-Encoding": "chunked"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 411
+    assert call_count(engine) == 0
 
 
 def test_partial_success_names_the_rejected_spans_and_stores_the_rest(engine):
@@ -126,29 +136,29 @@ def test_partial_success_names_the_rejected_spans_and_stores_the_rest(engine):
 
 
 def test_a_writer_that_falls_behind_gets_503_with_retry_after_and_loses_nothing(engine):
-    release = threading.Event()
+    release, entered = threading.Event(), threading.Event()
     answers: list[int] = []
-    write = blocking_writer(release, store_writer(engine))
+    write = blocking_writer(release, store_writer(engine), entered)
+    bodies = [protobuf_body(make_spans(LLM)) for _ in range(3)]
     with running_receiver(engine, write=write, writer_options={"max_queued": 1}) as server:
-        def send() -> None:
-            answers.append(post(server, protobuf_body(make_spans(LLM)), PROTOBUF)[0])
+        def send(body: bytes) -> None:
+            answers.append(post(server, body, PROTOBUF)[0])
 
-        first = threading.Thread(target=send)
+        first = threading.Thread(target=send, args=(bodies[0],))
         first.start()
-        assert when(lambda: server.writer.queued() == 0 and first.is_alive())  # being written
-        second = threading.Thread(target=send)
+        assert entered.wait(10)  # its calls are being written
+        second = threading.Thread(target=send, args=(bodies[1],))
         second.start()
         assert when(lambda: server.writer.queued() == 1)  # waiting in the full queue
-        refused_spans = make_spans(LLM)
-        status, headers, body = post(server, protobuf_body(refused_spans), PROTOBUF)
+        status, headers, body = post(server, bodies[2], PROTOBUF)
         assert status == 503
         assert int(headers["Retry-After"]) > 0
         assert headers["Content-Type"] == PROTOBUF
         release.set()
-        first.join(10)
-        second.join(10)
+        first.join(30)
+        second.join(30)
         assert answers == [200, 200]
-        assert post(server, protobuf_body(refused_spans), PROTOBUF)[0] == 200  # the retry
+        assert post(server, bodies[2], PROTOBUF)[0] == 200  # the exporter's retry
     assert call_count(engine) == 3
 
 

@@ -95,6 +95,10 @@ class OtlpHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if 0 < length <= MAX_BODY_BYTES else b""
         if self.path.split("?")[0] != TRACES_PATH:
             self._error(404, answer_type, f"no such endpoint {self.path}; use {TRACES_PATH}", 5)
+        elif "Content-Length" not in self.headers:
+            self.close_connection = True
+            self._error(411, answer_type, "a Content-Length header is required (chunked "
+                        "bodies are not read)", _GRPC_INVALID_ARGUMENT)
         elif content_type not in CONTENT_TYPES:
             self._error(415, PROTOBUF, f"Content-Type must be {' or '.join(CONTENT_TYPES)}, "
                         f"got {content_type or 'none'!r}", _GRPC_INVALID_ARGUMENT)

@@ -126,9 +126,13 @@ def post(server: OtlpServer, body: bytes, content_type: str, *, gzip_body: bool 
         return error.code, dict(error.headers), error.read()
 
 
-def blocking_writer(release: threading.Event, write: WriteRows) -> WriteRows:
-    """A writer that waits for `release` before each write: a store that has fallen behind."""
+def blocking_writer(release: threading.Event, write: WriteRows,
+                    entered: threading.Event | None = None) -> WriteRows:
+    """A writer that waits for `release` before each write (a store that has fallen behind);
+    it sets `entered` once a write is waiting."""
     def write_when_released(rows: list[dict[str, Any]]) -> Any:
+        if entered is not None:
+            entered.set()
         release.wait(30)
         return write(rows)
     return write_when_released
