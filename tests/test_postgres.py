@@ -340,7 +340,9 @@ WRITER = textwrap.dedent("""
 READER = textwrap.dedent("""
     import pathlib, sys
     from evalboard.store import open_store
-    from evalboard.store.calls_query import CallFilter, count_by_version, count_calls, list_calls
+    from evalboard.store.calls_counts import count_by_version, count_calls
+    from evalboard.store.calls_pages import list_calls
+    from evalboard.store.calls_query import CallFilter
 
     engine, stop, loops = open_store(sys.argv[1]), pathlib.Path(sys.argv[2]), 0
     while not stop.exists():
