@@ -404,9 +404,9 @@ def test_contains_json_with_a_schema_passes_when_one_value_matches() -> None:
 
 def test_contains_json_reading_is_bounded_on_hostile_output() -> None:
     for output in ("[" * 1_000_000, "[[[" + "1," * 400_000, '{"a": "' * 200_000):
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time, not wall: a loaded machine is no failure
         result = run("contains_json", output)
-        assert time.perf_counter() - started < 2.5
+        assert time.process_time() - started < 2.5
         assert not result.passed and result.error is None
 
 
@@ -436,10 +436,10 @@ def test_contains_xml_required_elements_and_refusals() -> None:
     assert run("contains_xml", nested, required_elements=["analysis.classification"]).passed
     bomb = ('<!DOCTYPE r [<!ENTITY a "aaaa">]><r>&a;&a;</r>')
     assert not run("contains_xml", bomb).passed
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: a loaded machine does not make it flaky
     assert not run("contains_xml", "<a>" * 300_000).passed
     assert not run("contains_xml", "<a>" * 2000 + "&" + "</a>" * 2000).passed
-    assert time.perf_counter() - started < 2.5
+    assert time.process_time() - started < 2.5
 
 
 def test_is_sql_names_tables_outside_the_allow_list() -> None:
