@@ -5,7 +5,6 @@ refused with NewerStoreError before anything is written."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Engine
 
+from evalboard import clock
 from evalboard.errors import EvalboardError
 from evalboard.store.backup import BackupError, backup_sqlite, sqlite_path, tables_with_user_data
 
@@ -148,7 +148,7 @@ def backup_before_upgrade(engine: Engine, current: str | None, target: str) -> P
     with engine.connect() as conn:
         if not tables_with_user_data(conn):
             return None
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = clock.now().strftime("%Y%m%d-%H%M%S")  # UTC, from the one clock
     path = database.with_name(f"{database.name}.backup-{current}-{stamp}")
     suffix = 1
     while path.exists():
