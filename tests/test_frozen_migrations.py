@@ -136,6 +136,8 @@ def _fill(conn: Connection, rng: random.Random) -> dict[str, int]:
     if "run_totals" in meta.tables:
         for run_id in conn.scalars(text("SELECT id FROM eval_runs WHERE status = 'finished'")):
             record_run_totals(conn, run_id)
+    if "annotations" in meta.tables and "is_current" in meta.tables["annotations"].columns:
+        rebuild_current_flags(conn)
     return written
 
 

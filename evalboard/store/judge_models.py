@@ -1,0 +1,3 @@
+"""Judges (versioned prompt + backend), their cached results, and monitors with cursors."""
+
+from __future__ import annotations
