@@ -1,3 +1,3 @@
-"""Judges (versioned prompt + backend), their cached results, and monitors with cursors."""
+"""Judges: versioned prompt templates with a backend, and their cached results."""
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ from evalboard.store import (
     judge_models,
     metric_models,
     models,
+    monitor_models,
     pairwise_models,
-    queue_models,
     review_models,
     rollup_models,
     run_models,
@@ -14,5 +14,5 @@ from evalboard.store import (
 )
 from evalboard.store.models import Base
 
-__all__ = ["Base", "case_models", "judge_models", "metric_models", "models", "pairwise_models",
-           "queue_models", "review_models", "rollup_models", "run_models", "user_models"]
+__all__ = ["Base", "case_models", "judge_models", "metric_models", "models", "monitor_models",
+           "pairwise_models", "review_models", "rollup_models", "run_models", "user_models"]

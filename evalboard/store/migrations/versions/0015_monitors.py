@@ -1,4 +1,4 @@
-"""team review: queues, items, reservations, adjudications, comments, score configurations
+"""monitors: checks applied to calls as they arrive, a cursor per monitor, their results
 
 Revision ID: 0015
 Revises: 0014

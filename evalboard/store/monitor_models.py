@@ -1,0 +1,3 @@
+"""Monitors: checks, a filter and a sampling rate applied to calls as they arrive."""
+
+from __future__ import annotations
