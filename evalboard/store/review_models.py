@@ -128,6 +128,27 @@ class ReviewItem(Base):
     )
 
 
+class ReviewAnswer(Base):
+    """One action the focus view sent (judge, skip, undo, move), stored once: the page that
+    sent it (`client_id`) and its sequence number there are the key, so a resent action is
+    recognised and not applied again. `error` says why an action was refused."""
+
+    __tablename__ = "review_answers"
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("review_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    position: Mapped[int | None] = mapped_column(Integer)
+    annotation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("annotations.id", ondelete="SET NULL")
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Setting(Base):
     """A named piece of configuration kept in the store (e.g. the review guidelines)."""
 
