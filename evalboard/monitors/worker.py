@@ -1,0 +1,271 @@
+"""The monitor worker: applies every enabled monitor to the calls logged after its cursor.
+
+Each monitor is processed in batches by call id. A batch is read in a short read transaction,
+its sampled calls are checked outside any transaction (model-based checks on a small thread
+pool: at most `concurrency` at once), then its results are written and the cursor advanced in
+one short write transaction. The cursor only moves from the value the batch started at, so a
+killed worker (or two workers on one store) never writes a result twice: the next run redoes
+the unfinished batch, and the unique (monitor, call, check) key guards the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Engine, Row, func, insert, select, update
+
+from evalboard.checks.base import CheckContext, CheckResult, CheckSpec, catalogue, run_check
+from evalboard.monitors.definitions import MonitorView, check_names, list_monitors
+from evalboard.monitors.sampling import is_sampled
+from evalboard.store.calls_query import CallFilter, filter_conditions
+from evalboard.store.engine import write_connection
+from evalboard.store.models import Call, utcnow
+from evalboard.store.monitor_models import MonitorCursor, MonitorResult
+from evalboard.store.upsert import conflict_insert
+
+log = logging.getLogger("evalboard.monitors")
+
+# Check categories that call a model: they run on the worker's thread pool.
+SLOW_CATEGORIES = frozenset({"model", "ner", "judge"})
+BATCH_SIZE = 500
+CONCURRENCY = 4
+MAX_BACKOFF_SECONDS = 60.0
+_CALL_COLUMNS = (Call.id, Call.model_version_id, Call.created_at, Call.input_text,
+                 Call.input_messages, Call.output, Call.latency_ms, Call.prompt_tokens,
+                 Call.completion_tokens, Call.error, Call.meta.label("meta"))
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How much a batch holds and how many slow checks run at once."""
+
+    batch_size: int = BATCH_SIZE
+    concurrency: int = CONCURRENCY
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.concurrency < 1:
+            raise ValueError("batch size and concurrency must be at least 1")
+
+
+@dataclass
+class PassReport:
+    """What one pass over every enabled monitor did."""
+
+    monitors: int = 0
+    batches: int = 0
+    scanned: int = 0  # calls matching a monitor's filter, sampled or not
+    checked: int = 0  # calls checked (sampled)
+    results: int = 0
+    failures: int = 0
+    per_monitor: dict[str, int] = field(default_factory=dict)  # name -> calls checked
+
+
+def is_slow(spec: CheckSpec) -> bool:
+    """Whether a check calls a model (and so runs on the thread pool)."""
+    check = catalogue().get(spec.type)
+    return check is not None and check.category in SLOW_CATEGORIES
+
+
+def filter_of(monitor: MonitorView, conn: Connection) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of a monitor's filter on calls (bound parameters only)."""
+    spec = monitor.spec
+    conditions = filter_conditions(conn, CallFilter(
+        model_versions=spec.model_versions, sources=(spec.source,) if spec.source else ()))
+    for key, value in spec.metadata.items():
+        conditions.append(Call.meta[key].as_string() == value)
+    return conditions
+
+
+def context_of(row: Row[Any]) -> CheckContext:
+    """What a check may know of a production call (it has no reference)."""
+    return CheckContext(input=row.input_messages or row.input_text,
+                        latency_ms=row.latency_ms, prompt_tokens=row.prompt_tokens,
+                        completion_tokens=row.completion_tokens, error=row.error,
+                        metadata=row.meta or {})
+
+
+def judge_version_of(result: CheckResult) -> int | None:
+    """The judge version behind a result, when a judge check records one."""
+    value = getattr(result, "judge_version_id", None)
+    return value if isinstance(value, int) else None
+
+
+class Checker:
+    """Runs a monitor's checks on calls: fast checks inline, slow ones on a bounded pool."""
+
+    def __init__(self, concurrency: int = CONCURRENCY) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=concurrency,
+                                        thread_name_prefix="evalboard-monitor-check")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def results(self, monitor: MonitorView, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+        """One result row per (call, check), in call then check order."""
+        specs = monitor.spec.checks
+        names = check_names(specs)
+        slow = [is_slow(spec) for spec in specs]
+        pending: list[tuple[Row[Any], str, CheckResult | Future[CheckResult]]] = []
+        for row in rows:
+            context = context_of(row)
+            output = row.output or ""
+            for spec, name, in_pool in zip(specs, names, slow, strict=True):
+                outcome: CheckResult | Future[CheckResult] = (
+                    self._pool.submit(run_check, spec, output, context) if in_pool
+                    else run_check(spec, output, context))
+                pending.append((row, name, outcome))
+        now = utcnow()
+        out = []
+        for row, name, outcome in pending:
+            result = outcome.result() if isinstance(outcome, Future) else outcome
+            out.append({"monitor_id": monitor.id, "call_id": row.id,
+                        "model_version_id": row.model_version_id,
+                        "call_created_at": row.created_at, "check_name": name,
+                        "passed": result.passed, "score": result.score,
+                        "reason": result.reason[:10_000], "error": result.error,
+                        "judge_version_id": judge_version_of(result), "created_at": now})
+        return out
+
+
+class _Overtaken(Exception):
+    """Another worker moved the cursor first: this batch is theirs."""
+
+
+def _cursor(conn: Connection, monitor_id: int) -> int:
+    value = conn.scalar(select(MonitorCursor.last_call_id)
+                        .where(MonitorCursor.monitor_id == monitor_id))
+    return int(value) if value is not None else 0
+
+
+def ensure_cursor(engine: Engine, monitor_id: int) -> None:
+    """A cursor at 0 for a monitor that has none (created before its cursor, or by hand)."""
+    with write_connection(engine) as conn:
+        conn.execute(conflict_insert(engine.dialect.name, MonitorCursor)
+                     .values(monitor_id=monitor_id, last_call_id=0, updated_at=utcnow())
+                     .on_conflict_do_nothing())
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    scanned: int
+    checked: int
+    results: int
+    failures: int
+    done: bool  # the monitor has caught up with `head`
+
+
+def process_batch(engine: Engine, monitor: MonitorView, head: int, checker: Checker,
+                  batch_size: int = BATCH_SIZE) -> BatchOutcome:
+    """Check the next batch of calls after the monitor's cursor (up to call id `head`), then
+    write the results and advance the cursor in one transaction."""
+    with engine.connect() as conn, conn.begin():
+        start = _cursor(conn, monitor.id)
+        ids = list(conn.scalars(select(Call.id).where(
+            Call.id > start, Call.id <= head, *filter_of(monitor, conn))
+            .order_by(Call.id).limit(batch_size)))
+        sampled = [i for i in ids if is_sampled(monitor.id, i, monitor.spec.sampling_rate)]
+        rows = conn.execute(select(*_CALL_COLUMNS).where(Call.id.in_(sampled))
+                            .order_by(Call.id)).all() if sampled else []
+    done = len(ids) < batch_size
+    end = head if done else ids[-1]
+    if end <= start:
+        return BatchOutcome(0, 0, 0, 0, True)
+    results = checker.results(monitor, rows)
+    try:
+        with write_connection(engine) as conn:
+            moved = conn.execute(
+                update(MonitorCursor)
+                .where(MonitorCursor.monitor_id == monitor.id,
+                       MonitorCursor.last_call_id == start)
+                .values(last_call_id=end, updated_at=utcnow())).rowcount
+            if moved != 1:
+                raise _Overtaken
+            if results:
+                conn.execute(insert(MonitorResult), results)
+    except _Overtaken:
+        log.info("monitor %r: another worker took calls after %s", monitor.name, start)
+        return BatchOutcome(0, 0, 0, 0, False)
+    failures = sum(1 for r in results if not r["passed"])
+    return BatchOutcome(len(ids), len(rows), len(results), failures, done)
+
+
+def run_pass(engine: Engine, settings: WorkerSettings | None = None,
+             stop: threading.Event | None = None,
+             monitors: Sequence[MonitorView] | None = None) -> PassReport:
+    """Bring every enabled monitor up to the newest call; stops early when `stop` is set."""
+    settings = settings or WorkerSettings()
+    report = PassReport()
+    chosen = list_monitors(engine, enabled_only=True) if monitors is None else list(monitors)
+    with engine.connect() as conn:
+        head = int(conn.scalar(select(func.coalesce(func.max(Call.id), 0))) or 0)
+    checker = Checker(settings.concurrency)
+    try:
+        for monitor in chosen:
+            ensure_cursor(engine, monitor.id)
+            report.monitors += 1
+            report.per_monitor[monitor.name] = 0
+            while not (stop is not None and stop.is_set()):
+                outcome = process_batch(engine, monitor, head, checker, settings.batch_size)
+                report.batches += 1
+                report.scanned += outcome.scanned
+                report.checked += outcome.checked
+                report.results += outcome.results
+                report.failures += outcome.failures
+                report.per_monitor[monitor.name] += outcome.checked
+                if outcome.done:
+                    break
+    finally:
+        checker.close()
+    return report
+
+
+def run_forever(engine: Engine, stop: threading.Event, *, interval: float = 5.0,
+                settings: WorkerSettings | None = None,
+                on_pass: Callable[[PassReport], None] | None = None) -> None:
+    """Run passes every `interval` seconds until `stop` is set. A failed pass is logged and
+    retried after a backoff that doubles up to MAX_BACKOFF_SECONDS; the loop never dies of it."""
+    backoff = 0.0
+    while not stop.is_set():
+        try:
+            report = run_pass(engine, settings, stop)
+        except Exception:  # noqa: BLE001 - logged, retried: the worker must not die
+            backoff = min(MAX_BACKOFF_SECONDS, max(1.0, backoff * 2))
+            log.exception("monitor pass failed; retrying in %.0f s", backoff)
+            stop.wait(backoff)
+            continue
+        backoff = 0.0
+        if on_pass is not None:
+            on_pass(report)
+        stop.wait(interval)
+
+
+class BackgroundMonitors:
+    """The worker on a daemon thread (inside `evalboard serve`): `stop()` sets its stop event
+    and joins it, so an exit never hangs on it."""
+
+    def __init__(self, engine: Engine, *, interval: float = 5.0,
+                 settings: WorkerSettings | None = None) -> None:
+        self.stop_event = threading.Event()
+        self._thread = threading.Thread(
+            target=run_forever, args=(engine, self.stop_event),
+            kwargs={"interval": interval, "settings": settings},
+            name="evalboard-monitors", daemon=True)
+
+    def start(self) -> BackgroundMonitors:
+        self._thread.start()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Ask the worker to stop after its batch and wait up to `timeout`; True once stopped."""
+        self.stop_event.set()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
