@@ -20,7 +20,7 @@ import pytest
 from evalboard.cases.draft import CaseDraft, CaseError
 from evalboard.cases.repository import create_case
 from evalboard.checks import CheckContext, CheckError, CheckSpec, run_check, validate_spec
-from evalboard.checks.base import catalogue
+from evalboard.checks.base import CheckOutcome, catalogue
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEXT = "Ada Lovelace lives in London."
@@ -43,9 +43,10 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "semantic_similarity": {}, "insult": {}, "garbled": {}, "language": {"expected": "en"},
     "latency": {"max_ms": 100}, "token_usage": {"max_total_tokens": 10}, "no_error": {},
     "custom": {"function": "tests.test_check_validation:always_passes"},
+    "judge": {"judge": "hallucination"},
 }
 # Parameters naming a file or module: whether it exists is only known where the suite runs.
-WHERE_IT_RUNS = {"model", "tokenizer", "function"}
+WHERE_IT_RUNS = {"model", "tokenizer", "function", "judge"}
 # A limit on the output itself: an output above it is an error result by design.
 OUTPUT_LIMITS = {("is_sql", "max_chars")}
 HOSTILE: list[Any] = ["", "bogus", " ", -1, 0, 0.5, 1.5, 3, 10**12, -(10**12), math.nan,
@@ -72,6 +73,16 @@ def _no_embedding_model(monkeypatch: pytest.MonkeyPatch) -> None:
     from evalboard.checks import model_based
 
     monkeypatch.setattr(model_based, "_embedder", lambda directory: _UnitEmbedder())
+
+
+@pytest.fixture(autouse=True)
+def _no_judge_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A judge answers from its store and backend (tests/test_judge_check.py): here a
+    stand-in that passes, as for the embedder."""
+    from evalboard.checks import judge
+
+    monkeypatch.setattr(judge, "run_judge", lambda ref, output, context: CheckOutcome(
+        True, 1.0, f"judge {ref}: pass"))
 
 
 def _accepted(spec: CheckSpec) -> bool:

@@ -74,6 +74,7 @@ class CheckOutcome:
     passed: bool
     score: float
     reason: str
+    judge_version_id: int | None = None  # the judge version that graded it (judge checks)
 
 
 def _number_text(value: float) -> str:
@@ -366,6 +367,7 @@ class CheckResult:
     score: float
     reason: str
     error: str | None = None
+    judge_version_id: int | None = None  # the judge version that graded it (judge checks)
 
 
 def run_check(spec: CheckSpec, output: str, context: CheckContext) -> CheckResult:
@@ -388,8 +390,9 @@ def run_check(spec: CheckSpec, output: str, context: CheckContext) -> CheckResul
     if threshold is not None:
         reason = f"{reason} (score {score:.3f} vs threshold {threshold:g})"
     if spec.negate:
-        return CheckResult(spec, not passed, 1.0 - score, f"NOT: {reason}")
-    return CheckResult(spec, passed, score, reason)
+        return CheckResult(spec, not passed, 1.0 - score, f"NOT: {reason}",
+                           judge_version_id=outcome.judge_version_id)
+    return CheckResult(spec, passed, score, reason, judge_version_id=outcome.judge_version_id)
 
 
 @dataclass(frozen=True)
