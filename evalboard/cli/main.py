@@ -15,6 +15,7 @@ from evalboard.cli import (
     db_commands,
     embed_command,
     gate_command,
+    monitor_command,
     proxy_command,
     review_commands,
     run_command,
@@ -44,6 +45,7 @@ users_commands.register(app)
 gate_command.register(app)
 proxy_command.register(app)
 collect_command.register(app)
+monitor_command.register(app)
 
 # User-facing errors print one line; anything else is a bug and keeps its traceback. A path
 # the user named that cannot be read or written is the user's to fix too.
