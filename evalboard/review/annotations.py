@@ -177,23 +177,39 @@ def annotate(
 ) -> int:
     """Record a reviewer's judgement of a call; returns the annotation id."""
     judgement.check()
-    reviewer = clean_reviewer(reviewer)
     label_ids = labels_by_name(engine, judgement.labels)
     with write_session(engine) as session:
-        if session.get(Call, call_id) is None:
-            raise AnnotationError(f"there is no call {call_id}")
-        _clear_current(session, reviewer, [call_id])
-        annotation = _new_annotation(
-            session,
-            call_id,
-            reviewer,
-            judgement,
-            label_ids,
-            seconds_spent=seconds_spent,
-            review_session_id=review_session_id,
-        )
-        session.flush()
-        return annotation.id
+        return annotate_in(session, call_id, reviewer, judgement, label_ids,
+                           seconds_spent=seconds_spent, review_session_id=review_session_id)
+
+
+def annotate_in(
+    session: Session,
+    call_id: int,
+    reviewer: str,
+    judgement: Judgement,
+    label_ids: dict[str, int],
+    *,
+    seconds_spent: float | None = None,
+    review_session_id: int | None = None,
+) -> int:
+    """`annotate` inside the caller's write transaction (labels already resolved to ids)."""
+    judgement.check()
+    reviewer = clean_reviewer(reviewer)
+    if session.get(Call, call_id) is None:
+        raise AnnotationError(f"there is no call {call_id}")
+    _clear_current(session, reviewer, [call_id])
+    annotation = _new_annotation(
+        session,
+        call_id,
+        reviewer,
+        judgement,
+        label_ids,
+        seconds_spent=seconds_spent,
+        review_session_id=review_session_id,
+    )
+    session.flush()
+    return annotation.id
 
 
 def record_skip(
@@ -201,15 +217,21 @@ def record_skip(
 ) -> int:
     """Record that a reviewer skipped a call (it stays unreviewed)."""
     with write_session(engine) as session:
-        annotation = Annotation(
-            call_id=call_id,
-            reviewer=clean_reviewer(reviewer),
-            action="skip",
-            review_session_id=review_session_id,
-        )
-        session.add(annotation)
-        session.flush()
-        return annotation.id
+        return record_skip_in(session, call_id, reviewer, review_session_id)
+
+
+def record_skip_in(session: Session, call_id: int, reviewer: str,
+                   review_session_id: int | None = None) -> int:
+    """`record_skip` inside the caller's write transaction."""
+    annotation = Annotation(
+        call_id=call_id,
+        reviewer=clean_reviewer(reviewer),
+        action="skip",
+        review_session_id=review_session_id,
+    )
+    session.add(annotation)
+    session.flush()
+    return annotation.id
 
 
 def bulk_annotate(
@@ -258,18 +280,24 @@ def undo_last(engine: Engine, reviewer: str, *, review_session_id: int | None = 
               ) -> UndoResult:
     """Retract the reviewer's newest action that is not retracted yet (a whole bulk action at
     once). With a review session, only that session's actions are considered."""
-    reviewer = clean_reviewer(reviewer)
     with write_session(engine) as session:
-        query = select(Annotation).where(
-            Annotation.reviewer == reviewer, Annotation.action != "retract", ~_retracted()
-        )
-        if review_session_id is not None:
-            query = query.where(Annotation.review_session_id == review_session_id)
-        last = session.scalars(query.order_by(Annotation.id.desc()).limit(1)).first()
-        if last is None:
-            return UndoResult()
-        targets = [last] if last.batch_id is None else _live_batch(session, last.batch_id)
-        return _retract(session, reviewer, targets)
+        return undo_last_in(session, reviewer, review_session_id=review_session_id)
+
+
+def undo_last_in(session: Session, reviewer: str, *, review_session_id: int | None = None
+                 ) -> UndoResult:
+    """`undo_last` inside the caller's write transaction."""
+    reviewer = clean_reviewer(reviewer)
+    query = select(Annotation).where(
+        Annotation.reviewer == reviewer, Annotation.action != "retract", ~_retracted()
+    )
+    if review_session_id is not None:
+        query = query.where(Annotation.review_session_id == review_session_id)
+    last = session.scalars(query.order_by(Annotation.id.desc()).limit(1)).first()
+    if last is None:
+        return UndoResult()
+    targets = [last] if last.batch_id is None else _live_batch(session, last.batch_id)
+    return _retract(session, reviewer, targets)
 
 
 def undo_batch(engine: Engine, reviewer: str, batch_id: str) -> UndoResult:

@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 
 from evalboard.review.annotations import (
     Judgement,
-    annotate,
+    annotate_in,
     clean_reviewer,
     newest_live_action,
-    record_skip,
-    undo_last,
+    record_skip_in,
+    undo_last_in,
 )
+from evalboard.review.labels import labels_by_name
 from evalboard.review.sampling import STRATEGIES, ReviewSessionError, SessionSpec, pick_calls
 from evalboard.store.engine import write_session
 from evalboard.store.models import utcnow
@@ -186,26 +187,25 @@ def _next_pending(session: Session, session_id: int, after: int) -> int | None:
 
 
 def _finish_item(
-    engine: Engine, session_id: int, position: int, status: str, annotation_id: int
+    session: Session, session_id: int, position: int, status: str, annotation_id: int
 ) -> None:
-    with write_session(engine) as session:
-        session.execute(
-            update(ReviewItem)
-            .where(ReviewItem.session_id == session_id, ReviewItem.position == position)
-            .values(status=status, annotation_id=annotation_id)
-        )
-        review = session.get(ReviewSession, session_id)
-        assert review is not None
-        following = _next_pending(session, session_id, position)
-        if following is None:
-            review.finished_at = review.finished_at or utcnow()
-            review.position = min(position + 1, review.size - 1)
-        else:
-            review.position = following
+    session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.session_id == session_id, ReviewItem.position == position)
+        .values(status=status, annotation_id=annotation_id)
+    )
+    review = session.get(ReviewSession, session_id)
+    assert review is not None
+    following = _next_pending(session, session_id, position)
+    if following is None:
+        review.finished_at = review.finished_at or utcnow()
+        review.position = min(position + 1, review.size - 1)
+    else:
+        review.position = following
 
 
-def _item(engine: Engine, session_id: int, position: int) -> ItemView:
-    item = item_at(engine, session_id, position)
+def _item_in(session: Session, session_id: int, position: int) -> ReviewItem:
+    item = session.get(ReviewItem, (session_id, position))
     if item is None:
         raise ReviewSessionError(f"session {session_id} has no item {position}")
     return item
@@ -220,24 +220,41 @@ def judge_item(
     seconds_spent: float | None = None,
 ) -> int:
     """Annotate the call at `position` and advance to the next pending call."""
-    item = _item(engine, session_id, position)
-    annotation_id = annotate(
-        engine,
-        item.call_id,
-        reviewer,
-        judgement,
-        seconds_spent=seconds_spent,
-        review_session_id=session_id,
-    )
-    _finish_item(engine, session_id, position, "done", annotation_id)
+    judgement.check()
+    label_ids = labels_by_name(engine, judgement.labels)
+    with write_session(engine) as session:
+        return judge_item_in(session, session_id, position, reviewer, judgement, label_ids,
+                             seconds_spent)
+
+
+def judge_item_in(
+    session: Session,
+    session_id: int,
+    position: int,
+    reviewer: str,
+    judgement: Judgement,
+    label_ids: dict[str, int],
+    seconds_spent: float | None = None,
+) -> int:
+    """`judge_item` inside the caller's write transaction (labels already resolved)."""
+    item = _item_in(session, session_id, position)
+    annotation_id = annotate_in(session, item.call_id, reviewer, judgement, label_ids,
+                                seconds_spent=seconds_spent, review_session_id=session_id)
+    _finish_item(session, session_id, position, "done", annotation_id)
     return annotation_id
 
 
 def skip_item(engine: Engine, session_id: int, position: int, reviewer: str) -> int:
     """Record a skip of the call at `position` and advance."""
-    item = _item(engine, session_id, position)
-    annotation_id = record_skip(engine, item.call_id, reviewer, session_id)
-    _finish_item(engine, session_id, position, "skipped", annotation_id)
+    with write_session(engine) as session:
+        return skip_item_in(session, session_id, position, reviewer)
+
+
+def skip_item_in(session: Session, session_id: int, position: int, reviewer: str) -> int:
+    """`skip_item` inside the caller's write transaction."""
+    item = _item_in(session, session_id, position)
+    annotation_id = record_skip_in(session, item.call_id, reviewer, session_id)
+    _finish_item(session, session_id, position, "skipped", annotation_id)
     return annotation_id
 
 
@@ -255,24 +272,29 @@ def undo_in_session(engine: Engine, session_id: int, reviewer: str) -> Undone | 
     The item then reflects what is live again: the reviewer's earlier answer in this session
     if there is one (done or skipped), else it is pending. None when there is nothing to undo.
     """
-    result = undo_last(engine, reviewer, review_session_id=session_id)
+    with write_session(engine) as session:
+        return undo_in_session_in(session, session_id, reviewer)
+
+
+def undo_in_session_in(session: Session, session_id: int, reviewer: str) -> Undone | None:
+    """`undo_in_session` inside the caller's write transaction."""
+    result = undo_last_in(session, reviewer, review_session_id=session_id)
     if not result.retracted_ids:
         return None
-    with write_session(engine) as session:
-        item = session.scalars(select(ReviewItem).where(
-            ReviewItem.session_id == session_id,
-            ReviewItem.call_id == result.call_ids[0])).first()
-        if item is None:
-            return None
-        live = newest_live_action(session, item.call_id, clean_reviewer(reviewer), session_id)
-        if live is None:
-            item.status, item.annotation_id = "pending", None
-        else:
-            item.status = "done" if live.action == "judge" else "skipped"
-            item.annotation_id = live.id
-        review = session.get(ReviewSession, session_id)
-        assert review is not None
-        review.position = item.position
-        if item.status == "pending":
-            review.finished_at = None
-        return Undone(item.position, result.retracted_ids[0])
+    item = session.scalars(select(ReviewItem).where(
+        ReviewItem.session_id == session_id,
+        ReviewItem.call_id == result.call_ids[0])).first()
+    if item is None:
+        return None
+    live = newest_live_action(session, item.call_id, clean_reviewer(reviewer), session_id)
+    if live is None:
+        item.status, item.annotation_id = "pending", None
+    else:
+        item.status = "done" if live.action == "judge" else "skipped"
+        item.annotation_id = live.id
+    review = session.get(ReviewSession, session_id)
+    assert review is not None
+    review.position = item.position
+    if item.status == "pending":
+        review.finished_at = None
+    return Undone(item.position, result.retracted_ids[0])
