@@ -1,0 +1,223 @@
+"""Win rates, the length-controlled win rate and Bradley–Terry ratings, checked against values
+worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from evalboard.pairwise.answers import PairVerdict, record_answer, retract_answer
+from evalboard.pairwise.length_control import fit_logistic, length_controlled_win_rate
+from evalboard.pairwise.ratings import (
+    bootstrap_ratings,
+    fit_bradley_terry,
+    leaderboard,
+    mle_exists,
+    win_matrix,
+)
+from evalboard.pairwise.winrates import (
+    AnswerFilter,
+    against_baseline,
+    load_comparisons,
+    win_rates,
+)
+from tests.support.pairwise_data import add_answers, add_pair, ensure_versions
+
+Z = 1.959963984540054
+
+
+def wilson(k: float, n: int) -> tuple[float, float]:
+    """The Wilson score interval written out:
+    (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)."""
+    p = k / n
+    centre = (p + Z * Z / (2 * n)) / (1 + Z * Z / n)
+    half = Z * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n)) / (1 + Z * Z / n)
+    return centre - half, centre + half
+
+
+# ------------------------------------------------------------------ Bradley–Terry, pure
+
+
+def test_three_versions_with_known_strengths():
+    # Strengths 4 : 2 : 1 make the counts below the exact expectation: A beats B 4 of 6
+    # (4/(4+2)), A beats C 4 of 5 (4/(4+1)), B beats C 2 of 3 (2/(2+1)); so the MLE is
+    # p = (4, 2, 1) / geometric mean 2 = (2, 1, 0.5), ratings 1000 + 400·log10(p):
+    # 1000 + 400·0.30103 = 1120.412, 1000, 879.588.
+    wins = np.array([[0, 4, 4], [2, 0, 2], [1, 1, 0]], dtype=float)
+    fit = fit_bradley_terry(wins)
+    assert not fit.regularised
+    assert fit.strengths == pytest.approx([2.0, 1.0, 0.5], rel=1e-8)
+    assert fit.ratings == pytest.approx([1120.411998, 1000.0, 879.588002], abs=1e-5)
+
+
+def test_two_versions_closed_form_with_ties_as_half():
+    # 5 wins, 1 tie, 2 losses: p1 / (p1 + p2) = (5 + 1/2) / 8.
+    first = np.zeros(8, dtype=int)
+    second = np.ones(8, dtype=int)
+    scores = np.array([1, 1, 1, 1, 1, 0.5, 0, 0])
+    fit = fit_bradley_terry(win_matrix(first, second, scores, 2))
+    p1, p2 = fit.strengths
+    assert p1 / (p1 + p2) == pytest.approx(5.5 / 8, rel=1e-9)
+    assert p1 * p2 == pytest.approx(1.0)  # geometric mean 1
+
+
+def test_a_version_that_never_won_needs_the_prior():
+    wins = np.array([[0, 3], [0, 0]], dtype=float)
+    assert not mle_exists(wins)
+    fit = fit_bradley_terry(wins)
+    assert fit.regularised
+    # 3.5 : 0.5 after half a virtual win each side: p1/(p1+p2) = 3.5/4
+    p1, p2 = fit.strengths
+    assert p1 / (p1 + p2) == pytest.approx(3.5 / 4, rel=1e-9)
+
+
+def test_a_version_never_compared_has_no_rating():
+    wins = np.array([[0, 2, 0], [1, 0, 0], [0, 0, 0]], dtype=float)
+    fit = fit_bradley_terry(wins)
+    assert list(fit.groups) == [0, 0, -1]
+    assert math.isnan(fit.strengths[2])
+
+
+def test_bootstrap_is_seeded_and_brackets_the_fit():
+    first = np.array([0] * 6 + [0] * 5 + [1] * 3)
+    second = np.array([1] * 6 + [2] * 5 + [2] * 3)
+    scores = np.array([1, 1, 1, 1, 0, 0] + [1, 1, 1, 1, 0] + [1, 1, 0], dtype=float)
+    low, high = bootstrap_ratings(first, second, scores, 3, np.random.default_rng(7), 100)
+    again = bootstrap_ratings(first, second, scores, 3, np.random.default_rng(7), 100)
+    assert np.array_equal(low, again[0]) and np.array_equal(high, again[1])
+    ratings = fit_bradley_terry(win_matrix(first, second, scores, 3)).ratings
+    assert np.all(low <= ratings + 1e-9) and np.all(ratings <= high + 1e-9)
+    assert np.all(high - low > 10)  # 14 comparisons leave a wide interval
+
+
+# ------------------------------------------------------------------ length control, pure
+
+
+def test_length_controlled_rate_of_a_saturated_fit():
+    # Length difference is +10 or -10 only, so tanh(diff/std) takes two opposite values and
+    # the logistic fit reproduces both rates: intercept = (logit r+ + logit r-) / 2.
+    # A longer: won 4 of 5 (logit 0.8 = ln 4); A shorter: won 2 of 4 (logit 0.5 = 0):
+    # intercept = ln 2, LC win rate = 2/3 (raw: 6/9).
+    scores = np.array([1, 1, 1, 1, 0, 1, 1, 0, 0], dtype=float)
+    len_a = np.array([20] * 5 + [10] * 4)
+    len_b = np.array([10] * 5 + [20] * 4)
+    assert length_controlled_win_rate(scores, len_a, len_b) == pytest.approx(2 / 3, abs=1e-7)
+    # A longer: 6 of 8 (logit ln 3); shorter: 1 of 4 (logit -ln 3): LC 1/2 (raw 7/12).
+    scores = np.array([1] * 6 + [0] * 2 + [1] + [0] * 3, dtype=float)
+    len_a = np.array([30] * 8 + [20] * 4)
+    len_b = np.array([20] * 8 + [30] * 4)
+    assert length_controlled_win_rate(scores, len_a, len_b) == pytest.approx(0.5, abs=1e-7)
+
+
+def test_length_controlled_rate_without_length_differences_is_the_raw_rate():
+    scores = np.array([1, 1, 0.5, 0], dtype=float)
+    same = np.full(4, 50)
+    assert length_controlled_win_rate(scores, same, same) == pytest.approx(2.5 / 4)
+    assert math.isnan(length_controlled_win_rate(np.array([]), np.array([]), np.array([])))
+
+
+def test_logistic_fit_matches_scikit_learn():
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=200)
+    y = (rng.random(200) < 1 / (1 + np.exp(-(0.4 + 1.3 * x)))).astype(float)
+    ours = fit_logistic(np.column_stack([np.ones_like(x), x]), y)
+    theirs = linear_model.LogisticRegression(C=np.inf, tol=1e-10).fit(x[:, None], y)
+    assert ours == pytest.approx([theirs.intercept_[0], theirs.coef_[0][0]], abs=1e-4)
+
+
+def test_a_version_always_winning_gets_a_finite_rate_near_one():
+    scores = np.ones(5)
+    rate = length_controlled_win_rate(scores, np.arange(5), np.arange(5)[::-1])
+    assert 0.99 < rate <= 1.0
+
+
+# ------------------------------------------------------------------ from the store
+
+
+def test_win_rates_from_live_answers(engine):
+    ensure_versions(engine, ["v1", "v2"])
+    # v2 (call a) against v1 (call b): 3 wins, 1 tie, 1 loss, 1 both bad ...
+    add_answers(engine, "v2", "v1", ["a", "a", "a", "tie", "b", "both_bad"])
+    # ... and with the sides the other way round: v2 as call b wins once more, loses once.
+    add_answers(engine, "v1", "v2", ["b", "a"])
+    rows = win_rates(engine)
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert (row.model_version, row.opponent) == ("v2", "v1")  # the newer against the older
+    assert (row.wins, row.ties, row.losses, row.both_bad, row.answers) == (4, 1, 2, 1, 7)
+    assert row.win_rate == pytest.approx(4.5 / 7)
+    assert (row.low, row.high) == pytest.approx(wilson(4.5, 7))
+    # same lengths on both sides: the length-controlled rate is the raw rate
+    assert row.lc_win_rate == pytest.approx(4.5 / 7, abs=1e-7)
+    assert row.chars == pytest.approx(len("answer a"))
+
+
+def test_output_length_beside_the_win_rate(engine):
+    ensure_versions(engine, ["v1", "v2"])
+    add_answers(engine, "v2", "v1", ["a", "a", "b"],
+                outputs=[("x" * 30, "y" * 10), ("x" * 50, "y" * 10), ("x" * 10, "y" * 20)])
+    row = win_rates(engine).iloc[0]
+    assert row.chars == pytest.approx(30.0)
+    assert row.opponent_chars == pytest.approx(40 / 3)
+    assert math.isnan(row.tokens)  # no completion tokens were logged
+
+
+def test_only_live_answers_count(engine):
+    ensure_versions(engine, ["v1", "v2"])
+    call_a, call_b = add_pair(engine, "v2", "v1")
+    first = record_answer(engine, call_a, call_b, "ana", PairVerdict("b"))
+    record_answer(engine, call_a, call_b, "ana", PairVerdict("a"))  # replaces her answer
+    record_answer(engine, call_a, call_b, "ben", PairVerdict("a"))  # a second reviewer
+    undone = record_answer(engine, *add_pair(engine, "v2", "v1"), "ana", PairVerdict("b"))
+    retract_answer(engine, undone, "ana")
+    row = win_rates(engine).iloc[0]
+    assert (row.wins, row.losses, row.answers) == (2, 0, 2)
+    assert first  # the replaced answer is kept in the history, not counted
+    only_ben = win_rates(engine, AnswerFilter(reviewers=("ben",))).iloc[0]
+    assert only_ben.answers == 1
+
+
+def test_no_answers_no_rows(engine):
+    ensure_versions(engine, ["v1", "v2"])
+    assert win_rates(engine).empty
+    board = leaderboard(load_comparisons(engine), np.random.default_rng(0), 20)
+    assert board.empty
+
+
+def test_leaderboard_matches_the_hand_computed_fit(engine):
+    ensure_versions(engine, ["A", "B", "C"])
+    add_answers(engine, "A", "B", ["a"] * 4 + ["b"] * 2)
+    add_answers(engine, "A", "C", ["a"] * 4 + ["b"])
+    add_answers(engine, "C", "B", ["b"] * 2 + ["a"] + ["both_bad"])  # B beats C 2 of 3
+    board = leaderboard(load_comparisons(engine), np.random.default_rng(1), 50)
+    assert list(board["model_version"]) == ["A", "B", "C"]
+    assert list(board["rank"]) == [1, 2, 3]
+    assert board["rating"].tolist() == pytest.approx([1120.412, 1000.0, 879.588], abs=1e-3)
+    assert board.attrs["regularised"] is False
+    a = board.iloc[0]
+    assert (a.wins, a.ties, a.losses, a.answers) == (8, 0, 3, 11)
+    assert all(board["low"] <= board["rating"]) and all(board["rating"] <= board["high"])
+    assert set(board["group"]) == {0}
+
+
+def test_win_rate_against_a_baseline(engine):
+    ensure_versions(engine, ["A", "B", "C"])
+    add_answers(engine, "A", "B", ["a"] * 3 + ["b"])
+    add_answers(engine, "C", "A", ["a", "tie"])
+    rows = against_baseline(load_comparisons(engine), "A")
+    assert list(rows["model_version"]) == ["B", "C"]
+    assert rows["win_rate"].tolist() == pytest.approx([1 / 4, 1.5 / 2])
+    assert set(rows["opponent"]) == {"A"}
+    assert against_baseline(load_comparisons(engine), "nope").empty
+
+
+def test_version_filter_keeps_answers_between_chosen_versions(engine):
+    ensure_versions(engine, ["A", "B", "C"])
+    add_answers(engine, "A", "B", ["a"])
+    add_answers(engine, "A", "C", ["a", "a"])
+    rows = win_rates(engine, AnswerFilter(versions=("A", "C")))
+    assert list(zip(rows["model_version"], rows["opponent"], strict=True)) == [("C", "A")]
+    assert rows.iloc[0].losses == 2
