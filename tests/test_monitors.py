@@ -249,3 +249,31 @@ def test_results_count_per_monitor(engine):
     assert (view.results, view.failures) == (2, 1)
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(MonitorResult)) == 2
+
+
+@pytest.mark.parametrize("monitors", [True, False])
+def test_serve_runs_the_worker_only_with_monitors_and_stops_it(engine, db_url, monkeypatch,
+                                                                monitors):
+    import typer
+
+    from evalboard.cli import serve_command
+
+    create_monitor(engine, MonitorSpec("digits", (NO_DIGITS,)))
+    seen: dict[str, Any] = {}
+
+    def fake_streamlit(command: list[str], env: dict[str, str]) -> int:
+        add_calls(engine, make_rows(2, model_version="v1"))
+        deadline = time.monotonic() + (20 if monitors else 1)
+        while len(_results(engine)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen["results"] = len(_results(engine))
+        seen["threads"] = [t.name for t in threading.enumerate()]
+        return 0
+
+    monkeypatch.setattr(serve_command.subprocess, "call", fake_streamlit)
+    with pytest.raises(typer.Exit) as exited:
+        serve_command.serve_command(port=8599, host="127.0.0.1", db=db_url, monitors=monitors)
+    assert exited.value.exit_code == 0
+    assert seen["results"] == (2 if monitors else 0)
+    assert ("evalboard-monitors" in seen["threads"]) is monitors
+    assert "evalboard-monitors" not in [t.name for t in threading.enumerate()]

@@ -45,15 +45,22 @@ def serve_command(
         ),
     ] = "127.0.0.1",
     db: DbOption = None,
+    monitors: Annotated[bool, typer.Option(
+        "--monitors", help="Also run the monitor worker (`evalboard monitor`) in the "
+        "background.")] = False,
 ) -> None:
     """Start the evalboard dashboard (Streamlit) on the store."""
+    from evalboard.monitors.worker import background_monitors
+
     if not APP_FILE.exists():
         fail(f"cannot find the app at {APP_FILE}")
-    store(db)  # fail early, with a clear message, on a bad store URL
+    engine = store(db)  # fail early, with a clear message, on a bad store URL
     env = dict(os.environ)
     if db:
         env[DB_URL_ENV] = db
-    raise typer.Exit(subprocess.call(streamlit_command(port, host), env=env))
+    with background_monitors(engine if monitors else None):
+        code = subprocess.call(streamlit_command(port, host), env=env)
+    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -269,3 +270,20 @@ class BackgroundMonitors:
         self.stop_event.set()
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+
+@contextmanager
+def background_monitors(engine: Engine | None, *, interval: float = 5.0
+                        ) -> Iterator[BackgroundMonitors | None]:
+    """The background worker on `engine` while the block runs (nothing when engine is None);
+    stopped and joined when the block ends, however it ends."""
+    if engine is None:
+        yield None
+        return
+    worker = BackgroundMonitors(engine, interval=interval).start()
+    log.info("monitor worker started (every %g s)", interval)
+    try:
+        yield worker
+    finally:
+        if not worker.stop():
+            log.warning("the monitor worker is still finishing a check; leaving it behind")
