@@ -11,10 +11,17 @@ from typing import Any
 import pytest
 from sqlalchemy import and_, select, true
 
-from evalboard.store import calls_pages
+from evalboard.cases.draft import CaseDraft
+from evalboard.cases.repository import Provenance, create_case
+from evalboard.checks import CheckSpec
+from evalboard.review.annotations import Judgement, annotate, undo_last
+from evalboard.store import calls_pages, review_filter
+from evalboard.store.calls_counts import count_by_version
 from evalboard.store.calls_pages import Cursor, list_calls
 from evalboard.store.calls_query import SORTS, CallFilter
+from evalboard.store.case_models import EvalCase
 from evalboard.store.models import Call, ModelVersion
+from evalboard.store.review_models import Annotation, Label, annotation_labels
 from evalboard.store.search import search_condition
 from tests.support.calls import T0, add_calls
 
@@ -22,6 +29,10 @@ VERSIONS = ("v1", "v2", "v3", "missing-version")
 SOURCES = ("production", "eval", "import")
 WORDS = ("alpha", "beta", "gamma", "delta")
 LIMITS = (1, 3, 7)
+REVIEWERS = ("ann", "bo", "cy", "nobody")
+VERDICTS = ("pass", "fail", "unsure")
+LABELS = ("hallucination", "wrong format", "edge case mishandled", "not a label")
+RARE_BOUNDS = (1, 5, 20, 2000)  # review_filter.RARE_MATCHES: both page plans get used
 
 
 @pytest.fixture
@@ -49,6 +60,23 @@ def _store_rows(rng: random.Random, count: int) -> list[dict[str, Any]]:
     return rows
 
 
+def _add_reviews(engine: Any, rng: random.Random, call_ids: int) -> None:
+    """Judgements by three reviewers (second opinions, changed minds, undone answers) and
+    test cases made from some calls."""
+    for _ in range(call_ids):
+        call_id = rng.randrange(1, call_ids + 1)
+        reviewer = rng.choice(REVIEWERS[:3])
+        annotate(engine, call_id, reviewer, Judgement(
+            rng.choice([*VERDICTS, None]), tuple(rng.sample(LABELS[:3], rng.choice([0, 1, 2]))),
+            note="n", corrected_output=rng.choice([None, None, "fixed"])))
+        if rng.random() < 0.1:
+            undo_last(engine, reviewer)
+    for k, call_id in enumerate(rng.sample(range(1, call_ids + 1), 12)):
+        create_case(engine, "s", CaseDraft(name=f"case {k}", input="x", checks=(
+            CheckSpec("contains_any", {"values": ["x"]}),)),
+                    provenance=Provenance(call_id=call_id))
+
+
 def _maybe(rng: random.Random, value: Any) -> Any:
     return value if rng.random() < 0.4 else None
 
@@ -70,10 +98,62 @@ def _random_filter(rng: random.Random) -> CallFilter:
         "min_tokens": _maybe(rng, rng.choice([0, 8, 15])),
         "max_tokens": _maybe(rng, rng.choice([10, 20, 30])),
         "errors_only": rng.random() < 0.4,
+        "verdicts": tuple(rng.sample(VERDICTS, rng.choice([0, 0, 1, 2]))),
+        "labels": tuple(rng.sample(LABELS, rng.choice([0, 0, 0, 1, 2]))),
+        "reviewers": tuple(rng.sample(REVIEWERS, rng.choice([0, 0, 0, 1, 2]))),
+        "corrected": rng.random() < 0.15,
+        "reviewed": rng.choice([None, None, None, True, False]),
+        "promoted": rng.random() < 0.15,
     }
     assert set(values) == {field.name for field in dataclasses.fields(CallFilter)}, (
         "a CallFilter field this test does not vary")
     return CallFilter(**values)
+
+
+def _review_matches(conn: Any, f: CallFilter) -> set[int] | None:
+    """The calls the review-state fields let through, worked out here in Python from the
+    annotations (None: every call)."""
+    if not (f.verdicts or f.labels or f.reviewers or f.corrected or f.reviewed is not None
+            or f.promoted):
+        return None
+    current: dict[int, list[Annotation]] = {}
+    for row in conn.execute(select(Annotation).where(Annotation.is_current.is_(True))):
+        current.setdefault(row.call_id, []).append(row)
+    label_names = _labels_of(conn)
+    every = set(conn.scalars(select(Call.id)))
+    promoted = set(conn.scalars(select(EvalCase.origin_call_id)))
+
+    def by_chosen(a: Any) -> bool:
+        return not f.reviewers or a.reviewer in f.reviewers
+
+    def matches(a: Any) -> bool:
+        return (by_chosen(a) and (not f.verdicts or a.verdict in f.verdicts)
+                and (not f.corrected or a.corrected_output is not None)
+                and (not f.labels or bool(label_names.get(a.id, set()) & set(f.labels))))
+
+    kept = set()
+    for call_id in every:
+        judged = current.get(call_id, [])
+        asks = bool(f.verdicts or f.labels or f.corrected or f.reviewed is True
+                    or (f.reviewers and f.reviewed is None))
+        if asks and not any(matches(a) for a in judged):
+            continue
+        if f.reviewed is False and any(by_chosen(a) for a in judged):
+            continue
+        if f.promoted and call_id not in promoted:
+            continue
+        kept.add(call_id)
+    return kept
+
+
+def _labels_of(conn: Any) -> dict[int, set[str]]:
+    """Each annotation's label names."""
+    grouped: dict[int, set[str]] = {}
+    for annotation_id, name in conn.execute(
+            select(annotation_labels.c.annotation_id, Label.name)
+            .join(Label, Label.id == annotation_labels.c.label_id)):
+        grouped.setdefault(annotation_id, set()).add(name)
+    return grouped
 
 
 def _plain_ids(conn: Any, f: CallFilter, sort_key: str) -> list[int]:
@@ -108,15 +188,19 @@ def _plain_ids(conn: Any, f: CallFilter, sort_key: str) -> list[int]:
     query = (select(Call.id, sort.column)
              .join(ModelVersion, ModelVersion.id == Call.model_version_id)
              .where(and_(true(), *conditions)).order_by(*order))
-    return [tuple(row) for row in conn.execute(query)]
+    reviewed = _review_matches(conn, f)
+    return [tuple(row) for row in conn.execute(query) if reviewed is None or row[0] in reviewed]
 
 
-def test_cached_pages_match_a_plain_query_for_random_filters(engine, fresh_caches):
+def test_cached_pages_match_a_plain_query_for_random_filters(engine, fresh_caches,
+                                                            monkeypatch):
     rng = random.Random(20261202)
     add_calls(engine, _store_rows(rng, 160))
+    _add_reviews(engine, rng, 160)
     checked_directions = {"first": 0, "after": 0, "before": 0}
     with engine.connect() as conn:
-        for iteration in range(400):
+        for iteration in range(700):
+            monkeypatch.setattr(review_filter, "RARE_MATCHES", rng.choice(RARE_BOUNDS))
             f = _random_filter(rng)
             sort_key = rng.choice(list(SORTS))
             limit = rng.choice(LIMITS)
@@ -140,6 +224,11 @@ def test_cached_pages_match_a_plain_query_for_random_filters(engine, fresh_cache
             assert got == expected, (iteration, f, sort_key, direction, limit)
             checked_directions[direction] += 1
     assert min(checked_directions.values()) > 50
+    bound_names = {name for shape in calls_pages._PREPARED for name in shape[1]}
+    plans = (("judged_lookup_current", "judged_probe_current", "promoted_lookup_first_id",
+              "promoted_probe_first_id") if engine.dialect.name == "sqlite"
+             else ("judged_current", "promoted_first_id"))
+    assert {*plans, "unjudged_current"} <= bound_names  # every review plan was compiled
 
 
 def test_errors_only_and_unfiltered_pages_do_not_share_sql(engine, fresh_caches):
@@ -163,3 +252,20 @@ def test_a_page_before_a_cursor_leads_back_to_the_first_page(engine, fresh_cache
     assert back.previous_cursor is not None
     home = list_calls(engine, CallFilter(), before=back.previous_cursor, limit=4)
     assert [r.id for r in home.rows] == [10, 9, 8, 7] and home.previous_cursor is None
+
+
+def test_counts_per_version_match_a_plain_query_for_random_filters(engine, monkeypatch):
+    rng = random.Random(20261203)
+    add_calls(engine, _store_rows(rng, 120))
+    _add_reviews(engine, rng, 120)
+    with engine.connect() as conn:
+        versions = dict(conn.execute(
+            select(Call.id, ModelVersion.name)
+            .join(ModelVersion, ModelVersion.id == Call.model_version_id)).all())
+        for iteration in range(150):
+            monkeypatch.setattr(review_filter, "RARE_MATCHES", rng.choice(RARE_BOUNDS))
+            f = _random_filter(rng)
+            expected: dict[str, int] = {}
+            for call_id, _ in _plain_ids(conn, f, "newest"):
+                expected[versions[call_id]] = expected.get(versions[call_id], 0) + 1
+            assert dict(count_by_version(engine, f)) == expected, (iteration, f)

@@ -3,7 +3,7 @@ they answer, from the calls (or the full-text index) where they do not."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from sqlalchemy import (
     Connection,
@@ -16,6 +16,7 @@ from sqlalchemy import (
 
 from evalboard.store.calls_query import CallFilter, filter_conditions, version_ids
 from evalboard.store.models import Call, ModelVersion
+from evalboard.store.review_filter import judges
 from evalboard.store.rollup_models import CallDay
 from evalboard.store.rollups import day_conditions, split_days
 from evalboard.store.search import (
@@ -32,17 +33,26 @@ def _counted_from_calls(conn: Connection, f: CallFilter) -> dict[int, int]:
     return {version_id: count for version_id, count in rows}
 
 
+ROLLUP_FIELDS = frozenset({"model_versions", "sources", "since", "until", "errors_only"})
+
+
 def _rollups_answer(f: CallFilter) -> bool:
-    """The daily rollups can count a filter of versions, sources, a time range and errors."""
-    return not (f.search.strip() or f.meta_key.strip() or f.min_latency_ms is not None
-                or f.max_latency_ms is not None or f.min_tokens is not None
-                or f.max_tokens is not None)
+    """The daily rollups can count a filter of versions, sources, a time range and errors
+    (any other field set, a filter added later too, counts from the calls)."""
+    return all(getattr(f, field.name) == field.default for field in fields(f)
+               if field.name not in ROLLUP_FIELDS)
 
 
 def _counts(conn: Connection, f: CallFilter) -> dict[int, int]:
     """Calls matching a filter per model version id: whole days from the daily rollups and
     the parts of days at the ends of the range from the calls, when the rollups can count
-    the filter; otherwise from the calls."""
+    the filter; otherwise from the calls. Calls nobody reviewed are every call less the
+    reviewed ones (the reviewed are the few)."""
+    if f.reviewed is False and not (judges(f) or f.promoted):
+        every = _counts(conn, replace(f, reviewers=(), reviewed=None))
+        judged = _counts(conn, replace(f, reviewed=True))
+        left = {vid: n - judged.get(vid, 0) for vid, n in every.items()}
+        return {vid: n for vid, n in left.items() if n}
     if not _rollups_answer(f):
         return _counted_from_calls(conn, f)
     split = split_days(f.since, f.until)

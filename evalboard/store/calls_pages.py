@@ -224,9 +224,11 @@ def _page_plan(conn: Connection, request: PageRequest
         if prepared is None:
             statement = _request_query(conn, request, NamedBinds())
             prepared = _PREPARED[shape] = PreparedSelect.compile(conn, statement)
-        if len(_PAGE_PLANS) >= PAGE_PLANS_KEPT:
-            _PAGE_PLANS.clear()
-        plan = _PAGE_PLANS[key] = (prepared, binds.values)
+        plan = (prepared, binds.values)
+        if not request.filter.asks_review_state():  # its plan follows the data: choose anew
+            if len(_PAGE_PLANS) >= PAGE_PLANS_KEPT:
+                _PAGE_PLANS.clear()
+            _PAGE_PLANS[key] = plan
     return plan
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from evalboard.store.models import Call, ModelVersion
 from evalboard.store.prepared import NamedBinds
+from evalboard.store.review_filter import has_review_state, review_conditions
 from evalboard.store.search import (
     page_search_condition,
     search_condition,
@@ -42,9 +43,19 @@ class CallFilter:
     min_tokens: int | None = None
     max_tokens: int | None = None
     errors_only: bool = False
+    # What reviewers said (see `review_filter`): one current judgement matches all of these
+    verdicts: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()  # any of them
+    reviewers: tuple[str, ...] = ()
+    corrected: bool = False  # has a corrected output
+    reviewed: bool | None = None  # True: someone judged it; False: nobody (of `reviewers`)
+    promoted: bool = False  # a test case was made from it
 
     def without_versions(self) -> CallFilter:
         return replace(self, model_versions=())
+
+    def asks_review_state(self) -> bool:
+        return has_review_state(self)
 
 
 @dataclass(frozen=True)
@@ -126,6 +137,8 @@ def filter_conditions(
             conditions.append(column <= bind(f"max_{name}", high, column, of=f"max_{name}"))
     if f.errors_only:
         conditions.append(Call.error.isnot(None))
+    if f.asks_review_state():
+        conditions.extend(review_conditions(f, bind, conn if for_page else None))
     return conditions
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -88,6 +89,12 @@ class Annotation(Base):
         Index("ix_annotations_retracts_id", "retracts_id"),
         Index("ix_annotations_batch_id", "batch_id"),
         Index("ix_annotations_current", "is_current", "call_id", "verdict"),
+        # Browse's review-state filters (migration 0011)
+        Index("ix_annotations_current_verdict", "is_current", "verdict", "call_id"),
+        Index("ix_annotations_current_reviewer", "is_current", "reviewer", "call_id"),
+        Index("ix_annotations_corrected", "is_current", "call_id",
+              sqlite_where=text("corrected_output IS NOT NULL"),
+              postgresql_where=text("corrected_output IS NOT NULL")),
     )
 
 
