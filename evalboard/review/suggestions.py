@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from evalboard.judges.review_hints import judge_hints
 from evalboard.store.case_models import CaseVersion
 from evalboard.store.run_models import CaseResult, CheckResultRow
 
@@ -20,6 +21,7 @@ class Suggestion:
     mode: str
     status: str
     failed_checks: tuple[tuple[str, str], ...]
+    trusted: bool | None = None  # a judge's result: whether the judge reaches κ 0.6
 
     @property
     def suggested_label(self) -> str | None:
@@ -52,4 +54,7 @@ def check_suggestions(engine: Engine, call_id: int) -> list[Suggestion]:
             failed.setdefault(result_id, []).append(
                 (("NOT " if negate else "") + check_type, reason))
     return [Suggestion(name, label, mode, status, tuple(failed.get(result_id, ())))
-            for result_id, status, name, label, mode in newest.values()]
+            for result_id, status, name, label, mode in newest.values()] + [
+        Suggestion(f"judge {h.ref}, {h.trust_text}", h.label, h.kind or "verdict", h.verdict,
+                   (("judge", h.reason),) if h.verdict == "fail" else (), h.trusted)
+        for h in judge_hints(engine, call_id)]
