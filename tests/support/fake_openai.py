@@ -3,7 +3,8 @@
 Each POST to /v1/chat/completions takes the next scripted reply (the last one repeats when the
 script runs out; with none, `default`). A reply is the assistant's text, or a `Reply` with an
 HTTP status, a raw body or a delay. `FakeOpenAI(answer=fn)` answers with fn(request body)
-instead. Every request body is kept (`requests`), so a test counts what a backend asked.
+instead. Every request body is kept (`requests`; headers with lowercase names in `headers_seen`),
+so a test counts what a backend asked.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._send(400, b'{"error": {"message": "not JSON"}}')
             return
-        reply = self.server.next_reply(body, dict(self.headers.items()))
+        reply = self.server.next_reply(body, {k.lower(): v for k, v in self.headers.items()})
         if reply.delay_s:
             time.sleep(reply.delay_s)
         if reply.raw_body is not None:
