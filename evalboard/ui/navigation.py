@@ -33,6 +33,7 @@ class PageEntry:
 HOME = PageEntry("home", "Home", ":material/home:")
 BROWSE = PageEntry("browse", "Browse", ":material/table_rows:")
 REVIEW = PageEntry("review", "Review", ":material/rate_review:", permission="review")
+PAIRWISE = PageEntry("pairwise", "Pairwise", ":material/compare:", permission="review")
 CASES = PageEntry("cases", "Test cases", ":material/checklist:", permission="edit_cases")
 RUNS = PageEntry("runs", "Runs", ":material/play_circle:")
 COMPARE = PageEntry("compare", "Compare", ":material/compare_arrows:")
@@ -40,8 +41,8 @@ METRICS = PageEntry("metrics", "Metrics", ":material/monitoring:")
 AGREEMENT = PageEntry("agreement", "Agreement", ":material/groups:")
 SETTINGS = PageEntry("settings", "Settings", ":material/settings:", permission="admin")
 
-PAGES: tuple[PageEntry, ...] = (HOME, BROWSE, REVIEW, CASES, RUNS, COMPARE, METRICS, AGREEMENT,
-                                SETTINGS)
+PAGES: tuple[PageEntry, ...] = (HOME, BROWSE, REVIEW, PAIRWISE, CASES, RUNS, COMPARE, METRICS,
+                                AGREEMENT, SETTINGS)
 
 
 def page_path(name: str) -> str:
