@@ -115,10 +115,15 @@ def _call_row(row: Any) -> CallRow:
 
 @functools.cache
 def _row_select(dialect: str) -> Select[Any]:
+    """The columns of a Browse row. The version's name is a scalar subquery, not a join: with
+    `calls` alone in FROM, SQLite walks the sort's index and stops after a page (with a join
+    and a million calls' statistics it chose to read every version's calls and sort them)."""
+    version_name = (select(ModelVersion.name).where(ModelVersion.id == Call.model_version_id)
+                    .scalar_subquery())
     return select(
         Call.id,
         Call.created_at,
-        ModelVersion.name,
+        version_name,
         Call.source,
         _input_preview(dialect),
         func.substr(Call.output, 1, PREVIEW_CHARS),
@@ -126,7 +131,7 @@ def _row_select(dialect: str) -> Select[Any]:
         Call.total_tokens,
         Call.error.isnot(None),
         Call.input_messages.isnot(None),
-    ).join(ModelVersion, ModelVersion.id == Call.model_version_id)
+    )
 
 
 @dataclass(frozen=True)

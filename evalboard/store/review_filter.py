@@ -71,8 +71,9 @@ def _judged(f: ReviewState, bind: Bind, prefix: str, *, with_judgement: bool = T
         names = [bind(f"{prefix}label_{k}", name, Label.name, of="labels")
                  for k, name in enumerate(f.labels)]
         conditions.append(Annotation.id.in_(
-            select(annotation_labels.c.annotation_id).where(annotation_labels.c.label_id.in_(
-                select(Label.id).where(Label.name.in_(names))))))
+            select(annotation_labels.c.annotation_id)
+            .join(Label, Label.id == annotation_labels.c.label_id)
+            .where(Label.name.in_(names))))
     return select(Annotation.call_id).where(*conditions)
 
 
