@@ -165,5 +165,7 @@ def focus_feed(engine: Engine, session_id: int, reviewer: str, cursor: int | Non
 
 def _suggestion_json(suggestion: Any) -> dict[str, Any]:
     return {"case": suggestion.case_name, "label": suggestion.label, "mode": suggestion.mode,
+            "kind": getattr(suggestion, "kind", "case"),
+            "trusted": getattr(suggestion, "trusted", None),
             "status": suggestion.status, "suggested": suggestion.suggested_label,
             "failed": [f"{kind}: {reason}" for kind, reason in suggestion.failed_checks[:3]]}

@@ -1,272 +1,119 @@
-"""The focus view: one call at a time, labelled with the keyboard alone.
+"""The focus view: one call at a time, labelled with the keyboard alone, as one browser
+component (assets/review_focus/).
 
-Keys: a label's key toggles it; P pass, F fail, U unsure; Enter submits and advances;
-K previous, J next, S skip, Z undo. The view is a fragment, so a keypress reruns only it.
+The component holds the current call and the next ones of the session (prefetched), applies
+keys in the browser in the order typed and shows the next call at once on submit. Every action
+(judge, skip, undo, move) is numbered by the page and sent as the component's `outbox` state
+until the server acknowledges it; here each rerun applies the actions not stored yet
+(evalboard.review.answers) and sends back the acknowledgements and a fresh prefetch
+(evalboard.review.focus_feed).
+
+Keys: a label's key toggles it; P pass, F fail, U unsure; Enter submits and advances (Ctrl+Enter
+from a text field); K previous, J next, S skip, Z undo; N note, C corrected output, Esc leaves
+a field; G guidelines, R reference or corrected output beside the output, M raw/Markdown,
+? every key.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import streamlit as st
 from sqlalchemy import Engine
 
-from evalboard.review.annotations import (
-    AnnotationError,
-    Judgement,
-    annotation_view,
-    current_judgement,
-)
-from evalboard.review.guidelines import get_guidelines
-from evalboard.review.labels import LabelError, LabelView, list_labels
-from evalboard.review.sessions import (
-    SessionView,
-    get_session,
-    item_at,
-    judge_item,
-    move_to,
-    skip_item,
-    undo_in_session,
-)
-from evalboard.store.calls_query import get_call
+from evalboard.review.answers import Outcome, acknowledged, apply_actions, parse_actions
+from evalboard.review.focus_feed import focus_feed
 from evalboard.ui.navigation import CASES
-from evalboard.ui.suggestions_view import show_suggestions
-from evalboard.ui.text_view import display_mode, show_conversation, show_text
+from evalboard.ui.store import store_url
 
-VERDICT_KEYS = {"pass": "P", "fail": "F", "unsure": "U"}
-VERDICT_ICONS = {"pass": ":material/check:", "fail": ":material/close:",
-                 "unsure": ":material/help:"}
-_DRAFTS = "review_drafts"
-_MESSAGE = "review_message"
-_SUBMIT = "review_submit_requested"
+ASSETS = Path(__file__).parent / "assets" / "review_focus"
+COMPONENT_NAME = "evalboard.review_focus"
+MODES = ("Raw", "Markdown")
+_OUTCOMES = "review_focus_outcomes"
+KEEP_OUTCOMES = 50
 
 
-@dataclass
-class Draft:
-    """The reviewer's unsaved choices for one item."""
-
-    verdict: str | None = None
-    labels: set[str] = field(default_factory=set)
-    started: float = field(default_factory=time.monotonic)
+def _asset(name: str) -> str:
+    return (ASSETS / name).read_text(encoding="utf-8")
 
 
-def _draft(session_id: int, position: int, engine: Engine, call_id: int, reviewer: str,
-           active_labels: set[str]) -> Draft:
-    """The unsaved answer for an item, started from the reviewer's saved one (labels archived
-    since then are left out: they can no longer be given)."""
-    drafts: dict[tuple[int, int], Draft] = st.session_state.setdefault(_DRAFTS, {})
-    key = (session_id, position)
-    if key not in drafts:
-        existing = current_judgement(engine, call_id, reviewer)
-        drafts[key] = Draft(existing.verdict, set(existing.labels) & active_labels) \
-            if existing else Draft()
-    return drafts[key]
+_focus_component = st.components.v2.component(
+    COMPONENT_NAME, html=_asset("focus.html"), css=_asset("focus.css"), js=_asset("focus.js"))
 
 
-def _forget_draft(session_id: int, position: int) -> None:
-    st.session_state.setdefault(_DRAFTS, {}).pop((session_id, position), None)
+def component_key(session_id: int) -> str:
+    """The component's key for one session (its state, the page's outbox, lives under it)."""
+    return f"review_focus_{session_id}"
 
 
-def _field_key(kind: str, session_id: int, position: int) -> str:
-    return f"{kind}_{session_id}_{position}"
+def _outcome_json(outcome: Outcome) -> dict[str, Any]:
+    restored = outcome.restored
+    return {
+        "client": outcome.client_id, "seq": outcome.seq, "kind": outcome.kind,
+        "position": outcome.position, "error": outcome.error,
+        "restored": None if restored is None else {
+            "verdict": restored.verdict, "labels": list(restored.labels),
+            "note": restored.note or "", "fix": restored.corrected_output or ""},
+    }
 
 
-def _say(kind: str, text: str) -> None:
-    st.session_state[_MESSAGE] = (kind, text)
+def _remember(session_id: int, outcomes: Iterable[Outcome]) -> list[dict[str, Any]]:
+    """Recent outcomes, kept across reruns: a rerun cut short by the next one must not lose
+    what it applied (the page shows each outcome once)."""
+    kept: dict[int, list[dict[str, Any]]] = st.session_state.setdefault(_OUTCOMES, {})
+    recent = kept.setdefault(session_id, [])
+    recent.extend(_outcome_json(o) for o in outcomes)
+    del recent[:-KEEP_OUTCOMES]
+    return list(recent)
 
 
-# --- actions (button callbacks: they run before the fragment reruns) ------------------------
-
-def _set_verdict(draft: Draft, verdict: str) -> None:
-    draft.verdict = None if draft.verdict == verdict else verdict
-
-
-def _toggle_label(draft: Draft, name: str) -> None:
-    draft.labels.symmetric_difference_update({name})
+def _store_key() -> str:
+    """A short name of the store, so answers kept in the browser go back to the right one."""
+    return hashlib.sha256(store_url().encode()).hexdigest()[:12]
 
 
-def _request_submit(view: SessionView, position: int) -> None:
-    """Submit waits for the end of the key batch: Streamlit runs the callbacks of keys pressed
-    together in widget order, so the save happens in the fragment, after all of them."""
-    st.session_state[_SUBMIT] = (view.id, position)
+def take_outbox(engine: Engine, session_id: int, reviewer: str
+                ) -> tuple[dict[str, Any], int | None]:
+    """Apply what the page sent for this session; returns the acknowledgements and outcomes
+    to send back, and where the page's cursor is."""
+    state = st.session_state.get(component_key(session_id)) or {}
+    box = state.get("outbox") if isinstance(state, dict) else None
+    if not isinstance(box, dict) or box.get("session") != session_id:
+        return {"acks": {}, "outcomes": _remember(session_id, [])}, None
+    actions = parse_actions(box.get("actions"))
+    outcomes = apply_actions(engine, session_id, reviewer, actions)
+    cursor = box.get("cursor")
+    return {
+        "acks": acknowledged(engine, session_id, (a.client_id for a in actions)),
+        "outcomes": _remember(session_id, outcomes),
+    }, cursor if isinstance(cursor, int) and not isinstance(cursor, bool) else None
 
 
-def _save_pending_submit(engine: Engine, session_id: int, reviewer: str,
-                         labels: list[LabelView]) -> None:
-    """Save the answer whose Submit was pressed, with every key of the batch applied."""
-    pending = st.session_state.pop(_SUBMIT, None)
-    if pending is None or pending[0] != session_id:
-        return
-    position = pending[1]
-    draft = st.session_state.setdefault(_DRAFTS, {}).get((session_id, position), Draft())
-    order = {label.name: label.position for label in labels}
-    note = st.session_state.get(_field_key("note", session_id, position), "") or ""
-    fix = st.session_state.get(_field_key("fix", session_id, position), "") or ""
-    chosen = tuple(sorted(set(draft.labels) & set(order), key=order.__getitem__))
-    judgement = Judgement(draft.verdict, chosen, note, fix if fix.strip() else None)
-    try:
-        judge_item(engine, session_id, position, reviewer, judgement,
-                   seconds_spent=round(time.monotonic() - draft.started, 1))
-    except (AnnotationError, LabelError) as exc:
-        _say("warning", f"Not saved: {exc}.")
-        return
-    _forget_draft(session_id, position)
-    _say("toast", f"Saved call {position + 1} ({draft.verdict or 'no verdict'}). Z undoes it.")
-
-
-def _skip(engine: Engine, view: SessionView, position: int, reviewer: str) -> None:
-    skip_item(engine, view.id, position, reviewer)
-    _forget_draft(view.id, position)
-    _say("toast", f"Skipped call {position + 1}. Z undoes it.")
-
-
-def _undo(engine: Engine, view: SessionView, reviewer: str) -> None:
-    """Retract the last answer and bring it back as the draft, so it can be corrected."""
-    undone = undo_in_session(engine, view.id, reviewer)
-    if undone is None:
-        _say("toast", "Nothing to undo in this session.")
-        return
-    retracted = annotation_view(engine, undone.retracted_id)
-    drafts: dict[tuple[int, int], Draft] = st.session_state.setdefault(_DRAFTS, {})
-    drafts[(view.id, undone.position)] = Draft(retracted.verdict if retracted else None,
-                                               set(retracted.labels) if retracted else set())
-    st.session_state[_field_key("note", view.id, undone.position)] = (
-        retracted.note or "") if retracted else ""
-    st.session_state[_field_key("fix", view.id, undone.position)] = (
-        retracted.corrected_output or "") if retracted else ""
-    _say("toast", f"Undone: call {undone.position + 1} is back to edit.")
-
-
-def _move(engine: Engine, view: SessionView, position: int) -> None:
-    move_to(engine, view.id, position)
-
-
-# --- rendering ------------------------------------------------------------------------------
-
-def _show_message() -> None:
-    message = st.session_state.pop(_MESSAGE, None)
-    if message is None:
-        return
-    kind, text = message
-    if kind == "toast":
-        st.toast(text, icon=":material/undo:")
-    else:
-        st.warning(text)
-
-
-def _call_panel(engine: Engine, call_id: int) -> None:
-    call = get_call(engine, call_id)
-    if call is None:
-        st.warning(f"Call {call_id} is no longer in the store; skip it.")
-        return
-    st.caption(f"Call {call.id} · {call.model_version.name} · {call.source} · "
-               f"{call.created_at:%Y-%m-%d %H:%M} UTC"
-               + (f" · {call.latency_ms:,.0f} ms" if call.latency_ms is not None else ""))
-    if call.error:
-        st.error(f"The call failed: {call.error}")
-    mode = display_mode(key="review_view")
-    st.markdown("**Input**")
-    if call.input_messages:
-        show_conversation(call.input_messages, mode)
-    else:
-        show_text(call.input_text, mode)
-    st.markdown("**Output**")
-    show_text(call.output, mode, empty="(no output)")
-    if call.meta:
-        with st.expander("Metadata"):
-            st.json(call.meta)
-    st.page_link(CASES.path, label="Promote to a test case",
-                 query_params={"promote": str(call.id)}, icon=":material/add_task:")
-
-
-def _judgement_panel(engine: Engine, view: SessionView, position: int, reviewer: str,
-                     draft: Draft, labels: list[LabelView]) -> None:
-    st.markdown("**Verdict**")
-    # rows of buttons as wide as their labels, wrapping in a narrow window (never cut off)
-    verdicts = st.container(horizontal=True, gap="small")
-    for verdict, key in VERDICT_KEYS.items():
-        verdicts.button(verdict.title(), key=f"verdict_{verdict}", shortcut=key,
-                   icon=VERDICT_ICONS[verdict],
-                   type="primary" if draft.verdict == verdict else "secondary",
-                   on_click=_set_verdict, args=(draft, verdict))
-    for kind, title in (("failure", "Failure modes"), ("success", "Success modes")):
-        group = [label for label in labels if label.kind == kind]
-        if not group:
-            continue
-        st.markdown(f"**{title}**")
-        cells = st.container(horizontal=True, gap="small")
-        for label in group:
-            chosen = label.name in draft.labels
-            cells.button(
-                label.name, key=f"label_{label.id}", shortcut=label.shortcut,
-                help=label.description or None,
-                icon=":material/check_box:" if chosen else ":material/check_box_outline_blank:",
-                type="primary" if chosen else "secondary",
-                on_click=_toggle_label, args=(draft, label.name))
-    st.button("Submit and next", key="submit", shortcut="Enter", type="primary",
-              width="stretch", icon=":material/keyboard_return:",
-              on_click=_request_submit, args=(view, position))
-    nav = st.container(horizontal=True, gap="small")
-    nav.button("Prev", key="prev", shortcut="K",
-               disabled=position == 0, on_click=_move, args=(engine, view, position - 1))
-    nav.button("Next", key="next", shortcut="J", disabled=position >= view.size - 1,
-               on_click=_move, args=(engine, view, position + 1))
-    nav.button("Skip", key="skip", shortcut="S",
-               on_click=_skip, args=(engine, view, position, reviewer))
-    nav.button("Undo", key="undo", shortcut="Z", on_click=_undo, args=(engine, view, reviewer))
-    st.text_area("Note", key=_field_key("note", view.id, position), height=80,
-                 placeholder="Why? What is wrong or right?")
-    st.text_area("Corrected output (optional)", key=_field_key("fix", view.id, position),
-                 height=100, placeholder="What the model should have answered: it becomes a "
-                 "fine-tuning example and a test reference.")
-
-
-def _prefill_fields(engine: Engine, view: SessionView, position: int, call_id: int,
-                    reviewer: str) -> None:
-    """Put the reviewer's saved note and correction in the fields the first time they show."""
-    note_key = _field_key("note", view.id, position)
-    if note_key in st.session_state:
-        return
-    existing = current_judgement(engine, call_id, reviewer)
-    st.session_state[note_key] = (existing.note or "") if existing else ""
-    st.session_state[_field_key("fix", view.id, position)] = (
-        (existing.corrected_output or "") if existing else "")
+def _mode(session_id: int) -> str:
+    state = st.session_state.get(component_key(session_id)) or {}
+    mode = state.get("mode") if isinstance(state, dict) else None
+    return mode if mode in MODES else MODES[0]
 
 
 @st.fragment
 def focus_view(engine: Engine, session_id: int, reviewer: str) -> None:
-    """One call of the session with the labelling controls beside it."""
-    labels = list_labels(engine)
-    _save_pending_submit(engine, session_id, reviewer, labels)
-    view = get_session(engine, session_id)
-    if view is None:
+    """The session's focus view; a message instead when it has nothing to show."""
+    replies, cursor = take_outbox(engine, session_id, reviewer)
+    feed = focus_feed(engine, session_id, reviewer, cursor)
+    if feed is None:
         st.warning(f"There is no review session {session_id}.")
         return
-    _show_message()
-    reviewed = view.done + view.skipped
-    st.progress(reviewed / view.size,
-                text=f"Call {view.position + 1} of {view.size} · {view.done} reviewed · "
-                f"{view.skipped} skipped")
-    if view.finished and view.remaining == 0:
-        st.success("Session finished: every call is reviewed or skipped. Start another from "
-                   "“New session”, or step back with Prev to change an answer.",
-                   icon=":material/celebration:")
-    item = item_at(engine, session_id, view.position)
-    if item is None:
-        st.warning("This session has no calls.")
+    if not feed["statuses"]:
+        st.warning("This session has no calls: its calls were deleted from the store. Start a "
+                   "new session.")
         return
-    draft = _draft(session_id, item.position, engine, item.call_id, reviewer,
-                   {label.name for label in labels})
-    _prefill_fields(engine, view, item.position, item.call_id, reviewer)
-    left, right = st.columns([5, 4], gap="medium")
-    with left:
-        _call_panel(engine, item.call_id)
-    with right:
-        with st.popover("Guidelines", icon=":material/menu_book:"):
-            st.markdown(get_guidelines(engine) or "No guidelines yet: write them in Settings.")
-        show_suggestions(engine, item.call_id)
-        if item.status != "pending":
-            st.caption(f"You {'skipped' if item.status == 'skipped' else 'reviewed'} this call; "
-                       "submitting again replaces your answer.")
-        _judgement_panel(engine, view, item.position, reviewer, draft, labels)
+    feed.update(replies)
+    feed.update(store=_store_key(), mode=_mode(session_id),
+                promote=f"{CASES.name}?reviewer={quote(reviewer)}&promote=")
+    _focus_component(key=component_key(session_id), data=feed,
+                     default={"outbox": None, "mode": None},
+                     on_outbox_change=lambda: None, on_mode_change=lambda: None)

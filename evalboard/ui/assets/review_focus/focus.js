@@ -1,0 +1,709 @@
+// The review focus view, in the browser: keys are applied here in the order typed, the next
+// call shows at once from the prefetched ones, and every action (judge, skip, undo, move) is
+// numbered and sent to the server until it is acknowledged (kept in localStorage meanwhile, so
+// a reload or a closed tab resends it). Model text is only ever set as textContent.
+
+const VERDICTS = { p: "pass", f: "fail", u: "unsure" };
+const INVISIBLE = /[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+const SAFE_LINK = /^(https?:\/\/|mailto:)/i;
+const RESEND_MS = 3000;
+const DIFF_MAX_WORDS = 1500;
+const KEYS = [
+  ["P / F / U", "verdict: pass, fail, unsure (again clears it)"],
+  ["1 … 9", "toggle a label (its key is shown on it)"],
+  ["Enter", "submit and go to the next call"],
+  ["Ctrl+Enter", "submit from the note or the corrected output"],
+  ["K / J", "previous / next call"],
+  ["S", "skip the call"],
+  ["Z", "undo your last answer (it comes back to edit)"],
+  ["N", "write a note"],
+  ["C", "write the corrected output"],
+  ["Esc", "leave a text field, close this list"],
+  ["G", "show or hide the guidelines"],
+  ["R", "output beside the reference or corrected output, with a word diff"],
+  ["M", "show text raw or as Markdown"],
+  ["?", "show or hide this list"],
+];
+
+const views = new WeakMap();
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "text") node.textContent = String(value);
+    else if (name === "cls") node.className = value;
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function markInvisible(text) {
+  return text.replace(INVISIBLE, (c) => `<U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}>`);
+}
+
+// --- inert Markdown: DOM nodes with textContent only, links only to http(s)/mailto -----------
+
+function inline(text, parent) {
+  const pattern = /(`[^`\n]+`)|(!\[[^\]\n]*\]\([^)\n]*\))|(\[[^\]\n]*\]\([^)\n]*\))|(\*\*[^*\n]+\*\*)|(\*[^*\n]+\*|_[^_\n]+_)/g;
+  let last = 0;
+  for (const m of text.matchAll(pattern)) {
+    if (m.index > last) parent.append(document.createTextNode(text.slice(last, m.index)));
+    const token = m[0];
+    if (m[1]) parent.append(el("code", { text: token.slice(1, -1) }));
+    else if (m[2]) {
+      const [, alt, url] = token.match(/^!\[([^\]]*)\]\(([^)]*)\)$/);
+      parent.append(document.createTextNode(`[image: ${alt || "untitled"}] `), el("code", { text: url }));
+    } else if (m[3]) {
+      const [, label, url] = token.match(/^\[([^\]]*)\]\(([^)]*)\)$/);
+      const target = url.replace(INVISIBLE, "").trim().replace(/^<|>$/g, "");
+      if (SAFE_LINK.test(target)) {
+        const a = el("a", { href: target, target: "_blank", rel: "noopener noreferrer nofollow" });
+        inline(label, a);
+        parent.append(a);
+      } else parent.append(document.createTextNode(label));
+    } else if (m[4]) { const b = el("strong"); inline(token.slice(2, -2), b); parent.append(b); }
+    else { const i = el("em"); inline(token.slice(1, -1), i); parent.append(i); }
+    last = m.index + token.length;
+  }
+  if (last < text.length) parent.append(document.createTextNode(text.slice(last)));
+}
+
+function markdown(text) {
+  const root = el("div", { cls: "eb-text eb-md" });
+  const lines = text.split("\n");
+  let i = 0;
+  while (i < lines.length) {
+    const line = lines[i];
+    if (/^\s*```/.test(line)) {
+      const body = [];
+      i += 1;
+      while (i < lines.length && !/^\s*```/.test(lines[i])) { body.push(lines[i]); i += 1; }
+      i += 1;
+      root.append(el("pre", {}, el("code", { text: body.join("\n") })));
+      continue;
+    }
+    const heading = line.match(/^(#{1,6})\s+(.*)$/);
+    if (heading) {
+      const h = el(`h${Math.min(heading[1].length + 2, 6)}`);
+      inline(heading[2], h);
+      root.append(h);
+      i += 1;
+      continue;
+    }
+    if (/^\s*([-*+]|\d+[.)])\s+/.test(line)) {
+      const ordered = /^\s*\d/.test(line);
+      const list = el(ordered ? "ol" : "ul");
+      while (i < lines.length && /^\s*([-*+]|\d+[.)])\s+/.test(lines[i])) {
+        const li = el("li");
+        inline(lines[i].replace(/^\s*([-*+]|\d+[.)])\s+/, ""), li);
+        list.append(li);
+        i += 1;
+      }
+      root.append(list);
+      continue;
+    }
+    if (/^\s*>/.test(line)) {
+      const quote = el("blockquote");
+      const body = [];
+      while (i < lines.length && /^\s*>/.test(lines[i])) { body.push(lines[i].replace(/^\s*>\s?/, "")); i += 1; }
+      inline(body.join(" "), quote);
+      root.append(quote);
+      continue;
+    }
+    if (!line.trim()) { i += 1; continue; }
+    const body = [];
+    while (i < lines.length && lines[i].trim() && !/^\s*(```|#{1,6}\s|>|[-*+]\s|\d+[.)]\s)/.test(lines[i])) {
+      body.push(lines[i]);
+      i += 1;
+    }
+    const p = el("p");
+    inline(body.join(" "), p);
+    root.append(p);
+  }
+  return root;
+}
+
+function textBlock(clip, mode, empty) {
+  if (!clip || clip.text === "") return el("p", { cls: "eb-empty", text: empty || "(empty)" });
+  const box = mode === "Markdown" ? markdown(clip.text) : el("pre", { cls: "eb-text", text: markInvisible(clip.text) });
+  if (clip.length > clip.text.length) {
+    return el("div", {}, box, el("p", { cls: "eb-empty",
+      text: `Showing the first ${clip.text.length.toLocaleString()} of ${clip.length.toLocaleString()} characters; download the call to see all of it.` }));
+  }
+  return box;
+}
+
+// --- word diff (longest common subsequence of words) -----------------------------------------
+
+function wordDiff(before, after) {
+  const a = before.split(/(\s+)/), b = after.split(/(\s+)/);
+  if (a.length > DIFF_MAX_WORDS * 2 || b.length > DIFF_MAX_WORDS * 2) return null;
+  const n = a.length, m = b.length;
+  const table = Array.from({ length: n + 1 }, () => new Uint16Array(m + 1));
+  for (let i = n - 1; i >= 0; i -= 1) {
+    for (let j = m - 1; j >= 0; j -= 1) {
+      table[i][j] = a[i] === b[j] ? table[i + 1][j + 1] + 1 : Math.max(table[i + 1][j], table[i][j + 1]);
+    }
+  }
+  const left = el("div", { cls: "eb-text" }), right = el("div", { cls: "eb-text" });
+  let i = 0, j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i] === b[j]) {
+      left.append(document.createTextNode(a[i])); right.append(document.createTextNode(b[j]));
+      i += 1; j += 1;
+    } else if (j < m && (i >= n || table[i][j + 1] >= table[i + 1][j])) {
+      right.append(el("span", { cls: "eb-ins", text: b[j] })); j += 1;
+    } else {
+      left.append(el("span", { cls: "eb-del", text: a[i] })); i += 1;
+    }
+  }
+  return [left, right];
+}
+
+// --- the view --------------------------------------------------------------------------------
+
+function randomId() {
+  const bytes = new Uint8Array(12);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+class FocusView {
+  constructor(root, data, setState) {
+    this.root = root;
+    this.setState = setState;
+    this.q = (selector) => root.querySelector(selector);
+    this.sessionId = data.session.id;
+    this.storePrefix = `evalboard.review.${data.store}.${this.sessionId}.`;
+    this.clientId = randomId();
+    this.seq = 0;
+    this.outbox = [];
+    this.history = [];  // this page's answers, newest last: what Z takes back
+    this.handled = new Set();  // outcomes already shown
+    this.items = new Map();
+    this.drafts = new Map();
+    this.mode = data.mode || "Raw";
+    this.showGuide = false;
+    this.showCompare = false;
+    this.shownKey = null;
+    this.lastSent = 0;
+    this.adoptStoredActions();
+    this.update(data);
+    this.cursor = this.firstUnanswered();
+    this.render();
+    this.renderHelp();
+    if (this.outbox.length) this.send();
+    this.bind();
+  }
+
+  // state from the server ---------------------------------------------------------------------
+
+  update(data) {
+    this.data = data;
+    this.session = data.session;
+    this.labels = data.labels;
+    this.statuses = data.statuses.split("");
+    for (const item of data.items) {
+      this.items.set(item.position, item);
+      const old = this.drafts.get(item.position);
+      if (!old || old.fromServer && !this.sameAnswer(old, item.saved)) {
+        const fresh = this.draftFrom(item.saved, true);
+        if (old) fresh.started = old.started;
+        this.drafts.set(item.position, fresh);
+      }
+    }
+    const acks = data.acks || {};
+    const before = this.outbox.length;
+    this.outbox = this.outbox.filter((a) => !(acks[a.client] >= a.seq));
+    if (this.outbox.length !== before) this.persist();
+    for (const outcome of data.outcomes || []) this.handleOutcome(outcome);
+  }
+
+  draftFrom(saved, fromServer) {
+    return { verdict: saved ? saved.verdict : null, labels: new Set(saved ? saved.labels : []),
+      note: saved ? saved.note || "" : "", fix: saved ? saved.fix || "" : "",
+      started: performance.now(), fromServer };
+  }
+
+  sameAnswer(draft, saved) {
+    const other = this.draftFrom(saved, true);
+    return draft.verdict === other.verdict && draft.note === other.note && draft.fix === other.fix &&
+      draft.labels.size === other.labels.size && [...draft.labels].every((l) => other.labels.has(l));
+  }
+
+  draft(position) {
+    if (!this.drafts.has(position)) this.drafts.set(position, this.draftFrom(null, true));
+    return this.drafts.get(position);
+  }
+
+  handleOutcome(outcome) {
+    const id = `${outcome.client}:${outcome.seq}`;
+    if (this.handled.has(id) || outcome.client !== this.clientId && !this.adopted?.has(outcome.client)) return;
+    this.handled.add(id);
+    if (outcome.error) {
+      if (this.awaitingUndo === outcome.seq) this.awaitingUndo = null;
+      const place = outcome.position === null || outcome.position === undefined ? "" : ` (call ${outcome.position + 1})`;
+      this.toast(outcome.kind === "undo" ? `Nothing to undo in this session.` : `Not saved${place}: ${outcome.error}.`, outcome.kind !== "undo");
+      if (outcome.kind !== "undo") this.history = this.history.filter((h) => h.seq !== outcome.seq);
+      return;
+    }
+    if (outcome.kind === "undo" && this.awaitingUndo === outcome.seq) {
+      this.awaitingUndo = null;
+      this.cursor = outcome.position;
+      this.drafts.set(outcome.position, this.draftFrom(outcome.restored, false));
+      this.toast(`Undone: call ${outcome.position + 1} is back to edit.`);
+      this.render();
+    }
+  }
+
+  // statuses as the server will have them once every action sent is applied
+  effective() {
+    const statuses = this.statuses.slice();
+    for (const action of this.outbox) {
+      if (action.kind === "judge") statuses[action.position] = "d";
+      else if (action.kind === "skip") statuses[action.position] = "s";
+      else if (action.kind === "undo" && action.target !== null) statuses[action.target] = action.previous || "p";
+    }
+    return statuses;
+  }
+
+  firstUnanswered() {
+    const statuses = this.effective();
+    const first = statuses.indexOf("p");
+    return first >= 0 ? first : Math.min(this.session.position, statuses.length - 1);
+  }
+
+  nextPending(statuses, after) {
+    for (let p = after + 1; p < statuses.length; p += 1) if (statuses[p] === "p") return p;
+    for (let p = 0; p < after; p += 1) if (statuses[p] === "p") return p;
+    return null;
+  }
+
+  // actions -----------------------------------------------------------------------------------
+
+  queue(action) {
+    this.seq += 1;
+    const sent = { client: this.clientId, seq: this.seq, ...action };
+    this.outbox.push(sent);
+    this.persist();
+    this.send();
+    return sent;
+  }
+
+  send() {
+    this.lastSent = performance.now();
+    this.setState("outbox", { session: this.sessionId, cursor: this.cursor,
+      actions: this.outbox.map(({ target, previous, ...rest }) => rest), sent: this.lastSent });
+  }
+
+  persist() {
+    try {
+      const mine = this.outbox;
+      if (mine.length) localStorage.setItem(this.storePrefix + this.clientId, JSON.stringify(mine));
+      else localStorage.removeItem(this.storePrefix + this.clientId);
+    } catch (e) { /* storage full or disabled: the page still sends, it just cannot resend after a reload */ }
+  }
+
+  adoptStoredActions() {
+    this.adopted = new Set();
+    try {
+      const keys = [];
+      for (let i = 0; i < localStorage.length; i += 1) {
+        const key = localStorage.key(i);
+        if (key && key.startsWith(this.storePrefix)) keys.push(key);
+      }
+      for (const key of keys) {
+        const actions = JSON.parse(localStorage.getItem(key) || "[]");
+        for (const action of actions) { this.outbox.push(action); this.adopted.add(action.client); }
+        localStorage.removeItem(key);
+      }
+    } catch (e) { /* nothing stored, or unreadable */ }
+    this.persist();
+  }
+
+  current() { return this.items.get(this.cursor); }
+
+  readFields() {
+    const d = this.draft(this.cursor);
+    d.note = this.q(".eb-note").value;
+    d.fix = this.q(".eb-fix").value;
+  }
+
+  submit() {
+    const item = this.current();
+    if (!item) return;
+    this.readFields();
+    const d = this.draft(this.cursor);
+    if (!d.verdict && !d.labels.size && !d.note.trim() && !d.fix.trim()) {
+      this.toast("Not saved: choose a verdict or a label, or write a note.", true);
+      return;
+    }
+    const order = this.labels.map((l) => l.name);
+    const labels = order.filter((name) => d.labels.has(name));
+    const previous = this.effective()[this.cursor];
+    const action = this.queue({ kind: "judge", position: this.cursor, call: item.call_id, verdict: d.verdict,
+      labels, note: d.note, fix: d.fix, seconds: Math.round((performance.now() - d.started) / 100) / 10 });
+    this.history.push({ seq: action.seq, position: this.cursor, previous, draft: { ...d, labels: new Set(d.labels) } });
+    this.toast(`Saved call ${this.cursor + 1} (${d.verdict || "no verdict"}). Z undoes it.`);
+    this.advance(this.cursor);
+  }
+
+  skip() {
+    const item = this.current();
+    if (!item) return;
+    this.readFields();
+    const previous = this.effective()[this.cursor];
+    const action = this.queue({ kind: "skip", position: this.cursor, call: item.call_id });
+    this.history.push({ seq: action.seq, position: this.cursor, previous, draft: null });
+    this.toast(`Skipped call ${this.cursor + 1}. Z undoes it.`);
+    this.advance(this.cursor);
+  }
+
+  advance(from) {
+    const statuses = this.effective();
+    const next = this.nextPending(statuses, from);
+    this.draft(from).fromServer = true;  // what the server stores next replaces it
+    this.cursor = next === null ? Math.min(from + 1, statuses.length - 1) : next;
+    this.draft(this.cursor).started = performance.now();
+    this.render();
+  }
+
+  undo() {
+    this.readFields();
+    const last = this.history.pop();
+    if (!last) {
+      const action = this.queue({ kind: "undo", target: null });
+      this.awaitingUndo = action.seq;
+      this.toast("Undoing your last answer…");
+      return;
+    }
+    this.queue({ kind: "undo", target: last.position, previous: last.previous });
+    this.cursor = last.position;
+    this.drafts.set(last.position, last.draft ? { ...last.draft, started: performance.now(), fromServer: false }
+      : this.draftFrom(null, false));
+    this.toast(`Undone: call ${last.position + 1} is back to edit.`);
+    this.render();
+  }
+
+  move(delta) {
+    const target = this.cursor + delta;
+    if (target < 0 || target >= this.statuses.length) return;
+    this.readFields();
+    this.cursor = target;
+    const item = this.items.get(target);
+    this.queue({ kind: "move", position: target, call: item ? item.call_id : null });
+    this.render();
+  }
+
+  setVerdict(verdict) {
+    const d = this.draft(this.cursor);
+    d.verdict = d.verdict === verdict ? null : verdict;
+    d.fromServer = false;
+    this.renderAnswer();
+  }
+
+  toggleLabel(name) {
+    const d = this.draft(this.cursor);
+    if (d.labels.has(name)) d.labels.delete(name); else d.labels.add(name);
+    d.fromServer = false;
+    this.renderAnswer();
+  }
+
+  // keys --------------------------------------------------------------------------------------
+
+  bind() {
+    this.onKey = (event) => this.key(event);
+    document.addEventListener("keydown", this.onKey, true);
+    this.onClick = (event) => this.click(event);
+    this.root.addEventListener("click", this.onClick);
+    this.onInput = () => { const d = this.draft(this.cursor); d.fromServer = false; this.readFields(); };
+    this.root.addEventListener("input", this.onInput);
+    this.timer = setInterval(() => {
+      if (this.outbox.length && performance.now() - this.lastSent > RESEND_MS) this.send();
+    }, 1000);
+  }
+
+  unbind() {
+    document.removeEventListener("keydown", this.onKey, true);
+    this.root.removeEventListener("click", this.onClick);
+    this.root.removeEventListener("input", this.onInput);
+    clearInterval(this.timer);
+  }
+
+  key(event) {
+    if (!this.root.isConnected) { this.unbind(); return; }
+    const target = event.composedPath()[0];
+    const inField = target && (target.tagName === "TEXTAREA" || target.tagName === "INPUT" ||
+      target.tagName === "SELECT" || target.isContentEditable);
+    const ours = inField && this.root.contains(target);
+    if (inField && !ours) return;  // the sidebar's fields and the like are not ours
+    if (ours) {
+      if (event.key === "Escape") { target.blur(); event.preventDefault(); event.stopPropagation(); }
+      else if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault(); event.stopPropagation(); target.blur(); this.submit();
+      }
+      return;
+    }
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    // a key on another control of the page (a button, a link, the menu) is that control's
+    if (target && target !== document.body && target !== document.documentElement &&
+        !this.root.contains(target)) return;
+    if (document.querySelector("[role=dialog]:not([hidden])") && !this.helpOpen()) return;
+    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    if (this.helpOpen() && key !== "?" && key !== "Escape") return;
+    const handled = this.command(key);
+    if (handled) { event.preventDefault(); event.stopPropagation(); }
+  }
+
+  command(key) {
+    if (key === "?") { this.toggleHelp(); return true; }
+    if (key === "Escape") { if (this.helpOpen()) { this.toggleHelp(); return true; } return false; }
+    if (VERDICTS[key]) { this.setVerdict(VERDICTS[key]); return true; }
+    const label = this.labels.find((l) => l.key && l.key === key);
+    if (label) { this.toggleLabel(label.name); return true; }
+    switch (key) {
+      case "Enter": this.submit(); return true;
+      case "k": this.move(-1); return true;
+      case "j": this.move(1); return true;
+      case "s": this.skip(); return true;
+      case "z": this.undo(); return true;
+      case "n": this.q(".eb-note").focus(); return true;
+      case "c": this.q(".eb-fix").focus(); return true;
+      case "g": this.showGuide = !this.showGuide; this.renderGuidelines(); return true;
+      case "r": this.showCompare = !this.showCompare; this.renderCall(true); return true;
+      case "m": this.setMode(this.mode === "Raw" ? "Markdown" : "Raw"); return true;
+      default: return false;
+    }
+  }
+
+  click(event) {
+    const button = event.target.closest("button");
+    if (!button || !this.root.contains(button)) return;
+    if (button.dataset.verdict) this.setVerdict(button.dataset.verdict);
+    else if (button.dataset.label) this.toggleLabel(button.dataset.label);
+    else if (button.dataset.mode) this.setMode(button.dataset.mode);
+    else if (button.dataset.act) {
+      const act = button.dataset.act;
+      if (act === "submit") this.submit();
+      else if (act === "prev") this.move(-1);
+      else if (act === "next") this.move(1);
+      else if (act === "skip") this.skip();
+      else if (act === "undo") this.undo();
+      else if (act === "help") this.toggleHelp();
+      else if (act === "guidelines") { this.showGuide = !this.showGuide; this.renderGuidelines(); }
+      else if (act === "compare") { this.showCompare = !this.showCompare; this.renderCall(true); }
+    }
+    button.blur();
+  }
+
+  setMode(mode) { this.mode = mode; this.setState("mode", mode); this.renderCall(true); this.renderMode(); }
+
+  helpOpen() { return !this.q(".eb-overlay").hidden; }
+
+  toggleHelp() {
+    const overlay = this.q(".eb-overlay");
+    overlay.hidden = !overlay.hidden;
+  }
+
+  toast(text, warn = false) {
+    const box = this.q(".eb-toast");
+    box.textContent = text;
+    box.classList.toggle("eb-warn", warn);
+    box.hidden = false;
+    clearTimeout(this.toastTimer);
+    this.toastTimer = setTimeout(() => { box.hidden = true; }, warn ? 8000 : 4000);
+  }
+
+  // rendering ---------------------------------------------------------------------------------
+
+  render() {
+    this.renderProgress();
+    this.renderCall(false);
+    this.renderAnswer();
+    this.renderGuidelines();
+    this.renderMode();
+  }
+
+  renderProgress() {
+    const statuses = this.effective();
+    const done = statuses.filter((s) => s === "d").length;
+    const skipped = statuses.filter((s) => s === "s").length;
+    const size = statuses.length;
+    this.q(".eb-progress-bar").style.width = `${size ? ((done + skipped) / size) * 100 : 0}%`;
+    this.q(".eb-progress").setAttribute("aria-valuenow", String(size ? Math.round(((done + skipped) / size) * 100) : 0));
+    this.q(".eb-progress-text").textContent = `Call ${this.cursor + 1} of ${size} · ${done} reviewed · ${skipped} skipped`;
+    const pending = this.q(".eb-pending");
+    const waiting = this.outbox.length;
+    pending.hidden = waiting === 0;
+    pending.textContent = waiting ? `${waiting} answer${waiting === 1 ? "" : "s"} waiting for the server` : "";
+    const banner = this.q(".eb-banner");
+    const finished = statuses.length > 0 && !statuses.includes("p");
+    banner.hidden = !finished;
+    banner.textContent = finished ? "Session finished: every call is reviewed or skipped. Start another from “New session”, or step back with Prev (K) to change an answer." : "";
+  }
+
+  renderMode() {
+    for (const button of this.root.querySelectorAll("[data-mode]")) {
+      button.setAttribute("aria-pressed", String(button.dataset.mode === this.mode));
+    }
+  }
+
+  renderCall(force) {
+    const item = this.current();
+    const key = item ? `${item.position}:${item.call_id}:${this.mode}:${this.showCompare}:${item.call ? 1 : 0}` : `loading:${this.cursor}`;
+    if (!force && key === this.shownKey) return;
+    this.shownKey = key;
+    const panel = this.q(".eb-call");
+    panel.replaceChildren();
+    if (!item) {
+      panel.append(el("p", { cls: "eb-empty", text: `Loading call ${this.cursor + 1}…` }));
+      return;
+    }
+    panel.dataset.callId = String(item.call_id);
+    const call = item.call;
+    if (!call) {
+      panel.append(el("p", { cls: "eb-error", text: `Call ${item.call_id} is no longer in the store; skip it (S).` }));
+      return;
+    }
+    const latency = call.latency_ms === null || call.latency_ms === undefined ? "" : ` · ${Math.round(call.latency_ms).toLocaleString()} ms`;
+    panel.append(el("p", { cls: "eb-caption", "data-testid": "reviewCallCaption",
+      text: `Call ${call.id} · ${call.version} · ${call.source} · ${call.created} UTC${latency}` }));
+    if (call.error) panel.append(el("p", { cls: "eb-error", text: `The call failed: ${call.error}` }));
+    panel.append(el("h4", { text: "Input" }));
+    const input = el("div", { cls: "eb-input-box", "data-testid": "reviewInput" });
+    if (call.messages && call.messages.length) {
+      for (const message of call.messages) {
+        const role = message.role || "user";
+        const turn = el("div", { cls: `eb-turn eb-${role === "assistant" || role === "user" ? role : "system"}` },
+          el("div", { cls: "eb-role", text: role }), textBlock(message.content, this.mode));
+        const long = message.content && message.content.text.length > 300;
+        if (role === "system" && long) {
+          const details = el("details", {}, el("summary", { text: `system prompt (${message.content.length.toLocaleString()} characters)` }), turn);
+          input.append(details);
+        } else input.append(turn);
+      }
+    } else input.append(textBlock(call.input, this.mode));
+    panel.append(input);
+    const other = item.corrected || item.reference;
+    const otherName = item.corrected ? "Corrected output" : "Reference output";
+    const head = el("div", { cls: "eb-row" }, el("h4", { text: "Output" }));
+    if (other) {
+      head.append(el("button", { type: "button", "data-act": "compare", "aria-pressed": String(this.showCompare),
+        text: `${this.showCompare ? "Hide" : "Beside the"} ${otherName.toLowerCase()} (R)` }));
+    }
+    panel.append(head);
+    if (other && this.showCompare) {
+      const diff = wordDiff(call.output ? call.output.text : "", other.text);
+      const [left, right] = diff || [textBlock(call.output, "Raw", "(no output)"), textBlock(other, "Raw")];
+      panel.append(el("div", { cls: "eb-compare", "data-testid": "reviewCompare" },
+        el("div", {}, el("div", { cls: "eb-role", text: "model output" }), left),
+        el("div", {}, el("div", { cls: "eb-role", text: otherName }), right)));
+    } else {
+      panel.append(el("div", { cls: "eb-output-box", "data-testid": "reviewOutput" }, textBlock(call.output, this.mode, "(no output)")));
+    }
+    if (call.meta && Object.keys(call.meta).length) {
+      panel.append(el("details", {}, el("summary", { text: "Metadata" }),
+        el("pre", { cls: "eb-text", text: JSON.stringify(call.meta, null, 2) })));
+    }
+  }
+
+  renderAnswer() {
+    const item = this.current();
+    const d = this.draft(this.cursor);
+    for (const button of this.root.querySelectorAll("[data-verdict]")) {
+      button.setAttribute("aria-pressed", String(d.verdict === button.dataset.verdict));
+    }
+    const box = this.q(".eb-labels");
+    const signature = this.labels.map((l) => `${l.name}|${l.key}|${l.kind}`).join(";");
+    if (box.dataset.signature !== signature) {
+      box.dataset.signature = signature;
+      box.replaceChildren();
+      for (const [kind, title] of [["failure", "Failure modes"], ["success", "Success modes"]]) {
+        const group = this.labels.filter((l) => l.kind === kind);
+        if (!group.length) continue;
+        const row = el("div", { cls: "eb-row" });
+        for (const label of group) {
+          row.append(el("button", { type: "button", "data-label": label.name, title: label.description || null,
+            "aria-pressed": "false" }, label.name, label.key ? el("kbd", { text: label.key.toUpperCase() }) : null));
+        }
+        box.append(el("h4", { text: title }), row);
+      }
+    }
+    for (const button of box.querySelectorAll("[data-label]")) {
+      button.setAttribute("aria-pressed", String(d.labels.has(button.dataset.label)));
+    }
+    const note = this.q(".eb-note"), fix = this.q(".eb-fix");
+    if (this.fieldsDraft !== d) {  // another call, or its answer came back: show its text
+      note.value = d.note;
+      fix.value = d.fix;
+      this.fieldsDraft = d;
+    }
+    const status = this.effective()[this.cursor];
+    const statusNote = this.q(".eb-status-note");
+    statusNote.hidden = !item || status === "p";
+    statusNote.textContent = status === "s" ? "You skipped this call; submitting again replaces your answer."
+      : "You reviewed this call; submitting again replaces your answer.";
+    this.q("[data-act=prev]").disabled = this.cursor <= 0;
+    this.q("[data-act=next]").disabled = this.cursor >= this.statuses.length - 1;
+    const promote = this.q(".eb-promote");
+    if (item) promote.setAttribute("href", `${this.data.promote}${item.call_id}`);
+    promote.hidden = !item;
+    this.renderSuggestions(item);
+  }
+
+  renderSuggestions(item) {
+    const box = this.q(".eb-suggestions");
+    const suggestions = item ? item.suggestions : [];
+    box.hidden = !suggestions.length;
+    if (box.dataset.for === String(item ? item.position : "")) return;
+    box.dataset.for = String(item ? item.position : "");
+    box.replaceChildren();
+    if (!suggestions.length) return;
+    const labels = [...new Set(suggestions.map((s) => s.suggested).filter(Boolean))].sort();
+    box.append(el("strong", { text: "Automatic checks" }), ` (suggestions only)${labels.length ? `: consider ${labels.join(", ")}` : ""}`);
+    for (const s of suggestions) {
+      const detail = s.failed.length ? ` — ${s.failed.join("; ")}` : "";
+      box.append(el("div", { cls: "eb-caption", text: `${s.status.toUpperCase()} · ${s.kind || "case"} “${s.case}” (${s.label ? `${s.mode}, ${s.label}` : s.mode})${detail}` }));
+    }
+  }
+
+  renderGuidelines() {
+    const box = this.q(".eb-guidelines");
+    const toggle = this.q("[data-act=guidelines]");
+    toggle.setAttribute("aria-expanded", String(this.showGuide));
+    box.hidden = !this.showGuide;
+    if (!this.showGuide) return;
+    const text = this.data.guidelines || "";
+    box.replaceChildren(text ? markdown(text) : el("p", { cls: "eb-empty", text: "No guidelines yet: write them in Settings." }));
+  }
+
+  renderHelp() {
+    const table = this.q(".eb-keys");
+    table.replaceChildren(...KEYS.map(([keys, what]) => el("tr", {}, el("td", {}, el("kbd", { text: keys })), el("td", { text: what }))));
+  }
+}
+
+export default function (component) {
+  const { data, parentElement, setStateValue } = component;
+  const root = parentElement.querySelector(".eb-focus");
+  if (!root || !data || !data.session) return undefined;
+  let view = views.get(root);
+  if (!view || view.sessionId !== data.session.id) {
+    if (view) view.unbind();
+    view = new FocusView(root, data, (name, value) => setStateValue(name, value));
+    views.set(root, view);
+  } else {
+    view.setState = (name, value) => setStateValue(name, value);
+    view.update(data);
+    view.render();
+  }
+  window.evalboardReview = view;  // for the tests and the bench: read-only use
+  return () => {
+    if (!root.isConnected) { view.unbind(); views.delete(root); }
+  };
+}
