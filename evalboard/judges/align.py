@@ -56,17 +56,22 @@ def split(call_ids: Sequence[int], seed: int, held_out_share: float = 0.5,
 
 def choose_examples(pool: Sequence[int], judged: Mapping[int, str], human: Mapping[int, str],
                     count: int) -> list[int]:
-    """Disagreements first, then agreements; each group alternating fail and pass."""
-    def alternating(ids: list[int]) -> list[int]:
-        fails = [c for c in ids if human[c] == "fail"]
-        passes = [c for c in ids if human[c] == "pass"]
-        mixed = [c for pair in zip(fails, passes, strict=False) for c in pair]
-        rest = fails[len(passes):] + passes[len(fails):]
-        return mixed + rest
+    """Fails and passes taken in turn (the examples show both answers), each side with its
+    disagreements (the judge said otherwise) first; the side with more disagreements leads."""
+    def side(answer: str) -> list[int]:
+        ids = [c for c in pool if human[c] == answer]
+        return [c for c in ids if judged.get(c, answer) != answer] + \
+            [c for c in ids if judged.get(c, answer) == answer]
 
-    differ = [c for c in pool if c in judged and judged[c] != human[c]]
-    others = [c for c in pool if c not in differ]
-    return (alternating(differ) + alternating(others))[:count]
+    def disagreeing(ids: list[int]) -> int:
+        return sum(1 for c in ids if c in judged and judged[c] != human[c])
+
+    fails, passes = side("fail"), side("pass")
+    first, second = (fails, passes) if disagreeing(fails) >= disagreeing(passes) \
+        else (passes, fails)
+    mixed = [c for pair in zip(first, second, strict=False) for c in pair]
+    rest = first[len(second):] + second[len(first):]
+    return (mixed + rest)[:count]
 
 
 def _verdicts(outcomes: Sequence[JudgeOutcome], call_ids: Sequence[int]) -> dict[int, str]:
