@@ -13,6 +13,7 @@ Keys are plain strings that live in URLs and in `metric_targets`:
 | mean_prompt_tokens, mean_completion_tokens | tokens per call |
 | human_pass_rate, human_fail_rate, human_unsure_rate | verdict shares of current judgements |
 | label_rate:<label> | share of judged calls carrying the label |
+| monitor_pass_rate:<monitor> | share of the calls a monitor checked that passed all its checks |
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from evalboard.errors import EvalboardError
 from evalboard.metrics.runs import REFERENCE_CHECKS
 from evalboard.store.case_models import EvalCase
+from evalboard.store.monitor_models import Monitor
 from evalboard.store.review_models import VERDICTS, Label
 from evalboard.store.run_models import CheckResultRow
 
@@ -68,6 +70,8 @@ def _parametrised(key: str, label_kinds: dict[str, str]) -> MetricSpec | None:
             return MetricSpec(key, f"Pass rate on {value} cases", "share", "max", "runs")
         if value.strip() and group == "check":
             return MetricSpec(key, f"Pass rate of {value} checks", "share", "max", "runs")
+    if kind == "monitor_pass_rate":
+        return MetricSpec(key, f"Monitor {name} pass rate", "share", "max", "monitors")
     if kind == "label_rate":
         direction = "max" if label_kinds.get(name) == "success" else "min"
         return MetricSpec(key, f"Share of judged calls labelled {name}", "share", direction,
@@ -106,8 +110,10 @@ def metric_catalogue(engine: Engine | None = None) -> list[MetricSpec]:
                                  .order_by(CheckResultRow.check_type)).all()
         labels = session.execute(select(Label.name, Label.kind).where(Label.archived.is_(False))
                                  .order_by(Label.position, Label.name)).all()
+        monitors = session.scalars(select(Monitor.name).order_by(Monitor.name)).all()
     kinds = dict(labels)
     keys = [*(f"pass_rate:label:{name}" for name in case_labels),
             *(f"pass_rate:check:{kind}" for kind in checks),
-            *(f"label_rate:{name}" for name, _kind in labels)]
+            *(f"label_rate:{name}" for name, _kind in labels),
+            *(f"monitor_pass_rate:{name}" for name in monitors)]
     return specs + [metric_spec(key, kinds) for key in keys]

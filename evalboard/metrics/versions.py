@@ -68,6 +68,13 @@ def _call_and_review_rows(engine: Engine, sources: set[str], scope: CallScope,
             yield row.model_version, row.version_order, f"label_rate:{row.label}", row.rate
 
 
+def _monitor_rows(engine: Engine, scope: CallScope, versions: Sequence[str] | None
+                  ) -> list[Row]:
+    from evalboard.monitors.results import metric_rows  # monitors build on metrics.axis
+
+    return metric_rows(engine, scope, versions)
+
+
 def _source(key: str) -> str:
     if key in CALL_KEYS:
         return "calls"
@@ -91,9 +98,10 @@ def metric_table(engine: Engine, *, keys: Sequence[str] | None = None, suite: st
             metric_spec(key, kinds)
     sources = ({_source(key) for key in wanted} if wanted is not None else
                {"pass_rate", "pass_rate:label", "pass_rate:check", "mean", "calls", "human",
-                "label_rate"})
+                "label_rate", "monitor_pass_rate"})
     rows = [*_run_rows(engine, sources, suite, versions),
-            *_call_and_review_rows(engine, sources, scope, versions)]
+            *_call_and_review_rows(engine, sources, scope, versions),
+            *(_monitor_rows(engine, scope, versions) if "monitor_pass_rate" in sources else ())]
     frame = pd.DataFrame(rows, columns=["model_version", "version_order", "key", "value"])
     frame["value"] = frame["value"].astype(float)
     if wanted is not None:

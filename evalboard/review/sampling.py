@@ -7,9 +7,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import Engine, and_, func, select, true
+from sqlalchemy import Engine, and_, func, or_, select, true
 
 from evalboard.errors import EvalboardError
+from evalboard.monitors.results import fails_any_monitor
 from evalboard.review.agreement_query import disagreements
 from evalboard.review.annotations import is_reviewed
 from evalboard.store.calls_pages import list_calls
@@ -152,14 +153,15 @@ def _newest(engine: Engine, spec: SessionSpec) -> list[int]:
 
 
 def _failing_checks(engine: Engine, spec: SessionSpec) -> list[int]:
-    """Unreviewed calls that a case failed on (replayed or generated), newest first."""
+    """Unreviewed calls that a case (replayed or generated) or a monitor failed on, newest
+    first."""
     with engine.connect() as conn:
         conditions = filter_conditions(conn, spec.call_filter)
         return list(conn.scalars(
             select(Call.id).where(
                 and_(true(), *conditions), ~is_reviewed(),
-                Call.id.in_(select(CaseResult.call_id).where(
-                    CaseResult.status.in_(("fail", "error")))))
+                or_(Call.id.in_(select(CaseResult.call_id).where(
+                    CaseResult.status.in_(("fail", "error")))), fails_any_monitor()))
             .order_by(Call.id.desc()).limit(spec.size)))
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from evalboard.judges.review_hints import judge_hints
+from evalboard.monitors.results import monitor_suggestions
 from evalboard.store.case_models import CaseVersion
 from evalboard.store.run_models import CaseResult, CheckResultRow
 
@@ -21,6 +22,7 @@ class Suggestion:
     mode: str
     status: str
     failed_checks: tuple[tuple[str, str], ...]
+    kind: str = "case"  # "case": a test case that ran on the call; "monitor": a monitor
     trusted: bool | None = None  # a judge's result: whether the judge reaches κ 0.6
 
     @property
@@ -34,7 +36,8 @@ class Suggestion:
 
 
 def check_suggestions(engine: Engine, call_id: int) -> list[Suggestion]:
-    """The newest result of each case that scored this call's output."""
+    """The newest result of each case that scored this call's output, then each monitor that
+    failed it."""
     with Session(engine) as session:
         rows = session.execute(
             select(CaseResult.id, CaseResult.case_id, CaseResult.status, CaseVersion.name,
@@ -53,8 +56,11 @@ def check_suggestions(engine: Engine, call_id: int) -> list[Suggestion]:
                 .order_by(CheckResultRow.position)):
             failed.setdefault(result_id, []).append(
                 (("NOT " if negate else "") + check_type, reason))
-    return [Suggestion(name, label, mode, status, tuple(failed.get(result_id, ())))
-            for result_id, status, name, label, mode in newest.values()] + [
+    cases = [Suggestion(name, label, mode, status, tuple(failed.get(result_id, ())))
+             for result_id, status, name, label, mode in newest.values()]
+    return cases + [Suggestion(m.monitor, None, "monitor", "fail", m.failed_checks, "monitor")
+                    for m in monitor_suggestions(engine, call_id)] + [
         Suggestion(f"judge {h.ref}, {h.trust_text}", h.label, h.kind or "verdict", h.verdict,
-                   (("judge", h.reason),) if h.verdict == "fail" else (), h.trusted)
+                   (("judge", h.reason),) if h.verdict == "fail" else (), kind="judge",
+                   trusted=h.trusted)
         for h in judge_hints(engine, call_id)]

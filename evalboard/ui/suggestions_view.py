@@ -18,6 +18,6 @@ def show_suggestions(engine: Engine, call_id: int) -> None:
                     + (f": consider {', '.join(labels)}" if labels else ""))
         for s in suggestions:
             detail = "; ".join(f"{kind}: {reason}" for kind, reason in s.failed_checks[:3])
-            st.caption(f"{s.status.upper()} · case “{s.case_name}”"
+            st.caption(f"{s.status.upper()} · {s.kind} “{s.case_name}”"
                        + (f" ({s.mode}, {s.label})" if s.label else f" ({s.mode})")
                        + (f" — {detail}" if detail else ""))
