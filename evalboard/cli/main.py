@@ -15,6 +15,7 @@ from evalboard.cli import (
     db_commands,
     embed_command,
     gate_command,
+    judge_command,
     monitor_command,
     proxy_command,
     review_commands,
@@ -45,6 +46,7 @@ users_commands.register(app)
 gate_command.register(app)
 proxy_command.register(app)
 collect_command.register(app)
+judge_command.register(app)
 monitor_command.register(app)
 
 # User-facing errors print one line; anything else is a bug and keeps its traceback. A path
