@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from evalboard.store.calls_query import DEFAULT_SORT, SORTS, CallFilter
 from evalboard.store.models import SOURCES
 from evalboard.store.search import SearchQueryError, check_search
+from evalboard.ui.browse_review_filters import review_filters
 from evalboard.ui.date_enter import apply_dates_on_enter
 
 BOUND = "query-params"
@@ -77,6 +78,7 @@ def filter_bar(engine: Engine, version_names: list[str]) -> tuple[CallFilter, st
             "Max tokens", min_value=0, value=None, step=1, key="tok_max", bind=BOUND
         )
         errors_only = more[3].toggle("Errors only", key="errors", bind=BOUND)
+    reviewed = review_filters()
     try:
         search_note = check_search(query, bool(advanced))
     except SearchQueryError as exc:
@@ -101,5 +103,6 @@ def filter_bar(engine: Engine, version_names: list[str]) -> tuple[CallFilter, st
         min_tokens=None if min_tokens is None else int(min_tokens),
         max_tokens=None if max_tokens is None else int(max_tokens),
         errors_only=bool(errors_only),
+        **reviewed,
     )
     return f, sort_key or DEFAULT_SORT

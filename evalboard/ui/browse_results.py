@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import io
 from itertools import islice
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
 from evalboard.exchange.exporting import write_csv, write_jsonl
+from evalboard.review.call_marks import CallMarks, current_marks
 from evalboard.store.calls_counts import SPLIT_BOUND, MatchCounts, browse_counts
 from evalboard.store.calls_pages import CallPage, Cursor, list_calls
 from evalboard.store.calls_query import SORTS, CallFilter, iter_calls
+from evalboard.store.review_models import VERDICTS
+from evalboard.ui.label_badges import VERDICT_COLOURS, settings_label_colours
 from evalboard.ui.store import engine_for, store_url
 
 MAX_UI_DOWNLOAD = 100_000
@@ -104,7 +108,8 @@ def _go_newer(page: CallPage, number: int) -> None:
     st.query_params[PAGE_PARAM] = str(number - 1)
 
 
-def _frame(page: CallPage) -> pd.DataFrame:
+def _frame(page: CallPage, marks: dict[int, CallMarks]) -> pd.DataFrame:
+    none = CallMarks()
     return pd.DataFrame(
         [
             (
@@ -117,6 +122,8 @@ def _frame(page: CallPage) -> pd.DataFrame:
                 r.latency_ms,
                 r.total_tokens,
                 "error" if r.error else "",
+                marks.get(r.id, none).verdicts,
+                marks.get(r.id, none).labels,
             )
             for r in page.rows
         ],
@@ -130,8 +137,24 @@ def _frame(page: CallPage) -> pd.DataFrame:
             "latency ms",
             "tokens",
             "status",
+            "verdict",
+            "labels",
         ],
     )
+
+
+def _review_columns(url: str) -> dict[str, Any]:
+    """The verdict and labels columns, in the verdict colours and the labels' colours from
+    Settings."""
+    colours = settings_label_colours(url)
+    return {
+        "verdict": st.column_config.MultiselectColumn(
+            "verdict", options=list(VERDICTS), color=[VERDICT_COLOURS[v] for v in VERDICTS],
+            help="The current verdicts of the call's reviewers."),
+        "labels": st.column_config.MultiselectColumn(
+            "labels", options=list(colours), color=list(colours.values()) or None,
+            width="medium", help="The labels its reviewers currently give it."),
+    }
 
 
 def results_table(
@@ -155,7 +178,7 @@ def results_table(
     )
     st.caption(f"Page {number} · calls {first:,}–{first + len(page.rows) - 1:,} of {total:,}{note}")
     event = st.dataframe(
-        _frame(page),
+        _frame(page, current_marks(engine, [row.id for row in page.rows])),
         hide_index=True, placeholder="—",
         width="stretch",
         on_select="rerun",
@@ -167,6 +190,7 @@ def results_table(
             "input": st.column_config.TextColumn(width="large"),
             "output": st.column_config.TextColumn(width="large"),
             "latency ms": st.column_config.NumberColumn(format="%.0f"),
+            **_review_columns(store_url()),
         },
     )
     selected = [page.rows[i].id for i in (event.selection.rows if event is not None else [])]
