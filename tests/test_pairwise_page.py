@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
-from evalboard.pairwise.answers import answers_of
+from evalboard.pairwise.answers import PairVerdict, answers_of, record_answer
 from evalboard.pairwise.sessions import get_pairwise_session, pair_items
+from evalboard.store.models import Call
 from evalboard.store.pairwise_models import PairwiseSession
 from tests.support import apptest
 from tests.support.calls import T0, add_calls
@@ -171,3 +172,20 @@ def test_someone_elses_session_is_not_answered_by_mistake(engine):
     at = open_page(reviewer="ben", pairwise=str(sid))
     assert "This is ann's pairwise session" in texts(at)
     assert not [b for b in at.button if b.label == "A is better"]
+
+
+def test_the_agreement_page_shows_agreement_on_pairwise_preferences(engine):
+    _store(engine)
+    with Session(engine) as session:
+        ids = dict(session.execute(select(Call.output, Call.id)).all())
+    pairs = [(ids[f"<script>alert({i})</script> one {i}"], ids[f"two {i} <img src=x onerror=y>"])
+             for i in range(4)]
+    for (a, b), x, y in zip(pairs, "ab" + "ta", "abab", strict=True):
+        record_answer(engine, a, b, "ann", PairVerdict({"t": "tie"}.get(x, x)))
+        record_answer(engine, a, b, "ben", PairVerdict(y))
+    at = apptest.open_page("agreement")
+    assert not at.exception
+    assert "4 pairs answered by two or more of 2 reviewers (ann, ben)" in texts(at)
+    [row] = next(f.value for f in at.dataframe if "Cohen's κ" in f.value
+                 and "pairs" in f.value).to_dict("records")
+    assert (row["pairs"], row["agreement %"], row["Cohen's κ"]) == (4, "50.0", "0.20")

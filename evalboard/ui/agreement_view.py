@@ -7,6 +7,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from evalboard.review.agreement_query import Agreement, agreement_report, disagreements
+from evalboard.ui.pairwise_agreement_view import pairwise_agreement_section
 from evalboard.ui.store import engine_for, store_url
 
 
@@ -55,6 +56,7 @@ def agreement_section(versions: tuple[str, ...]) -> None:
 
 
 def disagreements_section(engine: Engine, versions: tuple[str, ...]) -> None:
+    pairwise_agreement_section(versions)
     st.subheader("Disagreements to settle")
     found = disagreements(engine, limit=100, model_versions=versions)
     if not found:
