@@ -1,4 +1,5 @@
-"""`evalboard review`: export review work (fine-tuning examples, annotations)."""
+"""`evalboard review`: export review work (fine-tuning examples, annotations, preference
+data)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,14 @@ from typing import Annotated, Any
 import typer
 
 from evalboard.cli.common import DbOption, fail, store
+from evalboard.exchange.preferences import (
+    FORMATS,
+    KTO_SOURCES,
+    PreferenceExport,
+    PreferenceFilter,
+    export_preferences,
+    file_type_of,
+)
 from evalboard.review.exports import (
     ANNOTATION_FORMATS,
     annotation_format,
@@ -121,6 +130,51 @@ def export_annotations_command(
         **_filters(model_version, since, until, reviewer),
     )
     typer.echo(f"wrote {count} annotations to {out}")
+
+
+@app.command("export-preferences")
+def export_preferences_command(
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="Where to write: .jsonl or .parquet.")],
+    fmt: Annotated[str, typer.Option(
+        "--format", help="trl (prompt/chosen/rejected), openai (DPO fine-tuning) or kto "
+        "(prompt/completion/label).")] = "trl",
+    source: Annotated[list[str] | None, typer.Option(
+        metavar="SOURCE", help="Where records come from, repeatable, in order: "
+        f"{', '.join(KTO_SOURCES)} (verdicts: kto only). Default: corrections, pairwise, "
+        "runs; kto: verdicts.")] = None,
+    model_version: ModelVersionOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    label: Annotated[list[str] | None, typer.Option(
+        metavar="LABEL", help="Only judgements carrying one of these labels (repeatable).")] = None,
+    reviewer: Annotated[list[str] | None, typer.Option(
+        metavar="NAME", help="Only these reviewers' judgements (repeatable).")] = None,
+    plain_text: Annotated[bool, typer.Option(
+        "--plain-text", help="TRL's standard form (prompt and answers as text), not chat "
+        "messages; prompts without chat input only.")] = False,
+    test_share: Annotated[float, typer.Option(
+        help="Share of prompts for a test split (0: none); no prompt is in both.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the train/test split.")] = 0,
+    test_out: Annotated[Path | None, typer.Option(
+        help="Where the test split goes (default: OUT's name with -test).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Export preference pairs (TRL, OpenAI DPO) or unpaired examples (KTO) for the next
+    fine-tune, from corrections, pairwise answers, eval runs and verdicts."""
+    _check_out(out)
+    try:
+        file_type_of(out)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    if fmt not in FORMATS:
+        fail(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", 2)
+    spec = PreferenceExport(
+        fmt=fmt, sources=tuple(source or ()), plain_text=plain_text, test_share=test_share,
+        seed=seed, filter=PreferenceFilter(
+            model_versions=tuple(model_version or ()), since=since, until=until,
+            labels=tuple(label or ()), reviewers=tuple(reviewer or ())))
+    summary = export_preferences(store(db), out, spec, test_path=test_out)
+    typer.echo(f"{out}: {summary.line()}")
 
 
 def register(root: typer.Typer) -> None:

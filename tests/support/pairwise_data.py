@@ -51,3 +51,39 @@ def ensure_versions(engine: Engine, names: Sequence[str]) -> None:
     for name in names:
         add_calls(engine, [{"input": f"warm-up {name}", "output": "", "model_version": name,
                             "created_at": T0 - timedelta(days=1), "source": "import"}])
+
+
+def add_run_outputs(engine: Engine, suite_name: str, version: str,
+                    results: Sequence[tuple[str, str, bool]], *, case_label: str | None = None,
+                    created_by: str | None = None, status: str = "finished") -> int:
+    """A run of `version` on the suite (created with its cases when new): per (case name,
+    output, passed), a logged eval call with the case's input and that output; returns the
+    run id."""
+    from evalboard.store.case_models import CaseVersion, EvalCase, Suite
+    from evalboard.store.models import ModelVersion
+    from evalboard.store.run_models import CaseResult, EvalRun
+    from tests.support.metric_stores import add_suite
+
+    add_calls(engine, [{"input": f"case {name}", "output": output, "model_version": version,
+                        "created_at": T0, "source": "eval"} for name, output, _ in results])
+    with Session(engine) as session, session.begin():
+        suite = session.scalar(select(Suite).where(Suite.name == suite_name)) or add_suite(
+            session, suite_name, [(name, case_label) for name, _, _ in results])
+        version_id = session.scalar(select(ModelVersion.id).where(ModelVersion.name == version))
+        run = EvalRun(suite_id=suite.id, model_version_id=version_id, generator="replay",
+                      generator_config={}, selection={}, status=status, started_at=T0,
+                      created_by=created_by)
+        session.add(run)
+        session.flush()
+        for name, output, passed in results:
+            case = session.scalar(select(EvalCase).where(EvalCase.suite_id == suite.id,
+                                                         EvalCase.name == name))
+            case_version = session.scalar(select(CaseVersion.id).where(
+                CaseVersion.case_id == case.id))
+            call_id = session.scalar(select(Call.id).where(
+                Call.model_version_id == version_id, Call.input_text == f"case {name}",
+                Call.output == output).order_by(Call.id.desc()).limit(1))
+            session.add(CaseResult(run_id=run.id, case_id=case.id, case_version_id=case_version,
+                                   call_id=call_id, status="pass" if passed else "fail",
+                                   passed=passed, score=1.0 if passed else 0.0))
+        return run.id
