@@ -10,6 +10,7 @@ from evalboard.cases.repository import cases_from_call
 from evalboard.review.annotations import call_history
 from evalboard.store.calls_query import get_call
 from evalboard.ui.auth_gate import may
+from evalboard.ui.call_labeling import labeling_controls
 from evalboard.ui.navigation import CASES
 from evalboard.ui.similar_view import similar_calls
 from evalboard.ui.suggestions_view import show_suggestions
@@ -85,6 +86,7 @@ def call_detail(engine: Engine, call_id: int) -> None:
         with st.expander("Metadata", expanded=True):
             st.json(call.meta)
     show_suggestions(engine, call.id)
+    labeling_controls(engine, call.id)
     annotation_history(engine, call.id)
     similar_calls(engine, call.id)
     call_cases(engine, call.id)

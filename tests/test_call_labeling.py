@@ -1,0 +1,96 @@
+"""Labelling a call from Browse's call dialog, under AppTest: save, change, undo, and who may."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from evalboard.access.permissions import add_user
+from evalboard.review.annotations import Judgement, annotate, call_history, current_judgement
+from evalboard.ui.navigation import page_path
+from tests.support.apptest import open_page, submit_sign_in, with_accounts
+from tests.support.calls import add_calls, make_rows
+
+
+def _group(at: AppTest, kind: str, call_id: int):
+    return at.button_group(key=f"call_label_{kind}_{call_id}")
+
+
+def _save(at: AppTest) -> AppTest:
+    return next(b for b in at.button if b.label.startswith("Save as")).click().run()
+
+
+def _texts(at: AppTest) -> str:
+    return " ".join(str(e.value) for e in [*at.caption, *at.markdown, *at.info, *at.success,
+                                           *at.warning])
+
+
+def test_label_a_call_from_its_dialog_then_undo(engine):
+    add_calls(engine, make_rows(3))
+    at = open_page("browse", reviewer="ann", call="2")
+    assert not at.exception
+    _group(at, "verdict", 2).set_value("fail")
+    _group(at, "labels", 2).set_value(["hallucination", "wrong format"])
+    at.text_area(key="call_label_note_2").input("made up a refund policy")
+    at.text_area(key="call_label_fix_2").input("We refund within 30 days.")
+    _save(at)
+    assert not at.exception
+    mine = current_judgement(engine, 2, "ann")
+    assert mine is not None and mine.verdict == "fail"
+    assert mine.labels == ("hallucination", "wrong format")
+    assert mine.note == "made up a refund policy"
+    assert mine.corrected_output == "We refund within 30 days."
+    assert "Saved as ann: fail · hallucination · wrong format" in _texts(at)
+    # the history in the dialog shows it, and the next change is a new answer (append-only)
+    _group(at, "verdict", 2).set_value("pass")
+    _group(at, "labels", 2).set_value([])
+    at.text_area(key="call_label_fix_2").input("")
+    _save(at)
+    assert current_judgement(engine, 2, "ann").verdict == "pass"
+    assert [h.verdict for h in call_history(engine, 2)] == ["pass", "fail"]
+    next(b for b in at.button if b.label == "Undo my last answer").click().run()
+    assert current_judgement(engine, 2, "ann").verdict == "fail"  # the answer before is back
+    assert "Undone your last answer (call 2)" in _texts(at)
+    assert _group(at, "verdict", 2).value == "fail"  # the fields show what is current
+
+
+def test_the_dialog_starts_from_the_reviewers_current_answer(engine):
+    add_calls(engine, make_rows(2))
+    annotate(engine, 1, "ann", Judgement("unsure", ("edge case mishandled",), note="hmm"))
+    at = open_page("browse", reviewer="ann", call="1")
+    assert _group(at, "verdict", 1).value == "unsure"
+    assert list(_group(at, "labels", 1).value) == ["edge case mishandled"]
+    assert at.text_area(key="call_label_note_1").value == "hmm"
+    other = open_page("browse", reviewer="bo", call="1")  # Bo has not answered
+    assert _group(other, "verdict", 1).value is None
+
+
+def test_without_a_reviewer_name_the_dialog_asks_for_one(engine):
+    add_calls(engine, make_rows(1))
+    at = open_page("browse", call="1")
+    assert "Enter your name under **Reviewer**" in _texts(at)
+    assert not any(b.label.startswith("Save as") for b in at.button)
+
+
+def test_an_empty_answer_is_refused_in_one_line(engine):
+    add_calls(engine, make_rows(1))
+    at = _save(open_page("browse", reviewer="ann", call="1"))
+    assert not at.exception
+    assert "Not saved: choose a verdict or a label, or write a note." in _texts(at)
+    assert call_history(engine, 1) == []
+
+
+def test_with_sign_in_the_login_is_the_reviewer_and_viewers_cannot_label(engine, monkeypatch):
+    add_calls(engine, make_rows(1))
+    add_user(engine, "rita", "long enough", "reviewer")
+    add_user(engine, "vic", "long enough", "viewer")
+    at = submit_sign_in(with_accounts(monkeypatch).run(), "rita", "long enough")
+    at.query_params["call"] = "1"
+    at.switch_page(page_path("browse")).run()
+    _group(at, "verdict", 1).set_value("pass")
+    _save(at)
+    assert current_judgement(engine, 1, "rita").verdict == "pass"
+    viewer = submit_sign_in(with_accounts(monkeypatch).run(), "vic", "long enough")
+    viewer.query_params["call"] = "1"
+    viewer.switch_page(page_path("browse")).run()
+    assert "Your role (viewer) cannot label calls." in _texts(viewer)
+    assert not any(b.label.startswith("Save as") for b in viewer.button)
