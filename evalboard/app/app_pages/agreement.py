@@ -4,6 +4,7 @@ import streamlit as st
 
 from evalboard.store.calls_query import list_model_versions
 from evalboard.ui.agreement_view import agreement_section, disagreements_section
+from evalboard.ui.judge_alignment_view import judge_alignment_section
 from evalboard.ui.store import get_engine
 
 engine = get_engine()
@@ -12,3 +13,5 @@ versions = tuple(st.multiselect("Model versions", [v.name for v in list_model_ve
                                 placeholder="All versions"))
 agreement_section(versions)
 disagreements_section(engine, versions)
+st.divider()
+judge_alignment_section(engine)

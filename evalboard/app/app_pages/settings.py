@@ -1,8 +1,9 @@
-"""Settings: labels (add, rename, recolour, re-key, archive) and review guidelines."""
+"""Settings: labels (add, rename, recolour, re-key, archive), review guidelines, judges."""
 
 import streamlit as st
 
 from evalboard.ui.auth_gate import require
+from evalboard.ui.judges_settings_view import judges_section
 from evalboard.ui.settings_view import guidelines_section, labels_section
 from evalboard.ui.store import get_engine
 
@@ -12,3 +13,5 @@ require("admin", "change labels and guidelines")
 labels_section(engine)
 st.divider()
 guidelines_section(engine)
+st.divider()
+judges_section(engine)
