@@ -221,3 +221,24 @@ def test_version_filter_keeps_answers_between_chosen_versions(engine):
     rows = win_rates(engine, AnswerFilter(versions=("A", "C")))
     assert list(zip(rows["model_version"], rows["opponent"], strict=True)) == [("C", "A")]
     assert rows.iloc[0].losses == 2
+
+
+def test_win_rate_against_a_baseline_is_a_registry_metric(engine):
+    from evalboard.metrics.registry import metric_catalogue, metric_spec
+    from evalboard.metrics.targets import list_targets, set_target
+    from evalboard.metrics.versions import metric_table, version_values
+
+    ensure_versions(engine, ["A", "B", "C"])
+    add_answers(engine, "A", "B", ["a"] * 3 + ["b"])
+    add_answers(engine, "C", "A", ["a", "tie"])
+    spec = metric_spec("win_rate:A")
+    assert (spec.title, spec.unit, spec.direction) == ("Win rate against A", "share", "max")
+    assert {"win_rate:A", "win_rate:B", "win_rate:C"} <= {
+        s.key for s in metric_catalogue(engine)}
+    table = metric_table(engine, keys=["win_rate:A"])
+    assert list(table["model_version"]) == ["B", "C"]
+    assert table["value"].tolist() == pytest.approx([0.25, 0.75])
+    assert version_values(engine, "C", keys=["win_rate:A"]) == {"win_rate:A": 0.75}
+    set_target(engine, "win_rate:A", 0.5)  # a core metric with a target, like any other
+    assert [(t.key, t.target, t.direction) for t in list_targets(engine)] == [
+        ("win_rate:A", 0.5, "max")]

@@ -14,6 +14,7 @@ Keys are plain strings that live in URLs and in `metric_targets`:
 | human_pass_rate, human_fail_rate, human_unsure_rate | verdict shares of current judgements |
 | label_rate:<label> | share of judged calls carrying the label |
 | monitor_pass_rate:<monitor> | share of the calls a monitor checked that passed all its checks |
+| win_rate:<version> | pairwise win rate against that baseline version (ties half; live answers) |
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def _parametrised(key: str, label_kinds: dict[str, str]) -> MetricSpec | None:
             return MetricSpec(key, f"Pass rate of {value} checks", "share", "max", "runs")
     if kind == "monitor_pass_rate":
         return MetricSpec(key, f"Monitor {name} pass rate", "share", "max", "monitors")
+    if kind == "win_rate":
+        return MetricSpec(key, f"Win rate against {name}", "share", "max", "pairwise")
     if kind == "label_rate":
         direction = "max" if label_kinds.get(name) == "success" else "min"
         return MetricSpec(key, f"Share of judged calls labelled {name}", "share", direction,
@@ -111,9 +114,12 @@ def metric_catalogue(engine: Engine | None = None) -> list[MetricSpec]:
         labels = session.execute(select(Label.name, Label.kind).where(Label.archived.is_(False))
                                  .order_by(Label.position, Label.name)).all()
         monitors = session.scalars(select(Monitor.name).order_by(Monitor.name)).all()
+    from evalboard.pairwise.winrates import compared_versions  # pairwise builds on metrics
+
     kinds = dict(labels)
     keys = [*(f"pass_rate:label:{name}" for name in case_labels),
             *(f"pass_rate:check:{kind}" for kind in checks),
             *(f"label_rate:{name}" for name, _kind in labels),
-            *(f"monitor_pass_rate:{name}" for name in monitors)]
+            *(f"monitor_pass_rate:{name}" for name in monitors),
+            *(f"win_rate:{name}" for name in compared_versions(engine))]
     return specs + [metric_spec(key, kinds) for key in keys]

@@ -75,6 +75,14 @@ def _monitor_rows(engine: Engine, scope: CallScope, versions: Sequence[str] | No
     return metric_rows(engine, scope, versions)
 
 
+def _win_rate_rows(engine: Engine, keys: Sequence[str], versions: Sequence[str] | None
+                   ) -> list[Row]:
+    from evalboard.pairwise.winrates import METRIC_PREFIX, metric_rows  # pairwise builds on axis
+
+    baselines = [key.removeprefix(METRIC_PREFIX) for key in keys if key.startswith(METRIC_PREFIX)]
+    return metric_rows(engine, baselines, versions) if baselines else []
+
+
 def _source(key: str) -> str:
     if key in CALL_KEYS:
         return "calls"
@@ -101,7 +109,8 @@ def metric_table(engine: Engine, *, keys: Sequence[str] | None = None, suite: st
                 "label_rate", "monitor_pass_rate"})
     rows = [*_run_rows(engine, sources, suite, versions),
             *_call_and_review_rows(engine, sources, scope, versions),
-            *(_monitor_rows(engine, scope, versions) if "monitor_pass_rate" in sources else ())]
+            *(_monitor_rows(engine, scope, versions) if "monitor_pass_rate" in sources else ()),
+            *_win_rate_rows(engine, wanted or (), versions)]
     frame = pd.DataFrame(rows, columns=["model_version", "version_order", "key", "value"])
     frame["value"] = frame["value"].astype(float)
     if wanted is not None:

@@ -171,3 +171,32 @@ def against_baseline(comparisons: Comparisons, baseline: str) -> pd.DataFrame:
 def win_rates(engine: Engine, answers: AnswerFilter = AnswerFilter()) -> pd.DataFrame:
     """`win_rate_table` of the live answers the filter selects."""
     return win_rate_table(load_comparisons(engine, answers))
+
+
+METRIC_PREFIX = "win_rate:"
+
+
+def metric_rows(engine: Engine, baselines: Sequence[str], versions: Sequence[str] | None = None
+                ) -> list[tuple[str, int, str, float]]:
+    """(model_version, version_order, "win_rate:<baseline>", win rate) of each version of
+    `versions` (all when None; order as on their axis) against each baseline, for the metric
+    registry; versions without answers against the baseline have no row."""
+    comparisons = load_comparisons(engine)
+    with engine.connect() as conn:
+        order = {ref.name: ref.order for ref in version_axis(conn, versions)}
+    rows = []
+    for baseline in baselines:
+        table = against_baseline(comparisons, baseline)
+        rows += [(name, order[name], f"{METRIC_PREFIX}{baseline}", float(rate))
+                 for name, rate in zip(table["model_version"], table["win_rate"], strict=True)
+                 if name in order]
+    return rows
+
+
+def compared_versions(engine: Engine) -> list[str]:
+    """Versions with live answers, in axis order: the baselines a win-rate metric can name."""
+    with engine.connect() as conn:
+        axis = version_axis(conn)
+    comparisons = load_comparisons(engine)
+    seen = set(comparisons.first.tolist()) | set(comparisons.second.tolist())
+    return [ref.name for ref in axis if ref.order in seen]
