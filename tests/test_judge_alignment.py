@@ -65,9 +65,11 @@ def test_a_judge_run_on_labelled_calls_is_measured_against_people(engine) -> Non
     assert [(d.call_id, d.judge, d.human) for d in measured.disagreements] == [
         (ids[3], "pass", "fail"), (ids[4], "pass", "fail"), (ids[5], "fail", "pass")]
     hints = check_suggestions(engine, ids[5])
-    judged = [s for s in hints if s.trusted is not None]
+    judged = [s for s in hints if s.kind == "judge"]
     assert len(judged) == 1 and judged[0].status == "fail" and judged[0].trusted is False
-    assert "not trusted (κ 0.40)" in judged[0].case_name
+    assert judged[0].case_name == "hallucination@1, not trusted (κ 0.40)"
+    assert judged[0].suggested_label == "hallucination"
+    assert judged[0].failed_checks == (("judge", "states a false fact"),)
     session_id = review_disagreements(engine, "bob", measured.version.ref,
                                       [d.call_id for d in measured.disagreements])
     assert [i.call_id for i in items(engine, session_id)] == [ids[3], ids[4], ids[5]]

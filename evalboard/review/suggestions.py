@@ -60,7 +60,7 @@ def check_suggestions(engine: Engine, call_id: int) -> list[Suggestion]:
              for result_id, status, name, label, mode in newest.values()]
     return cases + [Suggestion(m.monitor, None, "monitor", "fail", m.failed_checks, "monitor")
                     for m in monitor_suggestions(engine, call_id)] + [
-        Suggestion(f"judge {h.ref}, {h.trust_text}", h.label, h.kind or "verdict", h.verdict,
+        Suggestion(f"{h.ref}, {h.trust_text}", h.label, h.kind or "verdict", h.verdict,
                    (("judge", h.reason),) if h.verdict == "fail" else (), kind="judge",
                    trusted=h.trusted)
         for h in judge_hints(engine, call_id)]
