@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from evalboard.demo.builder import load_demo
 from evalboard.metrics.targets import set_target
+from evalboard.pairwise.pairing import PairSpec
+from evalboard.pairwise.sessions import start_pairwise_session
 from evalboard.review.sampling import SessionSpec
 from evalboard.review.sessions import start_session
 from evalboard.store import open_store
@@ -38,6 +40,7 @@ def shots(failed_call: int) -> list[tuple[str, str, str]]:
         ("browse.png", "/browse", "Browse calls"),
         ("call-detail.png", f"/browse?call={failed_call}", "Reviews"),
         ("review.png", f"/review?reviewer={REVIEWER}", "Submit and next"),
+        ("pairwise.png", f"/pairwise?reviewer={REVIEWER}", "B is better"),
         ("promote.png", f"/cases?reviewer={REVIEWER}&promote={failed_call}", "Checks"),
         ("cases.png", "/cases", "Test cases"),
         ("runs.png", "/runs?run=2", "Failing only"),
@@ -61,6 +64,8 @@ def prepare(url: str) -> int:
     set_target(engine, "pass_rate", 0.85, "max")
     set_target(engine, "latency_p95", 2500, "min")
     start_session(engine, REVIEWER, SessionSpec(20, "stratified", seed=1))
+    start_pairwise_session(engine, REVIEWER, PairSpec("support-bot-v3", "support-bot-v4", 20,
+                                                      seed=1))
     with Session(engine) as session:
         return session.scalars(select(Annotation.call_id).where(
             Annotation.verdict == "fail").order_by(Annotation.id)).first() or 1

@@ -227,6 +227,7 @@ def pairwise_view(engine: Engine, session_id: int, reviewer: str) -> None:
                                                          time.monotonic())
     left_call, right_call = get_call(engine, item.left_call_id), get_call(engine,
                                                                           item.right_call_id)
+    _controls(engine, view, item, reviewer)
     mode = display_mode(key="pairwise_text")
     shown_input = left_call or right_call
     if shown_input is not None:
@@ -246,4 +247,3 @@ def pairwise_view(engine: Engine, session_id: int, reviewer: str) -> None:
                                                 right_version)):
         with column:
             _side_panel(view, item, screen_side, call, diff_pieces, mode, labels, version)
-    _controls(engine, view, item, reviewer)
