@@ -17,6 +17,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
@@ -281,3 +282,63 @@ def most_similar(
     reads new embeddings; the query call is embedded on demand if it has no embedding yet.
     """
     return get_index(engine, field).most_similar(engine, call_id, k, exclude_same_call)
+
+
+ON_DEMAND_NEIGHBOURS = 200  # calls embedded beside a query call when few others are
+
+
+@dataclass(frozen=True)
+class SimilarityReadiness:
+    """Whether a call can be compared now: it has an embedding, and how many others do."""
+
+    embedded: bool
+    others: int  # other embedded calls, counted up to ON_DEMAND_NEIGHBOURS
+
+    @property
+    def ready(self) -> bool:
+        return self.embedded and self.others > 0
+
+
+def readiness(engine: Engine, call_id: int, model: str = MODEL_NAME) -> SimilarityReadiness:
+    """The call's embedding row, and a bounded count of the others (reads at most
+    ON_DEMAND_NEIGHBOURS rows however many calls are embedded)."""
+    with engine.connect() as conn:
+        embedded = conn.execute(select(CallEmbedding.call_id).where(
+            CallEmbedding.call_id == call_id, CallEmbedding.model == model)).first() is not None
+        others = select(CallEmbedding.call_id).where(
+            CallEmbedding.model == model, CallEmbedding.call_id != call_id
+        ).limit(ON_DEMAND_NEIGHBOURS).subquery()
+        count = conn.execute(select(func.count()).select_from(others)).scalar_one()
+    return SimilarityReadiness(embedded, count)
+
+
+def embed_on_demand(engine: Engine, call_id: int, neighbours: int = ON_DEMAND_NEIGHBOURS,
+                    embedder: Embedder | None = None) -> int:
+    """Embed a call so its similar calls can be listed: the call itself, and, while fewer
+    than `neighbours` other calls are embedded, the newest calls of its model version that
+    are not (up to `neighbours` in all; bounded: a few seconds on a CPU). Returns how many
+    other calls were embedded. Unknown call: LookupError."""
+    with engine.connect() as conn:
+        version_id = conn.execute(select(Call.model_version_id)
+                                  .where(Call.id == call_id)).scalar()
+    if version_id is None:
+        raise LookupError(f"no call with id {call_id}")
+    embedder = embedder or get_embedder()
+    embed_calls(engine, [call_id], embedder)
+    missing = neighbours - readiness(engine, call_id).others
+    newest: list[int] = []
+    if missing > 0:
+        with engine.connect() as conn:
+            newest = list(conn.scalars(
+                select(Call.id)
+                .where(Call.model_version_id == version_id, Call.id != call_id,
+                       ~select(CallEmbedding.call_id).where(CallEmbedding.call_id == Call.id)
+                       .exists())
+                .order_by(Call.created_at.desc(), Call.id.desc()).limit(missing)))
+    added = embed_calls(engine, newest, embedder) if newest else 0
+    with _indexes_lock:  # indexes loaded before: these ids may lie below what they hold
+        loaded = list(_indexes.get(engine, {}).values())
+    for index in loaded:
+        with index._lock:
+            index._load_ids(engine, [call_id, *newest])
+    return added

@@ -14,7 +14,12 @@ from evalboard.review.annotations import (
     current_judgements,
 )
 from evalboard.similarity.embeddings import EmbedderUnavailableError
-from evalboard.similarity.similar import most_similar
+from evalboard.similarity.similar import (
+    ON_DEMAND_NEIGHBOURS,
+    embed_on_demand,
+    most_similar,
+    readiness,
+)
 from evalboard.store.calls_query import get_call
 from evalboard.ui.auth_gate import may
 from evalboard.ui.reviewer import current_reviewer
@@ -37,11 +42,43 @@ def _neighbours_frame(engine: Engine, neighbours: list[tuple[int, float]]) -> pd
     return pd.DataFrame(rows)
 
 
+def _compute(engine: Engine, call_id: int, others: int) -> bool:
+    """The button that embeds this call (and, when few are embedded, its neighbours)."""
+    if others >= ON_DEMAND_NEIGHBOURS:
+        st.caption(f"This call has no embedding yet; {others:,} or more other calls have one.")
+        what = "Embeds this call (a second) and compares it with them."
+    else:
+        st.caption("This call has no embedding yet, and "
+                   + ("no other call has one." if others == 0 else f"only {others} others do."))
+        what = (f"Embeds this call and the newest {ON_DEMAND_NEIGHBOURS - others} calls of its "
+                "model version that have none (a few seconds), then compares them. "
+                "`evalboard embed` embeds every call.")
+    if not st.button("Compute similar calls", key=f"similar_compute_{call_id}",
+                     icon=":material/hub:", help=what):
+        st.caption(what)
+        return False
+    try:
+        with st.spinner("Embedding with MiniLM…"):
+            added = embed_on_demand(engine, call_id)
+    except EmbedderUnavailableError as exc:
+        st.warning(f"Similarity is unavailable: {exc}")
+        return False
+    st.caption(f"Embedded this call{f' and {added} others' if added else ''}.")
+    st.session_state[f"similar_{call_id}"] = True  # the list stays open from now on
+    return True
+
+
 def similar_calls(engine: Engine, call_id: int) -> None:
-    """The k nearest calls by output embedding; tick some and apply this call's labels."""
+    """The k nearest calls by output embedding; tick some and apply this call's labels. A call
+    without an embedding gets a button that computes what is needed."""
     st.markdown("**Similar calls**")
-    if not st.toggle("Find similar calls", key=f"similar_{call_id}",
-                     help="Compares MiniLM embeddings of outputs (computed on demand)."):
+    state = readiness(engine, call_id)
+    if not state.embedded:
+        if not _compute(engine, call_id, state.others):
+            return
+    elif not st.toggle("Find similar calls", key=f"similar_{call_id}",
+                       help="Compares MiniLM embeddings of outputs with the other embedded "
+                       "calls (`evalboard embed` embeds every call)."):
         return
     try:
         with st.spinner("Finding similar outputs…"):
@@ -50,8 +87,8 @@ def similar_calls(engine: Engine, call_id: int) -> None:
         st.warning(f"Similarity is unavailable: {exc}")
         return
     if not neighbours:
-        st.caption("No similar calls (the output is empty, or nothing else is embedded yet: "
-                   "run `evalboard embed`).")
+        st.caption("No similar calls: this call's output is empty, or no other call has an "
+                   "output to compare.")
         return
     edited = st.data_editor(_neighbours_frame(engine, neighbours), hide_index=True,
                             width="stretch", key=f"similar_table_{call_id}",
