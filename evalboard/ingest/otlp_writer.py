@@ -62,7 +62,7 @@ def make_writer(engine: Engine, ack: str, write: WriteRows | None = None,
 
 def store_writer(engine: Engine) -> WriteRows:
     """Rows written through the store's one write path (ids from a pool of reserved blocks)."""
-    ids = IdPool(engine, block_size=1000)
+    ids = IdPool(engine, block_size=10_000)
     return lambda rows: write_calls(engine, rows, ids)
 
 

@@ -59,12 +59,16 @@ class IdPool:
         return value
 
     def take_many(self, count: int) -> list[int]:
-        """Take `count` ids: the rest of the current block, then one fresh reservation."""
+        """Take `count` ids: the rest of the current block, then one fresh reservation of at
+        least a block (what this call leaves of it serves the next ones)."""
         left = self._block[self._next : self._next + count]
         self._next += len(left)
         ids = list(left)
         if len(ids) < count:
-            ids.extend(reserve_ids(self._engine, count - len(ids)))
+            needed = count - len(ids)
+            self._block = reserve_ids(self._engine, max(needed, self._block_size))
+            self._next = needed
+            ids.extend(self._block[:needed])
         return ids
 
 
