@@ -1,10 +1,17 @@
-"""The Review page (and Browse bulk mode) under AppTest: start, label, navigate, undo, resume.
+"""The Review page under AppTest: start, the focus view's data, and every action the page in
+the browser sends (judge, skip, undo, move) applied from its outbox; resume; Browse bulk mode.
 
-Every button of the focus view is clicked the way its keyboard shortcut would click it, and the
-effect is read back from the database, not from the page.
+The browser component itself is driven in tests/test_browser_review.py; here `Page` plays it:
+it numbers actions, sends every unacknowledged one as the component's state (what the
+JavaScript does with setStateValue), and drops them once the feed acknowledges them. Effects
+are read back from the database.
 """
 
 from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -14,11 +21,13 @@ from streamlit.testing.v1 import AppTest
 from evalboard.review.labels import list_labels
 from evalboard.store.review_models import Annotation, ReviewItem, ReviewSession
 from evalboard.ui.navigation import page_path
+from evalboard.ui.review_focus import component_key
 from tests.support import apptest
 from tests.support.calls import add_calls, make_rows
 
 REVIEW = page_path("review")
 BROWSE = page_path("browse")
+BUILT_IN_KEYS = set("pfukjszncgrm?")
 
 
 # helpers ----------------------------------------------------------------------------------
@@ -38,28 +47,70 @@ def start(at: AppTest, size: int = 5, strategy: str = "newest") -> AppTest:
     return at
 
 
-def click(at: AppTest, key: str) -> AppTest:
-    at.button(key=key).click().run()
-    assert not at.exception
-    assert not _errors(at), _errors(at)
-    return at
+def feed(at: AppTest) -> dict[str, Any]:
+    """The data the focus view was given (one JSON text)."""
+    [component] = at.get("bidi_component")
+    return json.loads(json.loads(component.proto.json))
 
 
 def progress(at: AppTest) -> str:
-    return next(p.proto.text for p in at.get("progress"))
+    """The progress line as the page shows it: from the feed's statuses and place."""
+    data = feed(at)
+    statuses = data["statuses"]
+    return (f"Call {data['session']['position'] + 1} of {len(statuses)} · "
+            f"{statuses.count('d')} reviewed · {statuses.count('s')} skipped")
 
 
-def _errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
+class Page:
+    """The browser side of the focus view: numbered actions, resent until acknowledged."""
 
+    def __init__(self, at: AppTest, session_id: int = 1, client: str | None = None) -> None:
+        self.at, self.session_id = at, session_id
+        self.client = client or secrets.token_hex(6)
+        self.seq = 0
+        self.outbox: list[dict[str, Any]] = []
 
-def _texts(at: AppTest) -> str:
-    return " ".join(str(e.value) for e in [*at.caption, *at.markdown, *at.info, *at.warning,
-                                           *at.success, *at.error])
+    def item(self, position: int) -> dict[str, Any]:
+        return next(i for i in feed(self.at)["items"] if i["position"] == position)
 
+    def queue(self, kind: str, **fields: Any) -> dict[str, Any]:
+        self.seq += 1
+        action = {"client": self.client, "seq": self.seq, "kind": kind, **fields}
+        self.outbox.append(action)
+        return action
 
-def _toasts(at: AppTest) -> list[str]:
-    return [t.value for t in at.toast]
+    def send(self, cursor: int | None = None) -> Page:
+        self.at.session_state[component_key(self.session_id)] = {
+            "outbox": {"session": self.session_id, "cursor": cursor, "actions": list(self.outbox)},
+            "mode": None}
+        self.at.run()
+        assert not self.at.exception, self.at.exception
+        acks = feed(self.at)["acks"]
+        self.outbox = [a for a in self.outbox if acks.get(a["client"], 0) < a["seq"]]
+        return self
+
+    def judge(self, position: int, verdict: str | None = None, labels: tuple[str, ...] = (),
+              note: str = "", fix: str = "", seconds: float = 2.5) -> Page:
+        call = self.item(position)["call_id"]
+        self.queue("judge", position=position, call=call, verdict=verdict, labels=list(labels),
+                   note=note, fix=fix, seconds=seconds)
+        return self.send()
+
+    def skip(self, position: int) -> Page:
+        self.queue("skip", position=position, call=self.item(position)["call_id"])
+        return self.send()
+
+    def undo(self) -> Page:
+        self.queue("undo")
+        return self.send()
+
+    def move(self, position: int) -> Page:
+        self.queue("move", position=position, call=None)
+        return self.send(cursor=position)
+
+    def outcome(self, seq: int) -> dict[str, Any]:
+        return next(o for o in feed(self.at)["outcomes"]
+                    if o["client"] == self.client and o["seq"] == seq)
 
 
 def annotations(engine) -> list[dict]:
@@ -90,6 +141,15 @@ def review_session(engine, session_id: int = 1) -> ReviewSession:
         return review
 
 
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def _texts(at: AppTest) -> str:
+    return " ".join(str(e.value) for e in [*at.caption, *at.markdown, *at.info, *at.warning,
+                                           *at.success, *at.error])
+
+
 @pytest.fixture
 def calls(engine):
     add_calls(engine, make_rows(30, model_version="v1"))
@@ -97,12 +157,12 @@ def calls(engine):
 
 
 @pytest.fixture
-def session5(calls) -> AppTest:
+def session5(calls) -> Page:
     """ann on the Review page with a fresh session of the 5 newest calls (ids 30..26)."""
-    return start(open_page(), size=5, strategy="newest")
+    return Page(start(open_page(), size=5, strategy="newest"))
 
 
-# start ------------------------------------------------------------------------------------
+# start and empty states -------------------------------------------------------------------
 
 def test_without_a_reviewer_the_page_asks_for_a_name(calls):
     at = open_page(reviewer=None)
@@ -112,19 +172,30 @@ def test_without_a_reviewer_the_page_asks_for_a_name(calls):
     assert at.sidebar.text_input(key="reviewer").value == ""
 
 
-def test_the_start_form_creates_a_session_in_the_store(calls):
+def test_an_empty_store_says_where_calls_come_from(engine):
     at = open_page()
-    assert at.sidebar.text_input(key="reviewer").value == "ann"
-    start(at, size=5, strategy="newest")
+    assert any("No calls in this store yet" in i.value for i in at.info)
+    assert not any(b.label == "Start reviewing" for b in at.button)
+
+
+def test_the_start_form_creates_a_session_and_feeds_the_focus_view(calls):
+    at = start(open_page(), size=5, strategy="newest")
     review = review_session(calls)
     assert (review.reviewer, review.strategy, review.size, review.position) == (
         "ann", "newest", 5, 0)
-    assert review.finished_at is None
     assert [call_id for _, call_id, _, _ in review_items(calls)] == [30, 29, 28, 27, 26]
-    assert {status for _, _, status, _ in review_items(calls)} == {"pending"}
     assert at.query_params["session"] == "1"
+    data = feed(at)
     assert progress(at) == "Call 1 of 5 · 0 reviewed · 0 skipped"
-    assert "Call 30 · v1 · production" in _texts(at)
+    assert data["statuses"] == "ppppp" and data["session"]["reviewer"] == "ann"
+    # the current call and the next ones come at once: a submit needs no round trip
+    assert [(i["position"], i["call_id"]) for i in data["items"]] == [
+        (0, 30), (1, 29), (2, 28), (3, 27), (4, 26)]
+    first = data["items"][0]["call"]
+    assert (first["id"], first["version"], first["source"]) == (30, "v1", "production")
+    assert first["output"]["text"] and first["input"]["text"]
+    assert data["promote"].startswith("cases?reviewer=ann&promote=")
+    assert data["store"] and data["mode"] == "Raw"
 
 
 def test_random_strategy_and_size_larger_than_the_store(calls):
@@ -133,6 +204,7 @@ def test_random_strategy_and_size_larger_than_the_store(calls):
     assert review.size == 30 and review.strategy == "random"
     assert sorted(call_id for _, call_id, _, _ in review_items(calls)) == list(range(1, 31))
     assert progress(at).startswith("Call 1 of 30 ")
+    assert len(feed(at)["items"]) == 9  # the cursor and 8 ahead, not all 30
 
 
 def test_a_start_form_with_nothing_to_review_warns(calls):
@@ -144,61 +216,49 @@ def test_a_start_form_with_nothing_to_review_warns(calls):
         assert session.scalar(select(ReviewSession.id)) is None
 
 
+def test_as_displayed_without_browse_says_so_before_start_and_starts_nothing(calls):
+    at = open_page()
+    radio = next(r for r in at.radio if r.label == "Pick calls")
+    caption = radio.proto.captions[list(radio.options).index(
+        "As displayed in Browse (current filter and sort)")]
+    assert "Not available yet: open Browse in this tab first" in caption
+    start(at, strategy="as_displayed")
+    assert any("needs Browse's list" in w.value for w in at.warning)
+    with Session(calls) as session:
+        assert session.scalar(select(ReviewSession.id)) is None
+
+
 def test_an_unknown_session_id_in_the_url_says_so(calls):
     at = open_page(session="99")
     assert any("There is no review session 99" in w.value for w in at.warning)
 
 
-# shortcuts --------------------------------------------------------------------------------
+# keys -------------------------------------------------------------------------------------
 
-def test_each_button_carries_the_shortcut_the_ui_promises(session5, calls):
-    shortcuts = {b.key: b.proto.shortcut for b in session5.button if b.key}
-    assert shortcuts["verdict_pass"] == "p"
-    assert shortcuts["verdict_fail"] == "f"
-    assert shortcuts["verdict_unsure"] == "u"
-    assert shortcuts["submit"] == "enter"
-    assert shortcuts["prev"] == "k"
-    assert shortcuts["next"] == "j"
-    assert shortcuts["skip"] == "s"
-    assert shortcuts["undo"] == "z"
-    labels = list_labels(calls)
-    assert [label.shortcut for label in labels] == [str(i) for i in range(1, 9)]
-    for label in labels:
-        assert shortcuts[f"label_{label.id}"] == label.shortcut.lower()
-        button = session5.button(key=f"label_{label.id}")
-        assert button.label == label.name
-    # no two controls share a key
-    values = [s for s in shortcuts.values() if s]
-    assert len(values) == len(set(values))
+def test_labels_carry_their_keys_and_no_key_is_taken_twice(session5, calls):
+    labels = feed(session5.at)["labels"]
+    assert [(label["name"], label["key"]) for label in labels] == [
+        (label.name, label.shortcut) for label in list_labels(calls)]
+    keys = [label["key"] for label in labels if label["key"]]
+    assert keys == [str(i) for i in range(1, 9)]
+    assert len(keys) == len(set(keys)) and not set(keys) & BUILT_IN_KEYS
 
 
-def test_labels_without_a_key_render_without_a_shortcut(calls):
+def test_labels_without_a_key_are_sent_without_one(calls):
     from evalboard.review.labels import create_label
 
-    label_id = create_label(calls, "too verbose", "failure")
+    create_label(calls, "too verbose", "failure")
     at = start(open_page())
-    assert at.button(key=f"label_{label_id}").proto.shortcut == ""
+    assert next(label for label in feed(at)["labels"] if label["name"] == "too verbose")[
+        "key"] == ""
 
 
 # judging ----------------------------------------------------------------------------------
 
-def test_verdict_labels_note_and_correction_are_saved_on_submit(session5, calls):
-    at = session5
-    click(at, "verdict_pass")
-    assert at.button(key="verdict_pass").proto.type == "primary"
-    click(at, "verdict_pass")  # pressing P again clears the verdict
-    assert at.button(key="verdict_pass").proto.type == "secondary"
-    click(at, "verdict_fail")
-    click(at, "label_2")  # wrong format
-    click(at, "label_1")  # hallucination
-    click(at, "label_4")  # garbled, then un-ticked
-    click(at, "label_4")
-    assert at.button(key="label_1").proto.type == "primary"
-    assert at.button(key="label_4").proto.type == "secondary"
-    at.text_area(key="note_1_0").input("  invented a refund policy  ")
-    at.text_area(key="fix_1_0").input("We cannot refund after 30 days.")
-    click(at, "submit")
-
+def test_verdict_labels_note_and_correction_are_saved(session5, calls):
+    page = session5
+    page.judge(0, "fail", ("wrong format", "hallucination"), note="  invented a refund policy  ",
+               fix="We cannot refund after 30 days.", seconds=4.2)
     [row] = annotations(calls)
     assert row["action"] == "judge" and row["reviewer"] == "ann"
     assert row["call_id"] == 30 and row["session"] == 1
@@ -206,186 +266,140 @@ def test_verdict_labels_note_and_correction_are_saved_on_submit(session5, calls)
     assert row["labels"] == ["hallucination", "wrong format"]  # display order, not click order
     assert row["note"] == "invented a refund policy"
     assert row["fix"] == "We cannot refund after 30 days."
-    assert isinstance(row["seconds"], float) and 0 <= row["seconds"] < 60
+    assert row["seconds"] == 4.2
     assert review_items(calls)[0] == (0, 30, "done", row["id"])
     assert review_session(calls).position == 1
-    assert progress(at) == "Call 2 of 5 · 1 reviewed · 0 skipped"
-    assert any("Saved call 1 (fail)" in t for t in _toasts(at))
-    # the next call starts blank
-    assert at.button(key="verdict_fail").proto.type == "secondary"
-    assert at.button(key="label_1").proto.type == "secondary"
-    assert at.text_area(key="note_1_1").value == ""
+    assert progress(page.at) == "Call 2 of 5 · 1 reviewed · 0 skipped"
+    assert page.outbox == []  # acknowledged
+    assert page.item(0)["saved"] == {"verdict": "fail", "labels": ["hallucination",
+                                     "wrong format"], "note": "invented a refund policy",
+                                     "fix": "We cannot refund after 30 days."}
+    assert page.item(1)["saved"] is None  # the next call starts blank
 
 
 def test_a_note_alone_or_a_label_alone_is_a_valid_answer(session5, calls):
-    at = session5
-    at.text_area(key="note_1_0").input("not sure what the user meant")
-    click(at, "submit")
-    click(at, "label_6")  # correct format, no verdict
-    click(at, "submit")
-    rows = annotations(calls)
-    assert [(r["verdict"], r["labels"], r["note"]) for r in rows] == [
+    session5.judge(0, note="not sure what the user meant").judge(1, labels=("correct format",))
+    assert [(r["verdict"], r["labels"], r["note"]) for r in annotations(calls)] == [
         (None, [], "not sure what the user meant"), (None, ["correct format"], None)]
-    assert progress(at) == "Call 3 of 5 · 2 reviewed · 0 skipped"
+    assert progress(session5.at) == "Call 3 of 5 · 2 reviewed · 0 skipped"
 
 
-def test_a_submit_without_verdict_label_or_note_warns_and_saves_nothing(session5, calls):
-    at = session5
-    at.text_area(key="note_1_0").input("   ")
-    at.text_area(key="fix_1_0").input("   ")
-    click(at, "submit")
-    assert any("Not saved: choose a verdict or a label, or write a note" in w.value
-               for w in at.warning)
+def test_an_empty_answer_is_refused_acknowledged_and_saves_nothing(session5, calls):
+    page = session5.judge(0, note="   ", fix="   ")
+    assert "choose a verdict or a label, or write a note" in page.outcome(1)["error"]
+    assert page.outbox == []
     assert annotations(calls) == []
     assert review_items(calls)[0][2] == "pending"
-    assert review_session(calls).position == 0
-    assert progress(at) == "Call 1 of 5 · 0 reviewed · 0 skipped"
+    assert progress(page.at) == "Call 1 of 5 · 0 reviewed · 0 skipped"
 
 
-def test_prev_and_next_move_the_session_position(session5, calls):
-    at = session5
-    assert at.button(key="prev").disabled
-    click(at, "next")
-    assert review_session(calls).position == 1
-    assert progress(at).startswith("Call 2 of 5")
-    assert "Call 29 · v1" in _texts(at)
-    click(at, "next")
-    click(at, "prev")
-    assert review_session(calls).position == 1
-    for _ in range(3):
-        click(at, "next")
-    assert review_session(calls).position == 4
-    assert at.button(key="next").disabled
+def test_an_answer_for_a_call_that_is_not_there_is_refused(session5, calls):
+    session5.queue("judge", position=0, call=29, verdict="pass")
+    session5.send()
+    assert "call 29 is not at place 1" in session5.outcome(1)["error"]
+    assert annotations(calls) == []
+
+
+def test_moving_sets_the_place_and_the_feed_follows(session5, calls):
+    page = session5.move(3)
+    assert review_session(calls).position == 3
+    assert progress(page.at).startswith("Call 4 of 5")
+    assert {i["position"] for i in feed(page.at)["items"]} >= {1, 2, 3, 4}
     assert annotations(calls) == []  # moving saves nothing
 
 
-def test_a_draft_survives_moving_away_and_back(session5, calls):
-    at = session5
-    click(at, "verdict_unsure")
-    click(at, "label_3")
-    click(at, "next")
-    click(at, "prev")
-    assert at.button(key="verdict_unsure").proto.type == "primary"
-    assert at.button(key="label_3").proto.type == "primary"
-    click(at, "submit")
-    [row] = annotations(calls)
-    assert (row["verdict"], row["labels"]) == ("unsure", ["biased or insulting"])
-
-
 def test_skip_records_a_skip_and_advances(session5, calls):
-    at = click(session5, "skip")
+    page = session5.skip(0)
     [row] = annotations(calls)
     assert (row["action"], row["call_id"], row["verdict"], row["reviewer"]) == (
         "skip", 30, None, "ann")
     assert review_items(calls)[0] == (0, 30, "skipped", row["id"])
-    assert review_session(calls).position == 1
-    assert progress(at) == "Call 2 of 5 · 0 reviewed · 1 skipped"
+    assert progress(page.at) == "Call 2 of 5 · 0 reviewed · 1 skipped"
 
 
-def test_undo_retracts_the_last_answer_and_goes_back_to_it(session5, calls):
-    at = session5
-    click(at, "verdict_pass")
-    click(at, "submit")
-    click(at, "skip")
-    click(at, "undo")  # undoes the skip of call 2
+def test_undo_retracts_the_last_answer_and_sends_it_back_to_edit(session5, calls):
+    page = session5.judge(0, "pass", note="fine").skip(1).undo()
     rows = annotations(calls)
     assert [r["action"] for r in rows] == ["judge", "skip", "retract"]
     assert rows[2]["retracts"] == rows[1]["id"] and rows[2]["reviewer"] == "ann"
     assert review_items(calls)[1] == (1, 29, "pending", None)
-    assert review_session(calls).position == 1
-    assert progress(at) == "Call 2 of 5 · 1 reviewed · 0 skipped"
-    click(at, "undo")  # and then the judgement of call 1
-    rows = annotations(calls)
-    assert rows[3]["action"] == "retract" and rows[3]["retracts"] == rows[0]["id"]
+    assert progress(page.at) == "Call 2 of 5 · 1 reviewed · 0 skipped"
+    page.undo()  # and then the judgement of call 1: it comes back to be edited
+    undone = page.outcome(4)
+    assert (undone["position"], undone["error"]) == (0, None)
+    assert undone["restored"] == {"verdict": "pass", "labels": [], "note": "fine", "fix": ""}
     assert review_items(calls)[0] == (0, 30, "pending", None)
-    assert progress(at) == "Call 1 of 5 · 0 reviewed · 0 skipped"
-    assert at.button(key="verdict_pass").proto.type == "primary"  # the answer is back to edit
-    click(at, "undo")
-    assert any("Nothing to undo" in t for t in _toasts(at))
+    assert progress(page.at) == "Call 1 of 5 · 0 reviewed · 0 skipped"
+    page.undo()
+    assert page.outcome(5)["error"] == "nothing to undo in this session"
     assert len(annotations(calls)) == 4
 
 
 def test_submitting_a_reviewed_call_again_replaces_the_answer(session5, calls):
-    at = session5
-    click(at, "verdict_pass")
-    click(at, "submit")
-    click(at, "prev")
-    assert "submitting again replaces your answer" in _texts(at)
-    assert at.button(key="verdict_pass").proto.type == "primary"  # prefilled from the store
-    click(at, "verdict_fail")
-    click(at, "submit")
+    page = session5.judge(0, "pass").move(0)
+    assert page.item(0)["status"] == "done"
+    assert page.item(0)["saved"]["verdict"] == "pass"  # prefilled from the store
+    page.judge(0, "fail")
     rows = annotations(calls)
     assert [(r["call_id"], r["verdict"]) for r in rows] == [(30, "pass"), (30, "fail")]
     assert review_items(calls)[0] == (0, 30, "done", rows[1]["id"])
-    assert progress(at) == "Call 2 of 5 · 1 reviewed · 0 skipped"
-
-
-def test_undo_twice_after_replacing_an_answer_says_what_it_did(session5, calls):
-    at = session5
-    click(at, "verdict_pass")
-    click(at, "submit")
-    click(at, "prev")
-    click(at, "verdict_fail")
-    click(at, "submit")  # replaces pass by fail
-    click(at, "undo")  # retracts fail
-    click(at, "undo")  # retracts pass ...
-    rows = annotations(calls)
-    assert [r["action"] for r in rows] == ["judge", "judge", "retract", "retract"]
-    assert rows[3]["retracts"] == rows[0]["id"]
-    assert not any("Nothing to undo" in t for t in _toasts(at))  # ... but says it did nothing
+    assert progress(page.at) == "Call 2 of 5 · 1 reviewed · 0 skipped"
 
 
 def test_undoing_a_replaced_answer_brings_back_the_earlier_one(session5, calls):
-    at = session5
-    click(at, "verdict_pass")
-    click(at, "submit")
-    click(at, "prev")
-    click(at, "verdict_fail")
-    click(at, "submit")
-    click(at, "undo")
+    page = session5.judge(0, "pass").judge(0, "fail").undo()
     first = annotations(calls)[0]
     assert review_items(calls)[0] == (0, 30, "done", first["id"])
-    assert progress(at) == "Call 1 of 5 · 1 reviewed · 0 skipped"
+    assert progress(page.at) == "Call 1 of 5 · 1 reviewed · 0 skipped"
+    page.undo()
+    rows = annotations(calls)
+    assert [r["action"] for r in rows] == ["judge", "judge", "retract", "retract"]
+    assert rows[3]["retracts"] == rows[0]["id"]
 
 
-@pytest.mark.parametrize("ticked", [["label_1"], ["label_1", "label_2"]])
-def test_resubmitting_after_a_label_was_archived_does_not_crash(session5, calls, ticked):
+@pytest.mark.parametrize("ticked", [("hallucination",), ("hallucination", "wrong format")])
+def test_resubmitting_after_a_label_was_archived_is_refused_not_a_crash(session5, calls,
+                                                                         ticked):
     from evalboard.review.labels import archive_label
 
-    at = session5
-    click(at, "verdict_fail")
-    for key in ticked:
-        click(at, key)
-    click(at, "submit")
+    session5.judge(0, "fail", ticked)
     archive_label(calls, 1)  # someone retires "hallucination" in Settings
-    again = open_page()
-    click(again, "prev")
-    assert not any(b.key == "label_1" for b in again.button)  # it cannot even be un-ticked
-    again.button(key="submit").click().run()
-    assert not again.exception
-    assert len(annotations(calls)) == 2 or again.warning
+    again = Page(open_page())
+    assert "hallucination" not in [label["name"] for label in feed(again.at)["labels"]]
+    assert "hallucination" not in again.item(0)["saved"]["labels"]  # it cannot be given again
+    again.judge(0, "fail", ticked)
+    assert "archived" in again.outcome(1)["error"]
+    assert len(annotations(calls)) == 1
 
 
-# resume and finish -------------------------------------------------------------------------
+# nothing lost: resends, reloads, resume ------------------------------------------------------
 
-def test_a_reload_resumes_the_session_where_it_was(session5, calls):
-    at = session5
-    click(at, "verdict_fail")
-    click(at, "label_1")
-    at.text_area(key="note_1_0").input("made up")
-    click(at, "submit")
-    click(at, "skip")
+def test_a_resent_outbox_is_stored_once(session5, calls):
+    page = session5
+    page.queue("judge", position=0, call=30, verdict="pass")
+    page.queue("judge", position=1, call=29, verdict="fail", labels=["hallucination"])
+    unacknowledged = list(page.outbox)
+    page.send()
+    # the acknowledgement was lost (a closed tab, a server restart): a new page resends it
+    again = Page(open_page())
+    again.outbox = unacknowledged
+    again.send()
+    again.send()
+    assert [(r["call_id"], r["verdict"]) for r in annotations(calls)] == [
+        (30, "pass"), (29, "fail")]
+    assert again.outbox == []
 
+
+def test_a_reload_resumes_the_session_at_the_first_unanswered_call(session5, calls):
+    session5.judge(0, "fail", ("hallucination",), note="made up").skip(1)
     again = open_page()  # a new browser session: no ?session=, no session state
     assert again.query_params["session"] == "1"
+    data = feed(again)
+    assert data["statuses"] == "dsppp"
     assert progress(again) == "Call 3 of 5 · 1 reviewed · 1 skipped"
-    assert "Call 28 · v1" in _texts(again)
-    click(again, "prev")
-    click(again, "prev")
-    assert review_session(calls).position == 0
-    assert again.button(key="verdict_fail").proto.type == "primary"
-    assert again.button(key="label_1").proto.type == "primary"
-    assert again.text_area(key="note_1_0").value == "made up"
+    first = next(i for i in data["items"] if i["position"] == 0)
+    assert first["saved"] == {"verdict": "fail", "labels": ["hallucination"], "note": "made up",
+                              "fix": ""}
 
 
 def test_another_reviewer_does_not_resume_anns_session(session5, calls):
@@ -394,33 +408,48 @@ def test_another_reviewer_does_not_resume_anns_session(session5, calls):
     assert "session" not in bob.query_params
 
 
-def test_finishing_a_session_shows_the_finished_message(calls):
-    at = start(open_page(), size=2)
-    click(at, "verdict_pass")
-    click(at, "submit")
-    click(at, "skip")
-    assert any("Session finished" in s.value for s in at.success)
-    assert progress(at) == "Call 2 of 2 · 1 reviewed · 1 skipped"
+def test_another_reviewers_session_by_link_is_not_answered(session5, calls):
+    bob = open_page(reviewer="bob", session="1")
+    assert any("This is ann's session" in w.value for w in bob.warning)
+    assert not bob.get("bidi_component")
+
+
+def test_finishing_a_session(calls):
+    page = Page(start(open_page(), size=2))
+    page.judge(0, "pass").skip(1)
+    data = feed(page.at)
+    assert data["session"]["finished"] and data["statuses"] == "ds"
     assert review_session(calls).finished_at is not None
     # a reload starts fresh and lists the finished session
     again = open_page()
     assert any(b.label == "Start reviewing" for b in again.button)
     assert "Your recent sessions" in [s.value for s in again.subheader]
     assert any("2 of 2 · finished" in p.proto.text for p in again.get("progress"))
-    # undo reopens it
-    click(at, "undo")
-    assert not any("Session finished" in s.value for s in at.success)
+    page.undo()  # undo reopens it
+    assert not feed(page.at)["session"]["finished"]
     assert review_session(calls).finished_at is None
 
 
 def test_new_session_button_and_open_from_the_recent_list(session5, calls):
-    at = session5
+    at = session5.at
     next(b for b in at.button if b.label == "New session").click().run()
     assert "session" not in at.query_params and at.query_params["new"] == "1"
     assert any(b.label == "Start reviewing" for b in at.button)
     at.button(key="open_session_1").click().run()
     assert at.query_params["session"] == "1" and "new" not in at.query_params
     assert progress(at).startswith("Call 1 of 5")
+
+
+def test_a_session_whose_calls_were_deleted_says_so(session5, calls):
+    from sqlalchemy import delete
+
+    from evalboard.store.models import Call
+
+    with calls.begin() as conn:
+        conn.execute(delete(ReviewItem))
+        conn.execute(delete(Call).where(Call.id > 25))
+    at = open_page(session="1")
+    assert any("This session has no calls" in w.value for w in at.warning)
 
 
 # Browse bulk mode --------------------------------------------------------------------------

@@ -58,10 +58,10 @@ def window(statuses: str, cursor: int, ahead: int = AHEAD, behind: int = BEHIND)
     return Window(tuple(sorted(chosen)))
 
 
-def _item_statuses(session: Session, session_id: int) -> list[tuple[int, int, str]]:
+def _item_statuses(session: Session, session_id: int) -> list[Any]:
     return list(session.execute(
         select(ReviewItem.position, ReviewItem.call_id, ReviewItem.status)
-        .where(ReviewItem.session_id == session_id).order_by(ReviewItem.position)).tuples())
+        .where(ReviewItem.session_id == session_id).order_by(ReviewItem.position)).all())
 
 
 def _references(session: Session, call_ids: Sequence[int]) -> dict[int, str]:

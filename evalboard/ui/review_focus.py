@@ -17,6 +17,7 @@ a field; G guidelines, R reference or corrected output beside the output, M raw/
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,7 @@ def take_outbox(engine: Engine, session_id: int, reviewer: str
     """Apply what the page sent for this session; returns the acknowledgements and outcomes
     to send back, and where the page's cursor is."""
     state = st.session_state.get(component_key(session_id)) or {}
+
     box = state.get("outbox") if isinstance(state, dict) else None
     if not isinstance(box, dict) or box.get("session") != session_id:
         return {"acks": {}, "outcomes": _remember(session_id, [])}, None
@@ -95,6 +97,7 @@ def take_outbox(engine: Engine, session_id: int, reviewer: str
 
 def _mode(session_id: int) -> str:
     state = st.session_state.get(component_key(session_id)) or {}
+
     mode = state.get("mode") if isinstance(state, dict) else None
     return mode if mode in MODES else MODES[0]
 
@@ -114,6 +117,7 @@ def focus_view(engine: Engine, session_id: int, reviewer: str) -> None:
     feed.update(replies)
     feed.update(store=_store_key(), mode=_mode(session_id),
                 promote=f"{CASES.name}?reviewer={quote(reviewer)}&promote=")
-    _focus_component(key=component_key(session_id), data=feed,
+    # one JSON text: Streamlit would turn table-like lists into Arrow tables
+    _focus_component(key=component_key(session_id), data=json.dumps(feed, default=str),
                      default={"outbox": None, "mode": None},
                      on_outbox_change=lambda: None, on_mode_change=lambda: None)

@@ -12,7 +12,7 @@ from evalboard.review.sessions import ReviewSessionError, list_sessions, start_s
 from evalboard.store.calls_query import CallFilter, list_model_versions
 from evalboard.store.models import SOURCES
 from evalboard.ui.browse_state import last_browse_view
-from evalboard.ui.navigation import REVIEW
+from evalboard.ui.navigation import HOME, REVIEW
 from evalboard.ui.reviewer import current_reviewer
 
 SESSION_PARAM = "session"
@@ -21,6 +21,31 @@ SESSION_PARAM = "session"
 def open_session(session_id: int) -> None:
     st.query_params.pop("new", None)
     st.query_params[SESSION_PARAM] = str(session_id)
+
+
+def switch_to_review(session_id: int | None = None) -> None:
+    """Go to the Review page (on this session when given). Parameters bound to a widget (the
+    reviewer's name) are left out: Streamlit refuses to clear or set them on a page switch,
+    and the field keeps its value (and puts it back in the URL) on the next page."""
+    st.switch_page(REVIEW.path,
+                   query_params={} if session_id is None else {SESSION_PARAM: str(session_id)})
+
+
+def _as_displayed_caption(browse_view: tuple[CallFilter, str] | None) -> str:
+    if browse_view is None:
+        return ("Not available yet: open Browse in this tab first (a reload or another tab "
+                "forgets it), then come back or use its “Review these” button.")
+    _, sort_key = browse_view
+    return f"Browse's list as you left it (sorted by {sort_key}); the fields on the right are " \
+        "ignored."
+
+
+def nothing_to_review() -> None:
+    """The Review page of an empty store: say where calls come from."""
+    st.info("No calls in this store yet, so there is nothing to review. Load the demo data on "
+            "Home (one click), run `evalboard demo`, or log calls from your code "
+            "(`evalboard.connect().log_call(...)`).", icon=":material/inbox:")
+    st.page_link(HOME.path, label="Go to Home", icon=":material/home:")
 
 
 def start_form(engine: Engine, reviewer: str) -> None:
@@ -33,6 +58,8 @@ def start_form(engine: Engine, reviewer: str) -> None:
                                  step=5)
         strategy = left.radio(
             "Pick calls", list(STRATEGIES), format_func=STRATEGIES.get,
+            captions=[_as_displayed_caption(browse_view) if name == "as_displayed" else ""
+                      for name in STRATEGIES],
             help="Random, stratified and newest skip calls someone has reviewed already.",
         )
         versions = right.multiselect("Model versions",
@@ -43,11 +70,12 @@ def start_form(engine: Engine, reviewer: str) -> None:
                                 help="Leave empty for all dates.")
         submitted = st.form_submit_button("Start reviewing", type="primary",
                                           icon=":material/play_arrow:")
-    if strategy == "as_displayed":
-        st.caption("“As displayed” takes the filter and sort you last used on the Browse page"
-                   + ("" if browse_view else " (none yet: it will take every call, newest first)")
-                   + "; the fields above are ignored.")
     if not submitted:
+        return
+    if strategy == "as_displayed" and browse_view is None:
+        st.warning("“As displayed in Browse” needs Browse's list: open Browse in this tab, set "
+                   "the filter and sort, then press its “Review these” button. Nothing was "
+                   "started.")
         return
     if strategy == "as_displayed" and browse_view is not None:
         call_filter, sort_key = browse_view
@@ -80,10 +108,13 @@ def review_view_button(engine: Engine, call_filter: CallFilter, sort_key: str,
     if not reviewer:
         st.warning("Enter your name under **Reviewer** in the sidebar first.")
         return
-    session_id = start_session(engine, reviewer, SessionSpec(
-        size=size, strategy="as_displayed", call_filter=call_filter, sort_key=sort_key))
-    st.switch_page(REVIEW.path, query_params={SESSION_PARAM: str(session_id),
-                                              "reviewer": reviewer})
+    try:
+        session_id = start_session(engine, reviewer, SessionSpec(
+            size=size, strategy="as_displayed", call_filter=call_filter, sort_key=sort_key))
+    except ReviewSessionError as exc:
+        st.warning(str(exc))
+        return
+    switch_to_review(session_id)
 
 
 def recent_sessions(engine: Engine, reviewer: str) -> None:

@@ -6,7 +6,7 @@ from evalboard.store.calls_counts import has_calls
 from evalboard.ui.auth_gate import may
 from evalboard.ui.first_run import first_run
 from evalboard.ui.home_view import glance, habit_charts, runs_and_attention
-from evalboard.ui.navigation import REVIEW
+from evalboard.ui.review_start import switch_to_review
 from evalboard.ui.reviewer import current_reviewer
 from evalboard.ui.store import get_engine
 
@@ -20,6 +20,6 @@ reviewer = current_reviewer()
 glance(reviewer)
 if may("review") and st.button("Start today's review", type="primary",
                                icon=":material/rate_review:"):
-    st.switch_page(REVIEW.path)
+    switch_to_review()
 runs_and_attention()
 habit_charts()

@@ -3,16 +3,25 @@
 import streamlit as st
 
 from evalboard.review.sessions import get_session, open_session_of
+from evalboard.store.calls_counts import has_calls
 from evalboard.ui.auth_gate import require
 from evalboard.ui.review_downloads import review_downloads
 from evalboard.ui.review_focus import focus_view
-from evalboard.ui.review_start import SESSION_PARAM, recent_sessions, start_form
+from evalboard.ui.review_start import (
+    SESSION_PARAM,
+    nothing_to_review,
+    recent_sessions,
+    start_form,
+)
 from evalboard.ui.reviewer import require_reviewer
 from evalboard.ui.store import get_engine
 
 engine = get_engine()
 st.title("Review")
 require("review", "review calls")
+if not has_calls(engine):
+    nothing_to_review()
+    st.stop()
 reviewer = require_reviewer()
 
 requested = st.query_params.get(SESSION_PARAM)

@@ -689,7 +689,8 @@ class FocusView {
 }
 
 export default function (component) {
-  const { data, parentElement, setStateValue } = component;
+  const { parentElement, setStateValue } = component;
+  const data = typeof component.data === "string" ? JSON.parse(component.data) : component.data;
   const root = parentElement.querySelector(".eb-focus");
   if (!root || !data || !data.session) return undefined;
   let view = views.get(root);
