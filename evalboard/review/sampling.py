@@ -47,6 +47,7 @@ class SessionSpec:
     call_filter: CallFilter = field(default_factory=CallFilter)
     sort_key: str = DEFAULT_SORT
     seed: int | None = None
+    call_ids: tuple[int, ...] = ()  # the "listed" strategy's calls, in review order
 
 
 def _unreviewed_candidates(engine: Engine, f: CallFilter) -> list[tuple[int, int]]:
@@ -187,6 +188,12 @@ def _as_displayed(engine: Engine, spec: SessionSpec) -> list[int]:
     return picked
 
 
+def _listed(engine: Engine, spec: SessionSpec) -> list[int]:
+    """The calls the spec lists (a failure cluster, say), in its order, reviewed or not. Not
+    in STRATEGIES (nothing to pick in the form): callers name the session."""
+    return list(spec.call_ids[:spec.size])
+
+
 SAMPLERS: dict[str, Callable[[Engine, SessionSpec], list[int]]] = {
     "random": _random,
     "stratified": _stratified,
@@ -194,6 +201,7 @@ SAMPLERS: dict[str, Callable[[Engine, SessionSpec], list[int]]] = {
     "failing_checks": _failing_checks,
     "disagreements": _disagreements,
     "as_displayed": _as_displayed,
+    "listed": _listed,
 }
 
 
