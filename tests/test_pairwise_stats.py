@@ -3,6 +3,7 @@ worked out by hand."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -242,3 +243,45 @@ def test_win_rate_against_a_baseline_is_a_registry_metric(engine):
     set_target(engine, "win_rate:A", 0.5)  # a core metric with a target, like any other
     assert [(t.key, t.target, t.direction) for t in list_targets(engine)] == [
         ("win_rate:A", 0.5, "max")]
+
+
+# ------------------------------------------------------------------ the Metrics page
+
+
+def _pairwise_tab(**params):
+    from tests.support.apptest import open_page
+
+    at = open_page("metrics", timeout=90, **params)
+    assert not at.exception and not at.error
+    return at
+
+
+def test_metrics_page_says_how_to_get_pairwise_answers(engine):
+    ensure_versions(engine, ["v1", "v2"])
+    at = _pairwise_tab()
+    assert any("No pairwise answers yet" in info.value for info in at.info)
+
+
+def test_metrics_page_shows_the_leaderboard_and_win_rates(engine):
+    from evalboard.ui.winrate_view import rating_chart_spec
+
+    ensure_versions(engine, ["A", "B", "C"])
+    add_answers(engine, "A", "B", ["a"] * 4 + ["b"] * 2)
+    add_answers(engine, "A", "C", ["a"] * 4 + ["b"])
+    add_answers(engine, "C", "B", ["b"] * 2 + ["a"])
+    at = _pairwise_tab(metrics_baseline="A")
+    assert not any("No pairwise answers yet" in info.value for info in at.info)
+    frames = [frame.value for frame in at.dataframe]
+    board = next(f for f in frames if "rating" in f.columns)
+    assert list(board["model_version"]) == ["A", "B", "C"]
+    assert board["rating"].tolist() == pytest.approx([1120.412, 1000.0, 879.588], abs=1e-3)
+    pairs = next(f for f in frames if "lc_win_rate" in f.columns)
+    assert list(zip(pairs["model_version"], pairs["opponent"], strict=True)) == [
+        ("B", "A"), ("C", "A"), ("C", "B")]
+    assert pairs["win_rate"].tolist() == pytest.approx([2 / 6, 1 / 5, 1 / 3])
+    titles = [json.dumps(chart.spec) for chart in at.get("vega_lite_chart")]
+    assert any("Bradley" in spec for spec in titles)
+    assert any("Win rate against A" in spec for spec in titles)
+    spec = rating_chart_spec(board.assign(version_order=range(3), group=0), ["A", "B", "C"])
+    layers = spec.to_dict()["layer"]
+    assert [layer["mark"]["type"] for layer in layers] == ["errorbar", "point", "rule"]

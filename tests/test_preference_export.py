@@ -343,7 +343,8 @@ def test_split_files(store, tmp_path):
     train_prompts = {json.loads(m)["prompt_id"] for m in splits["train"]["metadata"]}
     test_prompts = {json.loads(m)["prompt_id"] for m in splits["test"]["metadata"]}
     assert train_prompts and test_prompts and not train_prompts & test_prompts
-    files = preference_file_bytes(store, PreferenceExport(test_share=0.25, seed=3))
+    files, again = preference_file_bytes(store, PreferenceExport(test_share=0.25, seed=3))
+    assert (again.train, again.test) == (summary.train, summary.test)
     assert files["train"] == out.read_bytes() and files["test"] == test_file.read_bytes()
 
 

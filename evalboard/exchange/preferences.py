@@ -363,13 +363,13 @@ def export_preferences(engine: Engine, path: str | Path,
 
 
 def preference_file_bytes(engine: Engine, spec: PreferenceExport, file_type: str = "jsonl"
-                          ) -> dict[str, bytes]:
-    """The export as file contents by split ("train", and "test" with a test share): for
-    downloads."""
+                          ) -> tuple[dict[str, bytes], ExportSummary]:
+    """The export as file contents by split ("train", and "test" with a test share), and its
+    summary: for downloads."""
     with tempfile.TemporaryDirectory(prefix="evalboard-preferences-") as folder:
         train = Path(folder) / f"preferences.{file_type}"
-        export_preferences(engine, train, spec, file_type=file_type)
+        summary = export_preferences(engine, train, spec, file_type=file_type)
         files = {"train": train.read_bytes()}
         if spec.test_share > 0:
             files["test"] = default_test_path(train).read_bytes()
-        return files
+        return files, summary

@@ -25,6 +25,7 @@ from evalboard.ui.label_badges import VERDICT_COLOURS, settings_label_colours
 from evalboard.ui.metric_charts import Series, browse_link, time_chart, version_chart
 from evalboard.ui.navigation import RUNS
 from evalboard.ui.store import clear_cached_reads, engine_for, store_url
+from evalboard.ui.winrate_view import pairwise_section
 
 PERIODS = {"last 7 days": 7, "last 28 days": 28, "last 90 days": 90, "all time": None}
 TTL = 60
@@ -173,7 +174,7 @@ def versions_section(engine: Engine, versions: tuple[str, ...], suite: str | Non
     frames = _frames(store_url(), versions, suite, period)
     st.subheader("Across model versions")
     tabs = st.tabs(["Suite pass rate", "Reference scores", "Human review", "Latency and tokens",
-                    "Errors"])
+                    "Errors", "Pairwise"])
     axis = _axis(store_url(), versions)
     with tabs[0]:
         case_version_notes(versions, suite)
@@ -231,6 +232,8 @@ def versions_section(engine: Engine, versions: tuple[str, ...], suite: str | Non
                                      axis=axis, title="Error rate",
                                      interval=("error_low", "error_high")):
             browse_link(version)
+    with tabs[5]:
+        pairwise_section(versions)
 
 
 def _approximate_note(frame: pd.DataFrame) -> None:

@@ -12,6 +12,7 @@ from evalboard.review.exports import (
     write_annotations_csv,
     write_sft_jsonl,
 )
+from evalboard.ui.preference_downloads import preference_downloads
 from evalboard.ui.store import engine_for, store_url
 
 
@@ -46,3 +47,4 @@ def review_downloads() -> None:
                            icon=":material/download:")
         st.caption("From the command line: `evalboard review export-sft OUT.jsonl` and "
                    "`evalboard review export-annotations OUT.csv`.")
+        preference_downloads()
