@@ -382,3 +382,21 @@ def test_cli_export_preferences(store, tmp_path, db_url, monkeypatch, capsys):
     assert exit_.value.code != 0
     err = capsys.readouterr().err
     assert err.strip().count("\n") == 0 and "chat messages only" in err
+
+
+# ------------------------------------------------------------------ the download on Review
+
+
+def test_review_page_builds_preference_files_for_download(store):
+    from tests.support.apptest import open_page
+
+    at = open_page("review", timeout=90, reviewer="ana")
+    assert not at.exception
+    next(s for s in at.selectbox if s.label == "Format").set_value("kto").run()
+    next(n for n in at.number_input if n.label == "Test share (by prompt)").set_value(0.5)
+    next(b for b in at.button if b.label == "Build preference files").click().run()
+    assert not at.exception and not at.error
+    downloads = [b.proto.label for b in at.get("download_button")]
+    assert "Download train (evalboard-kto-train.jsonl)" in downloads
+    assert "Download test (evalboard-kto-test.jsonl)" in downloads
+    assert any("from verdicts" in c.value for c in at.caption)
