@@ -16,10 +16,12 @@ or a GenAI operation that generates text (or GenAI model attributes and no opera
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from evalboard.ingest.otlp_attributes import attributes, hex_id, json_value, nanos_to_datetime
 from evalboard.ingest.otlp_messages import (
+    Message,
     event_messages,
     indexed_messages,
     openinference_messages,
@@ -60,26 +62,35 @@ def is_llm_span(attrs: dict[str, Any]) -> bool:
     return _first(attrs, *model_keys) is not None
 
 
-def _input(attrs: dict[str, Any], events: list[tuple[str, dict[str, Any]]]) -> Any:
+def _first_found(*candidates: Callable[[], Any]) -> Any:
+    """The first non-empty answer of `candidates`, asked in order (the rest are not asked)."""
+    for candidate in candidates:
+        found = candidate()
+        if found:
+            return found
+    return None
+
+
+def _input(attrs: dict[str, Any], event_inputs: list[Message] | None) -> Any:
     messages = semconv_messages(attrs.get("gen_ai.input.messages"))
     system = system_instructions(attrs.get("gen_ai.system_instructions"))
     if messages is not None:
         return [system, *messages] if system else messages
-    for found in (indexed_messages(attrs, "gen_ai.prompt."), event_messages(events)[0],
-                  openinference_messages(attrs, "llm.input_messages.")):
-        if found:
-            return found
+    found = _first_found(lambda: indexed_messages(attrs, "gen_ai.prompt."),
+                         lambda: event_inputs,
+                         lambda: openinference_messages(attrs, "llm.input_messages."))
+    if found:
+        return found
     value = attrs.get("input.value")
     return value if value is None or isinstance(value, str) else str(value)
 
 
-def _output(attrs: dict[str, Any], events: list[tuple[str, dict[str, Any]]]) -> Any:
-    for found in (semconv_messages(attrs.get("gen_ai.output.messages")),
-                  indexed_messages(attrs, "gen_ai.completion."), event_messages(events)[1],
-                  openinference_messages(attrs, "llm.output_messages.")):
-        if found:
-            return output_of(found)
-    return attrs.get("output.value")
+def _output(attrs: dict[str, Any], event_outputs: list[Message] | None) -> Any:
+    found = _first_found(lambda: semconv_messages(attrs.get("gen_ai.output.messages")),
+                         lambda: indexed_messages(attrs, "gen_ai.completion."),
+                         lambda: event_outputs,
+                         lambda: openinference_messages(attrs, "llm.output_messages."))
+    return output_of(found) if found else attrs.get("output.value")
 
 
 def _evaluation(fields: dict[str, Any]) -> dict[str, Any]:
@@ -133,9 +144,10 @@ def span_to_call(span: Any, resource: dict[str, Any], *,
     meta = _metadata(span, attrs, resource, events)
     if model is not None:
         meta["model"] = model
+    event_inputs, event_outputs = event_messages(events)
     return {
-        "input": _input(attrs, events),
-        "output": _output(attrs, events),
+        "input": _input(attrs, event_inputs),
+        "output": _output(attrs, event_outputs),
         "model_version": str(version if version is not None else model or "") or None,
         "created_at": nanos_to_datetime(start),
         "latency_ms": (end - start) / 1e6 if start and end >= start else None,

@@ -59,14 +59,30 @@ def clean_text(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
+_NOT_UTF8 = "bytes that are not UTF-8 text cannot be stored (decode them first)"
+
+
 def decode_bytes(value: bytes | bytearray | memoryview, field: str, where: str = "") -> str:
     """UTF-8 bytes as text; other bytes are refused (never stored as the text "b'...'")."""
     try:
         return clean_text(bytes(value).decode("utf-8"))
     except UnicodeDecodeError:
-        raise CallTypeError(
-            field, f"{where}bytes that are not UTF-8 text cannot be stored (decode them first)"
-        ) from None
+        raise CallTypeError(field, f"{where}{_NOT_UTF8}") from None
+
+
+class _Refused(Exception):
+    """A value refused inside a field; the path to it is gathered while the error unwinds
+    (so converting a value that is fine builds no paths)."""
+
+    def __init__(self, reason: str, *, wrong_type: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.wrong_type = wrong_type
+        self.path: list[Any] = []  # innermost first
+
+    def error(self, field: str) -> CallValidationError:
+        kind = CallTypeError if self.wrong_type else CallValidationError
+        return kind(field, f"{_where(tuple(reversed(self.path)))}{self.reason}")
 
 
 def finite_or_none(number: float) -> float | None:
@@ -76,7 +92,10 @@ def finite_or_none(number: float) -> float | None:
 def to_json(value: Any, field: str) -> Any:
     """`value` as plain JSON data (dict, list, str, int, float, bool, None) by the rule above;
     raises CallValidationError/CallTypeError naming `field`."""
-    return _convert(value, field, (), 0)
+    try:
+        return _convert(value, 0)
+    except _Refused as refused:
+        raise refused.error(field) from None
 
 
 def is_structured(value: Any) -> bool:
@@ -93,32 +112,41 @@ def to_json_text(value: Any, field: str) -> str:
     return json.dumps(to_json(value, field), ensure_ascii=False, allow_nan=False)
 
 
-def _convert(value: Any, field: str, path: tuple[Any, ...], depth: int) -> Any:
+def _convert(value: Any, depth: int) -> Any:
     kind = type(value)
-    if value is None or kind is bool or kind is int:
-        return value
     if kind is str:
         return clean_text(value)
+    if value is None or kind is bool or kind is int:
+        return value
     if kind is float:
         return finite_or_none(value)
     if depth >= MAX_DEPTH:
-        raise CallValidationError(
-            field, f"{_where(path)}nested deeper than {MAX_DEPTH} levels (a circular reference?)"
-        )
-    if isinstance(value, Mapping):
-        return {
-            _key(key, field, path): _convert(item, field, (*path, key), depth + 1)
-            for key, item in value.items()
-        }
-    if isinstance(value, _SEQUENCES):
+        raise _Refused(f"nested deeper than {MAX_DEPTH} levels (a circular reference?)",
+                       wrong_type=False)
+    if kind is dict or isinstance(value, Mapping):
+        converted: dict[str, Any] = {}
+        for key, item in value.items():
+            name = _key(key)
+            try:
+                converted[name] = _convert(item, depth + 1)
+            except _Refused as refused:
+                refused.path.append(key)
+                raise
+        return converted
+    if kind is list or isinstance(value, _SEQUENCES):
         items = _ordered(value) if isinstance(value, set | frozenset) else value
-        return [
-            _convert(item, field, (*path, index), depth + 1) for index, item in enumerate(items)
-        ]
-    return _convert(_plain(value, field, path), field, path, depth + 1)
+        plain: list[Any] = []
+        for index, item in enumerate(items):
+            try:
+                plain.append(_convert(item, depth + 1))
+            except _Refused as refused:
+                refused.path.append(index)
+                raise
+        return plain
+    return _convert(_plain(value), depth + 1)
 
 
-def _plain(value: Any, field: str, path: tuple[Any, ...]) -> Any:
+def _plain(value: Any) -> Any:
     """One step from an unusual value towards plain JSON data."""
     if isinstance(value, Enum):
         return value.value
@@ -141,28 +169,29 @@ def _plain(value: Any, field: str, path: tuple[Any, ...]) -> Any:
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, bytes | bytearray | memoryview):
-        return decode_bytes(value, field, _where(path))
+        try:
+            return clean_text(bytes(value).decode("utf-8"))
+        except UnicodeDecodeError:
+            raise _Refused(_NOT_UTF8) from None
     if _is_numpy(value) and hasattr(value, "tolist"):
         return value.tolist()
     if _is_dataclass_instance(value):
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     if hasattr(value, "model_dump"):  # a pydantic (v2) model
         return value.model_dump()
-    raise CallTypeError(
-        field, f"{_where(path)}a value of type {type(value).__name__} cannot be stored "
-        "(give text, a number, a list or an object)")
+    raise _Refused(f"a value of type {type(value).__name__} cannot be stored "
+                   "(give text, a number, a list or an object)")
 
 
-def _key(key: Any, field: str, path: tuple[Any, ...]) -> str:
+def _key(key: Any) -> str:
     if type(key) is str:
         return clean_text(key)
     if key is None or isinstance(key, bool | int | float):
         return json.dumps(key)  # what JSON itself does with such keys
-    plain = _convert(key, field, path, 0)
+    plain = _convert(key, 0)
     if isinstance(plain, str):
         return plain
-    raise CallTypeError(field, f"{_where(path)}a key of type {type(key).__name__} "
-                               "cannot be stored (keys are text)")
+    raise _Refused(f"a key of type {type(key).__name__} cannot be stored (keys are text)")
 
 
 def _ordered(items: set[Any] | frozenset[Any]) -> list[Any]:
