@@ -400,3 +400,31 @@ def test_review_page_builds_preference_files_for_download(store):
     assert "Download train (evalboard-kto-train.jsonl)" in downloads
     assert "Download test (evalboard-kto-test.jsonl)" in downloads
     assert any("from verdicts" in c.value for c in at.caption)
+
+
+# ------------------------------------------------------------------ a DPOTrainer reads it
+
+
+@pytest.mark.slow
+def test_dpo_trainer_trains_a_step_on_the_export(store, tmp_path):
+    """The exported file, loaded with datasets, goes to TRL's DPOTrainer as it is (the extra
+    `source` and `metadata` columns included) and trains a step of a tiny local GPT-2."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    from tests.tiny_models import save_tiny_gpt2
+
+    out = tmp_path / "dpo.jsonl"
+    export_preferences(store, out)
+    model_dir = save_tiny_gpt2(tmp_path / "model")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    config = DPOConfig(output_dir=str(tmp_path / "run"), max_steps=1,
+                       per_device_train_batch_size=2, report_to=[], use_cpu=True,
+                       save_strategy="no", logging_steps=1)
+    trainer = DPOTrainer(model=model, args=config, train_dataset=_load_json(out),
+                         processing_class=tokenizer)
+    assert {"prompt_ids", "chosen_ids", "rejected_ids"} <= set(
+        trainer.train_dataset.column_names)
+    result = trainer.train()
+    assert result.global_step == 1
