@@ -5,10 +5,23 @@ pairing reads the index on (model_version_id, input_hash)."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import combinations
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+)
 
 from evalboard.errors import EvalboardError
 from evalboard.store.models import SOURCES, Call, ModelVersion
@@ -71,20 +84,21 @@ def version_input_keys(sources: Sequence[str] = ()):  # type: ignore[no-untyped-
 
 
 def pairing_report_query(sources: Sequence[str] = ()):  # type: ignore[no-untyped-def]
-    """One grouped query: per pair of versions (lower id first), the distinct inputs shared."""
-    keys = version_input_keys(sources).cte("version_inputs")
-    a, b = keys.alias("a"), keys.alias("b")
-    return (select(a.c.version_id, b.c.version_id.label("other_id"), func.count().label("n"))
-            .select_from(a.join(b, and_(a.c.hash == b.c.hash, a.c.version_id < b.c.version_id)))
-            .group_by(a.c.version_id, b.c.version_id))
+    """One grouped query: for each input answered by two or more versions, their ids
+    ("3,7,9"). Inputs of a single version (most of them) leave the query as a count only."""
+    keys = version_input_keys(sources).subquery("version_inputs")
+    return (select(func.aggregate_strings(cast(keys.c.version_id, String), ","))
+            .group_by(keys.c.hash).having(func.count() > 1))
 
 
 def pairing_report(engine: Engine, sources: Sequence[str] = ()) -> list[VersionPair]:
     """Every pair of versions sharing at least one input, most shared inputs first."""
     with engine.connect() as conn:
         names = dict(conn.execute(select(ModelVersion.id, ModelVersion.name)).all())
-        rows = conn.execute(pairing_report_query(sources)).all()
-    pairs = [VersionPair(names[a], names[b], n) for a, b, n in rows]
+        shared: Counter[tuple[int, int]] = Counter()
+        for (ids,) in conn.execute(pairing_report_query(sources)):
+            shared.update(combinations(sorted(int(i) for i in ids.split(",")), 2))
+    pairs = [VersionPair(names[a], names[b], n) for (a, b), n in shared.items()]
     return sorted(pairs, key=lambda p: (-p.shared_inputs, p.version_a, p.version_b))
 
 
