@@ -3,6 +3,8 @@ filters, its bounded concurrency for slow checks, and the background worker's st
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -277,3 +279,45 @@ def test_serve_runs_the_worker_only_with_monitors_and_stops_it(engine, db_url, m
     assert seen["results"] == (2 if monitors else 0)
     assert ("evalboard-monitors" in seen["threads"]) is monitors
     assert "evalboard-monitors" not in [t.name for t in threading.enumerate()]
+
+
+def test_a_judge_monitor_runs_with_bounded_concurrency_and_records_the_judge(engine,
+                                                                            monkeypatch):
+    from evalboard.checks import judge as judge_check
+    from tests.support.fake_openai import FAIL, PASS, Reply, fake_openai
+    from tests.support.judge_stores import openai_judge
+
+    lock = threading.Lock()
+    state = {"running": 0, "peak": 0}
+    real_run_judge = judge_check.run_judge
+
+    def counted(*args: Any) -> CheckOutcome:
+        with lock:
+            state["running"] += 1
+            state["peak"] = max(state["peak"], state["running"])
+        try:
+            return real_run_judge(*args)
+        finally:
+            with lock:
+                state["running"] -= 1
+
+    def answer(body: dict[str, Any]) -> Reply:
+        failing = re.search(r"answer number [13]\b", json.dumps(body)) is not None
+        return Reply(FAIL if failing else PASS, delay_s=0.05)
+
+    monkeypatch.setattr(judge_check, "run_judge", counted)
+    add_calls(engine, make_rows(12, model_version="v1"))
+    with fake_openai(answer=answer) as server:
+        version = openai_judge(engine, server.url)
+        judge = CheckSpec("judge", {"judge": "hallucination"})
+        create_monitor(engine, MonitorSpec("judged", (judge, NO_DIGITS)), backfill=True)
+        report = run_pass(engine, WorkerSettings(batch_size=6, concurrency=2))
+    assert report.checked == 12 and report.results == 24
+    assert 1 < state["peak"] <= 2
+    with Session(engine) as session:
+        judged = session.execute(select(MonitorResult.call_id, MonitorResult.passed,
+                                        MonitorResult.judge_version_id)
+                                 .where(MonitorResult.check_name == "judge")
+                                 .order_by(MonitorResult.call_id)).all()
+    assert {row.judge_version_id for row in judged} == {version.id}
+    assert [row.passed for row in judged].count(False) == 2

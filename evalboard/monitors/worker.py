@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, Row, func, insert, select, update
 
 from evalboard.checks.base import CheckContext, CheckResult, CheckSpec, catalogue, run_check
+from evalboard.judges.binding import use_store
 from evalboard.monitors.definitions import MonitorView, check_names, list_monitors
 from evalboard.monitors.sampling import is_sampled
 from evalboard.store.calls_query import CallFilter, filter_conditions
@@ -90,12 +91,6 @@ def context_of(row: Row[Any]) -> CheckContext:
                         metadata=row.meta or {})
 
 
-def judge_version_of(result: CheckResult) -> int | None:
-    """The judge version behind a result, when a judge check records one."""
-    value = getattr(result, "judge_version_id", None)
-    return value if isinstance(value, int) else None
-
-
 class Checker:
     """Runs a monitor's checks on calls: fast checks inline, slow ones on a bounded pool."""
 
@@ -129,7 +124,7 @@ class Checker:
                         "call_created_at": row.created_at, "check_name": name,
                         "passed": result.passed, "score": result.score,
                         "reason": result.reason[:10_000], "error": result.error,
-                        "judge_version_id": judge_version_of(result), "created_at": now})
+                        "judge_version_id": result.judge_version_id, "created_at": now})
         return out
 
 
@@ -206,20 +201,21 @@ def run_pass(engine: Engine, settings: WorkerSettings | None = None,
         head = int(conn.scalar(select(func.coalesce(func.max(Call.id), 0))) or 0)
     checker = Checker(settings.concurrency)
     try:
-        for monitor in chosen:
-            ensure_cursor(engine, monitor.id)
-            report.monitors += 1
-            report.per_monitor[monitor.name] = 0
-            while not (stop is not None and stop.is_set()):
-                outcome = process_batch(engine, monitor, head, checker, settings.batch_size)
-                report.batches += 1
-                report.scanned += outcome.scanned
-                report.checked += outcome.checked
-                report.results += outcome.results
-                report.failures += outcome.failures
-                report.per_monitor[monitor.name] += outcome.checked
-                if outcome.done:
-                    break
+        with use_store(engine):  # judge checks read their judges from this store
+            for monitor in chosen:
+                ensure_cursor(engine, monitor.id)
+                report.monitors += 1
+                report.per_monitor[monitor.name] = 0
+                while not (stop is not None and stop.is_set()):
+                    outcome = process_batch(engine, monitor, head, checker, settings.batch_size)
+                    report.batches += 1
+                    report.scanned += outcome.scanned
+                    report.checked += outcome.checked
+                    report.results += outcome.results
+                    report.failures += outcome.failures
+                    report.per_monitor[monitor.name] += outcome.checked
+                    if outcome.done:
+                        break
     finally:
         checker.close()
     return report
