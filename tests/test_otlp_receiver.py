@@ -4,6 +4,7 @@ and back-pressure."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -104,18 +105,47 @@ def test_malformed_body_is_a_clear_400_and_stores_nothing(engine, body, content_
     assert call_count(engine) == 1
 
 
-def test_wrong_content_type_path_and_a_chunked_body(engine):
+def test_wrong_content_type_and_path(engine):
     with running_receiver(engine) as server:
         assert post(server, b"{}", "text/plain")[0] == 415
         assert post(server, b"{}", JSON, path="/v1/logs")[0] == 404
+    assert call_count(engine) == 0
+
+
+def test_a_chunked_body_is_read_and_stored(engine):
+    with running_receiver(engine) as server:
         chunks = iter([json_body(make_spans(LLM))])  # an iterable body is sent chunked
         request = urllib.request.Request(
             f"http://127.0.0.1:{server.port}/v1/traces", data=chunks, method="POST",
             headers={"Content-Type": JSON, "Transfer-Encoding": "chunked"})
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(request, timeout=10)
-        assert refused.value.code == 411
-    assert call_count(engine) == 0
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 200 and answer.headers["Content-Type"] == JSON
+    assert call_count(engine) == 1
+
+
+def raw_exchange(server, head: bytes, body: bytes = b"") -> bytes:
+    """Send one hand-framed request; the status line of the answer."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\n"
+                           b"Content-Type: application/json\r\n" + head + b"\r\n" + body)
+        connection.shutdown(socket.SHUT_WR)
+        return connection.makefile("rb").readline()
+
+
+@pytest.mark.parametrize(("head", "body", "status"), [
+    (b"", b"", b" 411 "),  # neither Content-Length nor chunked
+    (b"Content-Length: lots\r\n", b"{}", b" 400 "),
+    (b"Transfer-Encoding: chunked\r\n", b"zz\r\n{}\r\n0\r\n\r\n", b" 400 "),
+    (b"Transfer-Encoding: chunked\r\n", b"ff\r\n{}", b" 400 "),  # cut short
+    (b"Transfer-Encoding: chunked\r\n", b"%x\r\n" % (65 * 2**20), b" 413 "),
+    (b"Content-Length: %d\r\n" % (65 * 2**20), b"", b" 413 "),
+])
+def test_a_body_without_usable_framing_is_refused_and_stores_nothing(engine, head, body,
+                                                                     status):
+    with running_receiver(engine) as server:
+        assert status in raw_exchange(server, head, body)
+        assert post(server, json_body(make_spans(LLM)), JSON)[0] == 200  # still serving
+    assert call_count(engine) == 1
 
 
 def test_partial_success_names_the_rejected_spans_and_stores_the_rest(engine):

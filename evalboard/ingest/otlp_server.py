@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from evalboard.ingest.http_body import BodyError, read_body
 from evalboard.ingest.otlp_attributes import attributes
 from evalboard.ingest.otlp_codec import (
     CONTENT_TYPES,
@@ -91,21 +92,21 @@ class OtlpHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - the http.server name
         content_type = media_type(self.headers.get("Content-Type"))
         answer_type = content_type if content_type in CONTENT_TYPES else PROTOBUF
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if 0 < length <= MAX_BODY_BYTES else b""
-        if self.path.split("?")[0] != TRACES_PATH:
-            self._error(404, answer_type, f"no such endpoint {self.path}; use {TRACES_PATH}", 5)
-        elif "Content-Length" not in self.headers:
+        try:
+            body = read_body(self.headers, self.rfile, MAX_BODY_BYTES)
+        except BodyError as error:
             self.close_connection = True
-            self._error(411, answer_type, "a Content-Length header is required (chunked "
-                        "bodies are not read)", _GRPC_INVALID_ARGUMENT)
+            self._error(error.status, answer_type, str(error), _GRPC_INVALID_ARGUMENT)
+            return
+        if body is None:
+            self.close_connection = True
+            self._error(411, answer_type, "a Content-Length header or a chunked body is "
+                        "required", _GRPC_INVALID_ARGUMENT)
+        elif self.path.split("?")[0] != TRACES_PATH:
+            self._error(404, answer_type, f"no such endpoint {self.path}; use {TRACES_PATH}", 5)
         elif content_type not in CONTENT_TYPES:
             self._error(415, PROTOBUF, f"Content-Type must be {' or '.join(CONTENT_TYPES)}, "
                         f"got {content_type or 'none'!r}", _GRPC_INVALID_ARGUMENT)
-        elif length > MAX_BODY_BYTES:
-            self.close_connection = True
-            self._error(413, answer_type, f"body larger than {MAX_BODY_BYTES:,} bytes",
-                        _GRPC_INVALID_ARGUMENT)
         else:
             self._export(body, content_type)
 

@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from evalboard.ingest.http_body import read_body
 from evalboard.ingest.proxy_logging import ENDPOINTS, CallRecorder, TokenCounter, header_secrets
 
 log = logging.getLogger(__name__)
@@ -238,18 +239,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
             upstream.release(connection, response, reusable)
 
     def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            pieces = []
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(pieces)
-                pieces.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        return read_body(self.headers, self.rfile) or b""
 
     def _send_json(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()
