@@ -77,12 +77,18 @@ def test_a_judge_run_on_labelled_calls_is_measured_against_people(engine) -> Non
 
 
 def test_a_judge_that_agrees_is_trusted(engine) -> None:
-    labelled_calls(engine, [("fail", ["hallucination"])] * 3 + [("pass", [])] * 3)
+    ids = labelled_calls(engine, [("fail", ["hallucination"])] * 3 + [("pass", [])] * 3)
     with fake_openai(answer=_by_output({0: "fail", 1: "fail", 2: "fail"})) as server:
         openai_judge(engine, server.url)
         run_on_labelled(engine, "hallucination")
     measured = alignment(engine, "hallucination")
     assert measured.kappa == 1.0 and measured.trusted and measured.disagreements == ()
+    hint = next(s for s in check_suggestions(engine, ids[0]) if s.kind == "judge")
+    assert hint.trusted and hint.case_name == "hallucination@1, trusted (κ 1.00)"
+    annotate(engine, ids[1], "ada", Judgement("pass"))  # people change their mind: measured again
+    annotate(engine, ids[3], "ada", Judgement("fail", ("hallucination",)))
+    hint = next(s for s in check_suggestions(engine, ids[0]) if s.kind == "judge")
+    assert not hint.trusted and hint.case_name == "hallucination@1, not trusted (κ 0.33)"
     with pytest.raises(JudgeError, match="nothing to review"):
         review_disagreements(engine, "bob", "hallucination@1", [])
 
