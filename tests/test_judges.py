@@ -278,3 +278,25 @@ def test_a_checkpoint_directory_that_is_missing_is_one_line(engine, tmp_path) ->
     version = create_judge(engine, "missing", JudgeDefinition(TEMPLATE, spec))
     outcome = JudgeRunner(engine, version).judge(JudgeItem("q", "a"))
     assert "cannot load the judge's checkpoint" in outcome.error and "\n" not in outcome.error
+
+
+def test_a_suite_case_with_a_judge_check_runs_and_a_rerun_asks_nothing(engine) -> None:
+    from evalboard.cases.draft import CaseDraft
+    from evalboard.cases.repository import create_case
+    from evalboard.runs.generators import CallableGenerator
+    from evalboard.runs.runner import run_suite
+
+    spec = CheckSpec.from_dict({"type": "judge", "params": {"judge": "hallucination"}})
+    for name in ("caesar", "hamlet"):
+        create_case(engine, "history", CaseDraft(name=name, input=f"Who was {name}?",
+                                                 label="hallucination", mode="failure",
+                                                 checks=(spec,)))
+    generator = CallableGenerator("tests.tiny_models:echo_model")
+    with fake_openai(answer=lambda body: FAIL if "caesar" in body["messages"][-1]["content"]
+                     else PASS) as server, use_store(engine):
+        openai_judge(engine, server.url)
+        first = run_suite(engine, "history", "v1", generator)
+        second = run_suite(engine, "history", "v2", generator)
+    assert (first.passed, first.failed, first.errors) == (1, 1, 0)
+    assert (second.passed, second.failed) == (1, 1)
+    assert len(server.requests) == 2  # v2 gave the same outputs: answered from the cache
