@@ -30,7 +30,7 @@ from evalboard.store.run_models import CaseResult
 
 STRATEGIES: dict[str, str] = {
     "random": "Random unanswered pairs",
-    "newest": "Newest unanswered pairs first",
+    "newest": "Newest unanswered pairs first (most recently logged inputs)",
     "disagreeing_checks": "Disagreeing checks first (one version passed a case, the other not)",
 }
 CHUNK = 500
@@ -162,18 +162,23 @@ def _random(conn: Connection, spec: PairSpec, reviewer: str | None, a_id: int,
 
 def _newest(conn: Connection, spec: PairSpec, reviewer: str | None, a_id: int,
             b_id: int) -> list[str]:
-    """Inputs whose newest call of either version is newest first."""
-    pool = set(_unanswered(conn, spec, reviewer, a_id, b_id))
-    newest: dict[str, object] = {}
-    ordered = sorted(pool)
-    for start in range(0, len(ordered), CHUNK):
-        newest.update(conn.execute(
-            select(Call.input_hash, func.max(Call.created_at))
-            .where(Call.model_version_id.in_((a_id, b_id)),
-                   Call.input_hash.in_(ordered[start:start + CHUNK]),
-                   *_source_condition(spec.sources))
-            .group_by(Call.input_hash)).all())
-    return sorted(newest, key=lambda h: (newest[h], h), reverse=True)[:spec.size]
+    """Inputs most recently logged first (the highest call id of either version: ids grow
+    with time), read from the index alone."""
+    answered = set(conn.scalars(_answered_hashes(reviewer, a_id, b_id))) if reviewer else set()
+    rows = conn.scalars(
+        select(Call.input_hash)
+        .where(Call.model_version_id.in_((a_id, b_id)), Call.input_hash.is_not(None),
+               *_source_condition(spec.sources))
+        .group_by(Call.input_hash)
+        .having(func.count(Call.model_version_id.distinct()) == 2)
+        .order_by(func.max(Call.id).desc(), Call.input_hash))
+    picked = []
+    for input_key in rows:
+        if input_key not in answered:
+            picked.append(input_key)
+            if len(picked) == spec.size:
+                break
+    return picked
 
 
 def _disagreeing_checks(conn: Connection, spec: PairSpec, reviewer: str | None, a_id: int,
