@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from evalboard.demo.builder import load_demo
 from evalboard.pairwise.agreement import pairwise_agreement
 from evalboard.pairwise.answers import (
     PairVerdict,
@@ -334,3 +335,14 @@ def test_pairwise_agreement_uses_cohen_and_fleiss_on_a_b_tie(engine):
     # Fleiss, 2 raters: P-bar = 0.5; p = (4/8, 3/8, 1/8); P_e = 26/64; (0.5-26/64)/(38/64)
     assert report.fleiss_kappa == pytest.approx((0.5 - 26 / 64) / (38 / 64))
     assert pairwise_agreement(engine, model_versions=("v3",)).calls == 0
+
+
+@pytest.mark.clock(datetime(2026, 11, 28, 12, 0))
+def test_the_demo_has_inputs_every_pair_of_versions_shares(engine):
+    load_demo(engine, calls=600, seed=0, reviews=False, suite=False)
+    report = pairing_report(engine)
+    assert len(report) >= 6 and all(p.shared_inputs >= 10 for p in report[:6])
+    top = report[0]
+    sid = start_pairwise_session(engine, "ann", PairSpec(top.version_a, top.version_b, 5,
+                                                         seed=3))
+    assert get_pairwise_session(engine, sid).size == 5
