@@ -1,6 +1,6 @@
-"""What to do with a failure cluster: review its calls, or promote its representatives to test
-cases (a monitor's cluster gets the monitor's checks; a label's the checks its labels
-suggest)."""
+"""What to do with failures: review a monitor's failing calls or a failure cluster's calls, or
+promote a cluster's representatives to test cases (a monitor's cluster gets the monitor's
+checks; a label's the checks its labels suggest)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from evalboard.cases.draft import CaseError
 from evalboard.cases.promote import promote_call
 from evalboard.cases.repository import create_case
 from evalboard.checks.base import CheckError, CheckSpec, validate_spec
-from evalboard.monitors.definitions import get_monitor
-from evalboard.review.sampling import SessionSpec
+from evalboard.monitors.definitions import MonitorView, get_monitor
+from evalboard.monitors.results import failing_calls
+from evalboard.review.sampling import ReviewSessionError, SessionSpec
 from evalboard.review.sessions import start_session
 from evalboard.similarity.clusters import ClusterReport, FailureCluster
 
@@ -76,3 +77,13 @@ def promote_representatives(engine: Engine, report: ClusterReport, cluster: Fail
         except CaseError as exc:
             skipped.append((call_id, str(exc)))
     return Promoted(tuple(created), tuple(skipped))
+
+
+def review_failing(engine: Engine, reviewer: str, monitor: MonitorView, size: int = 50) -> int:
+    """A review session of the newest calls that failed the monitor and nobody has judged."""
+    call_ids = [c.call_id for c in failing_calls(engine, monitor.id, limit=size,
+                                                  unreviewed_only=True)]
+    if not call_ids:
+        raise ReviewSessionError(f"every call that failed monitor “{monitor.name}” is reviewed")
+    spec = SessionSpec(size=len(call_ids), strategy="listed", call_ids=tuple(call_ids))
+    return start_session(engine, reviewer, spec, name=f"Failing monitor {monitor.name}"[:200])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -18,7 +19,7 @@ from evalboard.metrics.axis import PRODUCTION, CallScope, on_axis, version_axis
 from evalboard.metrics.dialect import time_bucket
 from evalboard.metrics.intervals import with_wilson
 from evalboard.review.annotations import is_reviewed
-from evalboard.store.models import Call
+from evalboard.store.models import Call, ModelVersion
 from evalboard.store.monitor_models import Monitor, MonitorResult
 
 PASS_RATE_KEY = "monitor_pass_rate"  # metric keys: monitor_pass_rate:<monitor name>
@@ -147,3 +148,35 @@ def unreviewed_failures(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.scalar(select(func.count()).select_from(Call)
                                .where(fails_any_monitor(), ~is_reviewed())) or 0)
+
+
+@dataclass(frozen=True)
+class FailingCall:
+    """A call that failed a monitor: when, which version, and the checks that failed."""
+
+    call_id: int
+    model_version: str
+    created_at: datetime
+    failed_checks: tuple[tuple[str, str], ...]  # (check name, reason)
+    reviewed: bool
+
+
+def failing_calls(engine: Engine, monitor_id: int, *, limit: int = 50,
+                  unreviewed_only: bool = False) -> list[FailingCall]:
+    """The newest calls that failed the monitor (by call id), with their failing checks."""
+    with engine.connect() as conn:
+        query = (select(Call.id, ModelVersion.name, Call.created_at, is_reviewed())
+                 .join(ModelVersion, ModelVersion.id == Call.model_version_id)
+                 .where(fails_monitor(monitor_id)).order_by(Call.id.desc()).limit(limit))
+        if unreviewed_only:
+            query = query.where(~is_reviewed())
+        calls = conn.execute(query).all()
+        reasons: dict[int, list[tuple[str, str]]] = {}
+        for call_id, check, reason in conn.execute(
+                select(MonitorResult.call_id, MonitorResult.check_name, MonitorResult.reason)
+                .where(MonitorResult.monitor_id == monitor_id, MonitorResult.passed.is_(False),
+                       MonitorResult.call_id.in_([row[0] for row in calls]))
+                .order_by(MonitorResult.id)):
+            reasons.setdefault(call_id, []).append((check, reason))
+    return [FailingCall(call_id, version, created_at, tuple(reasons.get(call_id, ())),
+                        bool(reviewed)) for call_id, version, created_at, reviewed in calls]

@@ -8,6 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from evalboard.monitors.results import unreviewed_failures
 from evalboard.review.habit import (
     coverage_per_day,
     review_streak,
@@ -19,7 +20,7 @@ from evalboard.store.calls_counts import count_calls
 from evalboard.store.calls_query import CallFilter
 from evalboard.store.models import utcnow
 from evalboard.ui.label_badges import UNSET_COLOUR, settings_label_colours
-from evalboard.ui.navigation import COMPARE, REVIEW
+from evalboard.ui.navigation import COMPARE, MONITORS, REVIEW
 from evalboard.ui.store import engine_for, store_url
 
 
@@ -112,6 +113,11 @@ def _runs_overview(url: str) -> tuple[list[VersionRun], int]:
     return latest_runs_by_version(engine), failing_unreviewed_calls(engine)
 
 
+@st.cache_data(ttl=30, show_spinner=False)
+def _monitor_failures(url: str) -> int:
+    return unreviewed_failures(engine_for(url))
+
+
 def runs_and_attention() -> None:
     """The latest run of each version with its regressions, and what needs a look."""
     runs, failing = _runs_overview(store_url())
@@ -119,7 +125,8 @@ def runs_and_attention() -> None:
     for row in runs:
         newest[row.suite] = row
     attention = [row for row in newest.values() if row.regressions]
-    if attention or failing:
+    monitor_failing = _monitor_failures(store_url())
+    if attention or failing or monitor_failing:
         with st.container(border=True):
             st.markdown("**Needs attention**")
             for row in attention:
@@ -134,6 +141,11 @@ def runs_and_attention() -> None:
                              label=f"{failing:,} calls failed a test case and nobody has "
                                    "reviewed them (start a session: “Failing checks first”)",
                              query_params={"new": "1"})
+            if monitor_failing:
+                st.page_link(MONITORS.path, icon=":material/monitor_heart:",
+                             label=f"{monitor_failing:,} call{'s' if monitor_failing != 1 else ''}"
+                                   f" failed a monitor and nobody has reviewed "
+                                   f"{'them' if monitor_failing != 1 else 'it'}")
     st.subheader("Latest run per model version")
     if not runs:
         st.caption("No finished runs yet: run a suite on the Runs page or with `evalboard run`.")

@@ -39,10 +39,11 @@ RUNS = PageEntry("runs", "Runs", ":material/play_circle:")
 COMPARE = PageEntry("compare", "Compare", ":material/compare_arrows:")
 METRICS = PageEntry("metrics", "Metrics", ":material/monitoring:")
 AGREEMENT = PageEntry("agreement", "Agreement", ":material/groups:")
+MONITORS = PageEntry("monitors", "Monitors", ":material/monitor_heart:")
 SETTINGS = PageEntry("settings", "Settings", ":material/settings:", permission="admin")
 
 PAGES: tuple[PageEntry, ...] = (HOME, BROWSE, REVIEW, PAIRWISE, CASES, RUNS, COMPARE, METRICS,
-                                AGREEMENT, SETTINGS)
+                                AGREEMENT, MONITORS, SETTINGS)
 
 
 def page_path(name: str) -> str:
