@@ -1,10 +1,10 @@
 """Bradley–Terry ratings of model versions from pairwise comparisons, with bootstrap intervals.
 
 Under Bradley–Terry, version i beats version j with probability p_i / (p_i + p_j). The
-strengths p are the maximum-likelihood fit by Hunter's MM iteration (ties count half a win to
-each side), normalised per group of connected versions to a geometric mean of 1, and shown on
-the Elo scale Chatbot Arena uses: rating = 1000 + 400 * log10(p). For two versions the fit is
-the closed form p_1 / (p_1 + p_2) = (wins + ties / 2) / comparisons.
+strengths p are the maximum-likelihood fit (Newton's method on log p, with step halving; ties
+count half a win to each side), normalised per group of connected versions to a geometric mean
+of 1, and shown on the Elo scale Chatbot Arena uses: rating = 1000 + 400 * log10(p). For two
+versions the fit is the closed form p_1 / (p_1 + p_2) = (wins + ties / 2) / comparisons.
 
 The maximum-likelihood fit exists only when, within a group, every version can be reached from
 every other by a chain of wins (Ford's condition). When it fails (a version that never won),
@@ -15,7 +15,6 @@ every compared pair gets `PRIOR` virtual half-wins on each side and the fit says
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,8 +26,8 @@ BASE_RATING = 1000.0
 SCALE = 400.0
 PRIOR = 0.5
 BOOTSTRAP_ROUNDS = 200
-MAX_ITER = 20_000
-TOLERANCE = 1e-12
+MAX_ITER = 100
+TOLERANCE = 1e-10
 
 
 @dataclass(frozen=True)
@@ -103,23 +102,39 @@ def mle_exists(wins: np.ndarray) -> bool:
     return True
 
 
-def _mm(wins: np.ndarray, groups: np.ndarray) -> np.ndarray:
+def _log_likelihood(theta: np.ndarray, wins: np.ndarray) -> float:
+    diff = theta[:, None] - theta[None, :]
+    return -float(np.sum(wins * np.logaddexp(0.0, -diff), where=wins > 0))
+
+
+def _newton(wins: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Log-strengths maximising the likelihood, by Newton's method with step halving; the first
+    version of each group is held at 0 (strengths are defined up to a factor per group), then
+    each group is centred."""
     games = wins + wins.T
+    anchors = {int(np.flatnonzero(groups == g)[0]) for g in set(groups.tolist()) - {-1}}
+    free = np.array([g >= 0 and i not in anchors for i, g in enumerate(groups)], dtype=bool)
+    index = np.flatnonzero(free)
+    theta = np.zeros(len(groups))
     total_wins = wins.sum(axis=1)
-    compared = groups >= 0
-    p = np.where(compared, 1.0, np.nan)
     for _ in range(MAX_ITER):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            denominator = np.nansum(games / (p[:, None] + p[None, :]), axis=1)
-            new = np.where(compared, total_wins / denominator, np.nan)
-        for group in set(groups.tolist()) - {-1}:
-            members = groups == group
-            new[members] /= math.exp(float(np.mean(np.log(new[members]))))
-        change = float(np.nanmax(np.abs(np.log(new) - np.log(p)))) if compared.any() else 0.0
-        p = new
-        if change < TOLERANCE:
+        p = 0.5 * (1.0 + np.tanh(0.5 * (theta[:, None] - theta[None, :])))
+        gradient = total_wins - np.sum(games * p, axis=1)
+        weight = games * p * (1.0 - p)
+        information = np.diag(weight.sum(axis=1)) - weight
+        step = np.zeros_like(theta)
+        if index.size:
+            step[index] = np.linalg.solve(information[np.ix_(index, index)], gradient[index])
+        before, size = _log_likelihood(theta, wins), 1.0
+        while _log_likelihood(theta + size * step, wins) < before - 1e-12 and size > 1e-6:
+            size /= 2
+        theta = theta + size * step
+        if float(np.max(np.abs(size * step), initial=0.0)) < TOLERANCE:
             break
-    return p
+    for group in set(groups.tolist()) - {-1}:
+        members = groups == group
+        theta[members] -= theta[members].mean()
+    return np.where(groups >= 0, np.exp(theta), np.nan)
 
 
 def fit_bradley_terry(wins: np.ndarray, prior: float | None = None) -> Fit:
@@ -133,7 +148,7 @@ def fit_bradley_terry(wins: np.ndarray, prior: float | None = None) -> Fit:
     if prior > 0:
         compared = (wins + wins.T) > 0
         wins = wins + prior * compared
-    return Fit(_mm(wins, groups), groups, prior > 0)
+    return Fit(_newton(wins, groups), groups, prior > 0)
 
 
 def bootstrap_ratings(first: np.ndarray, second: np.ndarray, scores: np.ndarray, size: int,
