@@ -4,7 +4,8 @@ CSV, and a click that opens the matching calls or run.
 Every version of the axis is on every chart, labelled (never hidden, never cut into a name
 another version could have), and a version without data says "no data" instead of looking
 like zero. The specs are built by `version_chart_spec` / `time_chart_spec` (plain Altair, so
-tests read them as Vega-Lite JSON) and drawn by `version_chart` / `time_chart`.
+tests read them as Vega-Lite JSON) and drawn by `version_chart` / `time_chart`, which cache
+each converted spec (evalboard/ui/chart_specs.py) so a rerun does not build it again.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from evalboard.metrics.targets import Target
+from evalboard.ui.chart_specs import vega_lite_spec
 from evalboard.ui.navigation import BROWSE
 
 FORMATS = {"share": ".1%", "score": ".3f", "ms": ",.0f", "tokens": ",.1f", "count": ",d"}
@@ -164,6 +166,23 @@ def version_chart_spec(frame: pd.DataFrame, value: str, *, axis: Sequence[str], 
     return alt.layer(*layers).properties(usermeta=SVG)
 
 
+# Built once per chart content (the frames and options are the key), not on every rerun:
+# building and converting the Altair specs of a page of charts takes seconds.
+@st.cache_data(show_spinner=False, max_entries=256)
+def _version_vega_spec(frame: pd.DataFrame, value: str, axis: tuple[str, ...], title: str,
+                       unit: str, series: Series | None, target: Target | None,
+                       interval: tuple[str, str] | None) -> dict[str, Any]:
+    return vega_lite_spec(version_chart_spec(frame, value, axis=axis, title=title, unit=unit,
+                                             series=series, target=target, interval=interval))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _time_vega_spec(frame: pd.DataFrame, value: str, axis: tuple[str, ...], title: str,
+                    unit: str, bucket: str) -> dict[str, Any]:
+    return vega_lite_spec(time_chart_spec(frame, value, axis=axis, title=title, unit=unit,
+                                          bucket=bucket))
+
+
 def version_chart(frame: pd.DataFrame, value: str, *, name: str, axis: Sequence[str],
                   title: str, unit: str = "share", series: Series | None = None,
                   target: Target | None = None,
@@ -173,10 +192,9 @@ def version_chart(frame: pd.DataFrame, value: str, *, name: str, axis: Sequence[
     if not axis or _missing_versions(frame, value, axis) == list(axis):
         st.caption("No data yet.")
         return []
-    spec = version_chart_spec(frame, value, axis=axis, title=title, unit=unit, series=series,
-                              target=target, interval=interval)
-    event = st.altair_chart(spec, width="stretch", on_select="rerun", selection_mode="pick",
-                            key=f"chart_{name}")
+    spec = _version_vega_spec(frame, value, tuple(axis), title, unit, series, target, interval)
+    event = st.vega_lite_chart(spec, width="stretch", on_select="rerun", selection_mode="pick",
+                               key=f"chart_{name}")
     missing = _missing_versions(frame, value, axis)
     if missing:
         st.caption(f"No data for {', '.join(missing)}.")
@@ -227,10 +245,10 @@ def time_chart(frame: pd.DataFrame, value: str, *, name: str, axis: Sequence[str
     if frame.empty or missing == list(axis):
         st.caption("No data in this period.")
         return []
-    spec = time_chart_spec(frame, value, axis=axis, title=title, unit=unit,
-                           bucket="Week" if bucket_days == 7 else "Day")
-    event = st.altair_chart(spec, width="stretch", on_select="rerun", selection_mode="pick",
-                            key=f"chart_{name}")
+    spec = _time_vega_spec(frame, value, tuple(axis), title, unit,
+                           "Week" if bucket_days == 7 else "Day")
+    event = st.vega_lite_chart(spec, width="stretch", on_select="rerun", selection_mode="pick",
+                               key=f"chart_{name}")
     if missing:
         st.caption(f"No data in this period for {', '.join(missing)}.")
     download(frame, name)
