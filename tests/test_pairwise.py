@@ -43,6 +43,8 @@ from evalboard.pairwise.sessions import (
     undo_in_pairwise_session,
 )
 from evalboard.pairwise.word_diff import side, word_diff
+from evalboard.store import open_store
+from evalboard.store.copy import copy_store
 from evalboard.store.models import Call
 from evalboard.store.pairwise_models import PairwiseAnswer
 from evalboard.store.run_models import CaseResult
@@ -346,3 +348,23 @@ def test_the_demo_has_inputs_every_pair_of_versions_shares(engine):
     sid = start_pairwise_session(engine, "ann", PairSpec(top.version_a, top.version_b, 5,
                                                          seed=3))
     assert get_pairwise_session(engine, sid).size == 5
+
+
+def test_a_store_copy_keeps_pairwise_sessions_and_answers(engine, db_url, tmp_path):
+    _two_versions(engine, shared=3)
+    sid = start_pairwise_session(engine, "ann", PairSpec("v1", "v2", 3, seed=5))
+    answer_pair(engine, sid, 0, "ann", PairVerdict("a", labels_b=("hallucination",)))
+    answer_pair(engine, sid, 1, "ann", PairVerdict("b"))
+    undo_in_pairwise_session(engine, sid, "ann")
+    target = f"sqlite:///{tmp_path / 'copy.db'}"
+    summary = copy_store(db_url, target)
+    assert (summary.rows["pairwise_answers"], summary.rows["pairwise_items"],
+            summary.rows["pairwise_answer_labels"]) == (3, 3, 1)
+    copied = open_store(target)
+    try:
+        assert [(a.outcome, a.retracts_id, a.is_current, a.labels_b) for a in answers_of(copied)
+                ] == [(a.outcome, a.retracts_id, a.is_current, a.labels_b)
+                      for a in answers_of(engine)]
+        assert pair_items(copied, sid) == pair_items(engine, sid)
+    finally:
+        copied.dispose()

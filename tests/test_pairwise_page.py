@@ -189,3 +189,22 @@ def test_the_agreement_page_shows_agreement_on_pairwise_preferences(engine):
     [row] = next(f.value for f in at.dataframe if "Cohen's κ" in f.value
                  and "pairs" in f.value).to_dict("records")
     assert (row["pairs"], row["agreement %"], row["Cohen's κ"]) == (4, "50.0", "0.20")
+
+
+def test_a_second_key_before_the_next_pair_shows_answers_nothing(engine):
+    _store(engine)
+    at = start(open_page())
+    at.button(key="pairwise_choice_left").click()
+    at.button(key="pairwise_choice_tie").click()  # the same run: Streamlit batched the keys
+    at.run()
+    assert not at.exception
+    assert progress(at) == "Pair 2 of 3 · 1 answered"
+    assert [a.outcome for a in answers_of(engine, reviewer="ann")] == [
+        "a" if pair_items(engine, session_of(at))[0].left_is_a else "b"]
+    assert "it was ignored" in texts(at)
+
+
+def test_an_unknown_session_in_the_url_says_so(engine):
+    _store(engine)
+    at = open_page(pairwise="999")
+    assert "There is no pairwise session 999." in texts(at)

@@ -72,6 +72,13 @@ def reveal_text(view: PairwiseSessionView, item: PairItemView, outcome: str) -> 
 def _answer(engine: Engine, view: PairwiseSessionView, item: PairItemView, reviewer: str,
             choice: str) -> None:
     sid, pos = view.id, item.position
+    shown = get_pairwise_session(engine, sid)
+    if shown is None or shown.position != pos:
+        # a key pressed again before the next pair showed (Streamlit batches keys typed
+        # faster than a rerun): it was meant for the next pair, so it answers nothing
+        st.session_state[_MESSAGE] = ("toast", "A key came before the next pair showed: "
+                                      "it was ignored. Answer the pair on screen.")
+        return
     per_side = {s: (tuple(st.session_state.get(_key("labels", sid, pos, s)) or ()),
                     st.session_state.get(_key("note", sid, pos, s)) or "")
                 for s in ("left", "right")}
