@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -19,6 +20,7 @@ from evalboard.runs.overview import VersionRun, failing_unreviewed_calls, latest
 from evalboard.store.calls_counts import count_calls
 from evalboard.store.calls_query import CallFilter
 from evalboard.store.models import utcnow
+from evalboard.ui.chart_specs import vega_lite_spec
 from evalboard.ui.label_badges import UNSET_COLOUR, settings_label_colours
 from evalboard.ui.navigation import COMPARE, MONITORS, REVIEW
 from evalboard.ui.store import engine_for, store_url
@@ -68,6 +70,36 @@ def _habit_frames(url: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return per_day, coverage, labels
 
 
+# The charts' specs are built once per content (their frames are the key), not per rerun.
+@st.cache_data(show_spinner=False, max_entries=32)
+def _reviewed_spec(per_day: pd.DataFrame) -> dict[str, Any]:
+    return vega_lite_spec(alt.Chart(per_day).mark_bar().encode(
+        x=alt.X("day:T", title=None), y=alt.Y("calls reviewed:Q"),
+        color=alt.Color("reviewer:N"),
+        tooltip=["day:T", "reviewer:N", "calls reviewed:Q"]))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _coverage_spec(coverage: pd.DataFrame) -> dict[str, Any]:
+    return vega_lite_spec(alt.Chart(coverage).mark_bar().encode(
+        x=alt.X("day:T", title=None),
+        y=alt.Y("share reviewed:Q", axis=alt.Axis(format="%"), title=None),
+        tooltip=["day:T", "calls logged:Q", "calls reviewed:Q",
+                 alt.Tooltip("share reviewed:Q", format=".1%")]))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _labels_spec(labels: pd.DataFrame, colours: tuple[str, ...]) -> dict[str, Any]:
+    return vega_lite_spec(alt.Chart(labels).mark_bar().encode(
+        y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),
+        x=alt.X("share of judged calls:Q", axis=alt.Axis(format="%"),
+                title="Share of judged calls"),
+        color=alt.Color("label:N", legend=None, scale=alt.Scale(
+            domain=list(labels["label"]), range=list(colours))),
+        tooltip=["label:N", "calls:Q",
+                 alt.Tooltip("share of judged calls:Q", format=".1%")]))
+
+
 def habit_charts() -> None:
     per_day, coverage, labels = _habit_frames(store_url())
     left, right = st.columns(2)
@@ -76,35 +108,21 @@ def habit_charts() -> None:
         if per_day.empty:
             st.caption("No reviews in the last 30 days yet.")
         else:
-            st.altair_chart(alt.Chart(per_day).mark_bar().encode(
-                x=alt.X("day:T", title=None), y=alt.Y("calls reviewed:Q"),
-                color=alt.Color("reviewer:N"),
-                tooltip=["day:T", "reviewer:N", "calls reviewed:Q"]), width="stretch")
+            st.vega_lite_chart(_reviewed_spec(per_day), width="stretch")
     with right:
         st.subheader("Share of each day's calls reviewed")
         if coverage.empty:
             st.caption("No production calls in the last 14 days.")
         else:
-            st.altair_chart(alt.Chart(coverage).mark_bar().encode(
-                x=alt.X("day:T", title=None),
-                y=alt.Y("share reviewed:Q", axis=alt.Axis(format="%"), title=None),
-                tooltip=["day:T", "calls logged:Q", "calls reviewed:Q",
-                         alt.Tooltip("share reviewed:Q", format=".1%")]), width="stretch")
+            st.vega_lite_chart(_coverage_spec(coverage), width="stretch")
     st.subheader("What reviewers found")
     if labels.empty:
         st.caption("No labels given yet.")
     else:
         st.caption(f"Each bar: the {USAGE_DEFINITION}.")
         colours = settings_label_colours(store_url())
-        names = list(labels["label"])
-        st.altair_chart(alt.Chart(labels).mark_bar().encode(
-            y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),
-            x=alt.X("share of judged calls:Q", axis=alt.Axis(format="%"),
-                    title="Share of judged calls"),
-            color=alt.Color("label:N", legend=None, scale=alt.Scale(
-                domain=names, range=[colours.get(name, UNSET_COLOUR) for name in names])),
-            tooltip=["label:N", "calls:Q",
-                     alt.Tooltip("share of judged calls:Q", format=".1%")]), width="stretch")
+        st.vega_lite_chart(_labels_spec(labels, tuple(
+            colours.get(name, UNSET_COLOUR) for name in labels["label"])), width="stretch")
 
 
 @st.cache_data(ttl=30, show_spinner=False)
