@@ -208,3 +208,15 @@ def test_an_unknown_session_in_the_url_says_so(engine):
     _store(engine)
     at = open_page(pairwise="999")
     assert "There is no pairwise session 999." in texts(at)
+
+
+def test_recent_sessions_open_at_their_first_unanswered_pair(engine):
+    _store(engine)
+    at = start(open_page())
+    sid = session_of(at)
+    click(at, "pairwise_choice_left")
+    click(at, "pairwise_prev")
+    at = open_page(new="1")
+    assert "Your recent pairwise sessions" in [h.value for h in at.subheader]
+    click(at, f"open_pairwise_{sid}")
+    assert progress(at) == "Pair 2 of 3 · 1 answered"

@@ -7,7 +7,11 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from evalboard.pairwise.pairing import STRATEGIES, PairingError, PairSpec, pairing_report
-from evalboard.pairwise.sessions import list_pairwise_sessions, start_pairwise_session
+from evalboard.pairwise.sessions import (
+    list_pairwise_sessions,
+    resume_position,
+    start_pairwise_session,
+)
 from evalboard.store.calls_query import list_model_versions
 from evalboard.store.models import SOURCES
 from evalboard.ui.store import engine_for, store_url
@@ -92,5 +96,6 @@ def recent_sessions(engine: Engine, reviewer: str) -> None:
         cols[1].progress(view.done / view.size, text=f"{view.done} of {view.size}"
                          + (" · finished" if view.finished else ""))
         if cols[2].button("Open", key=f"open_pairwise_{view.id}"):
+            resume_position(engine, view.id)  # at the first unanswered pair
             open_pairwise_session(view.id)
             st.rerun()
