@@ -321,3 +321,41 @@ def test_a_judge_monitor_runs_with_bounded_concurrency_and_records_the_judge(eng
                                  .order_by(MonitorResult.call_id)).all()
     assert {row.judge_version_id for row in judged} == {version.id}
     assert [row.passed for row in judged].count(False) == 2
+
+
+def test_calls_stored_late_below_the_cursor_are_checked_once(engine):
+    from evalboard.store.ids import IdPool
+    from evalboard.store.records import normalize_call
+    from evalboard.store.writes import write_calls
+
+    def write(pool: IdPool, count: int) -> tuple[int, ...]:
+        rows = [normalize_call(input="q", output=f"late {i}", model_version="v1")
+                for i in range(count)]
+        return write_calls(engine, rows, pool).ids
+
+    slow, fast = IdPool(engine, block_size=100), IdPool(engine, block_size=100)
+    early = write(slow, 1)  # the slow writer holds ids 1-100
+    create_monitor(engine, MonitorSpec("digits", (NO_DIGITS,)), backfill=True)
+    fast_ids = write(fast, 5)  # 101-105
+    assert run_pass(engine).checked == 6
+    late_ids = write(slow, 3)  # 2-4: below the cursor now
+    assert max(late_ids) < min(fast_ids)
+    report = run_pass(engine)
+    assert (report.checked, report.late) == (3, 3)
+    assert run_pass(engine).checked == 0
+    checked = [call_id for call_id, _name, _passed in _results(engine)]
+    assert sorted(checked) == sorted([*early, *fast_ids, *late_ids])
+
+
+def test_the_late_look_back_never_reaches_calls_stored_before_the_monitor(engine):
+    from evalboard.store.ids import IdPool
+    from evalboard.store.records import normalize_call
+    from evalboard.store.writes import write_calls
+
+    slow, fast = IdPool(engine, block_size=100), IdPool(engine, block_size=100)
+    for pool in (slow, fast, fast):
+        write_calls(engine, [normalize_call(input="q", output="old", model_version="v1")], pool)
+    create_monitor(engine, MonitorSpec("digits", (NO_DIGITS,)))  # from now on
+    assert run_pass(engine).checked == 0
+    write_calls(engine, [normalize_call(input="q", output="new", model_version="v1")], fast)
+    assert run_pass(engine).checked == 1

@@ -150,7 +150,7 @@ def create_monitor(engine: Engine, spec: MonitorSpec, *, backfill: bool = False)
         session.flush()
         start = 0 if backfill else session.scalar(select(func.coalesce(func.max(Call.id), 0)))
         session.add(MonitorCursor(monitor_id=monitor.id, last_call_id=start,
-                                  updated_at=utcnow()))
+                                  start_call_id=start, updated_at=utcnow()))
         return monitor.id
 
 

@@ -6,6 +6,11 @@ pool: at most `concurrency` at once), then its results are written and the curso
 one short write transaction. The cursor only moves from the value the batch started at, so a
 killed worker (or two workers on one store) never writes a result twice: the next run redoes
 the unfinished batch, and the unique (monitor, call, check) key guards the rest.
+
+Call ids grow with time within each writer, not across writers: a writer holding an older block
+of ids can store a call below a cursor that another writer's calls moved on. After catching up,
+each pass looks back LATE_WINDOW ids below the cursor for matching calls without results and
+checks those too (a late call further back than that is missed).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Row, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Row, func, select, update
 
 from evalboard.checks.base import CheckContext, CheckResult, CheckSpec, catalogue, run_check
 from evalboard.judges.binding import use_store
@@ -37,6 +42,7 @@ SLOW_CATEGORIES = frozenset({"model", "ner", "judge"})
 BATCH_SIZE = 500
 CONCURRENCY = 4
 MAX_BACKOFF_SECONDS = 60.0
+LATE_WINDOW = 50_000  # ids below the cursor looked at for calls stored late
 _CALL_COLUMNS = (Call.id, Call.model_version_id, Call.created_at, Call.input_text,
                  Call.input_messages, Call.output, Call.latency_ms, Call.prompt_tokens,
                  Call.completion_tokens, Call.error, Call.meta.label("meta"))
@@ -65,6 +71,19 @@ class PassReport:
     results: int = 0
     failures: int = 0
     per_monitor: dict[str, int] = field(default_factory=dict)  # name -> calls checked
+    late: int = 0  # calls checked that were stored below a cursor
+
+    def add(self, monitor: str, outcome: BatchOutcome, *, late: bool = False) -> None:
+        """Count one batch (or the late calls) of a monitor."""
+        if late:
+            self.late += outcome.checked
+        else:
+            self.batches += 1
+            self.scanned += outcome.scanned
+        self.checked += outcome.checked
+        self.results += outcome.results
+        self.failures += outcome.failures
+        self.per_monitor[monitor] = self.per_monitor.get(monitor, 0) + outcome.checked
 
 
 def is_slow(spec: CheckSpec) -> bool:
@@ -142,8 +161,50 @@ def ensure_cursor(engine: Engine, monitor_id: int) -> None:
     """A cursor at 0 for a monitor that has none (created before its cursor, or by hand)."""
     with write_connection(engine) as conn:
         conn.execute(conflict_insert(engine.dialect.name, MonitorCursor)
-                     .values(monitor_id=monitor_id, last_call_id=0, updated_at=utcnow())
+                     .values(monitor_id=monitor_id, last_call_id=0, start_call_id=0,
+                             updated_at=utcnow())
                      .on_conflict_do_nothing())
+
+
+def _insert_results(conn: Connection, results: list[dict[str, Any]]) -> None:
+    """Insert result rows; one already there (written by another worker) stays as it was."""
+    if results:
+        conn.execute(conflict_insert(conn.dialect.name, MonitorResult)
+                     .on_conflict_do_nothing(), results)
+
+
+def _unchecked(monitor_id: int) -> ColumnElement[bool]:
+    """A condition on calls: the monitor has no result for the call."""
+    return ~select(MonitorResult.id).where(MonitorResult.monitor_id == monitor_id,
+                                           MonitorResult.call_id == Call.id).exists()
+
+
+def check_late_calls(engine: Engine, monitor: MonitorView, checker: Checker,
+                     window: int | None = None) -> BatchOutcome:
+    """Check the sampled calls up to LATE_WINDOW ids below the cursor that match the monitor
+    and have no result (stored late by a writer with an older block of ids)."""
+    window = LATE_WINDOW if window is None else window
+    with engine.connect() as conn, conn.begin():
+        cursor = conn.execute(select(MonitorCursor.last_call_id, MonitorCursor.start_call_id)
+                              .where(MonitorCursor.monitor_id == monitor.id)).one_or_none()
+        if cursor is None:
+            return BatchOutcome(0, 0, 0, 0, True)
+        low = max(int(cursor.start_call_id), int(cursor.last_call_id) - window)
+        ids = list(conn.scalars(select(Call.id).where(
+            Call.id > low, Call.id <= cursor.last_call_id, *filter_of(monitor, conn),
+            _unchecked(monitor.id)).order_by(Call.id)))
+        sampled = [i for i in ids if is_sampled(monitor.id, i, monitor.spec.sampling_rate)]
+        rows = conn.execute(select(*_CALL_COLUMNS).where(Call.id.in_(sampled))
+                            .order_by(Call.id)).all() if sampled else []
+    if not rows:
+        return BatchOutcome(len(ids), 0, 0, 0, True)
+    results = checker.results(monitor, rows)
+    with write_connection(engine) as conn:
+        _insert_results(conn, results)
+    log.info("monitor %r: checked %d calls stored after the cursor passed them", monitor.name,
+             len(rows))
+    failures = sum(1 for r in results if not r["passed"])
+    return BatchOutcome(len(ids), len(rows), len(results), failures, True)
 
 
 @dataclass(frozen=True)
@@ -181,8 +242,7 @@ def process_batch(engine: Engine, monitor: MonitorView, head: int, checker: Chec
                 .values(last_call_id=end, updated_at=utcnow())).rowcount
             if moved != 1:
                 raise _Overtaken
-            if results:
-                conn.execute(insert(MonitorResult), results)
+            _insert_results(conn, results)
     except _Overtaken:
         log.info("monitor %r: another worker took calls after %s", monitor.name, start)
         return BatchOutcome(0, 0, 0, 0, False)
@@ -205,17 +265,14 @@ def run_pass(engine: Engine, settings: WorkerSettings | None = None,
             for monitor in chosen:
                 ensure_cursor(engine, monitor.id)
                 report.monitors += 1
-                report.per_monitor[monitor.name] = 0
                 while not (stop is not None and stop.is_set()):
                     outcome = process_batch(engine, monitor, head, checker, settings.batch_size)
-                    report.batches += 1
-                    report.scanned += outcome.scanned
-                    report.checked += outcome.checked
-                    report.results += outcome.results
-                    report.failures += outcome.failures
-                    report.per_monitor[monitor.name] += outcome.checked
+                    report.add(monitor.name, outcome)
                     if outcome.done:
                         break
+                if not (stop is not None and stop.is_set()):
+                    report.add(monitor.name, check_late_calls(engine, monitor, checker),
+                               late=True)
     finally:
         checker.close()
     return report

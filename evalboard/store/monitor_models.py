@@ -41,13 +41,16 @@ class Monitor(Base):
 
 
 class MonitorCursor(Base):
-    """The last call id a monitor has processed: the worker resumes after it."""
+    """The last call id a monitor has processed: the worker resumes after it. Calls at or
+    below `start_call_id` (stored before the monitor, when it did not backfill) are never
+    checked."""
 
     __tablename__ = "monitor_cursors"
 
     monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"),
                                             primary_key=True)
     last_call_id: Mapped[int] = mapped_column(Integer, default=0)
+    start_call_id: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

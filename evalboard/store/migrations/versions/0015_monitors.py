@@ -35,6 +35,7 @@ def upgrade() -> None:
         "monitor_cursors",
         sa.Column("monitor_id", sa.Integer(), nullable=False),
         sa.Column("last_call_id", sa.Integer(), nullable=False),
+        sa.Column("start_call_id", sa.Integer(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["monitor_id"], ["monitors.id"], ondelete="CASCADE",
                                 name="fk_monitor_cursors_monitor_id_monitors"),
