@@ -14,11 +14,11 @@ results are suggestions only.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, exists, select
 from sqlalchemy.orm import Session
 
 from evalboard.iterutil import chunked
@@ -112,50 +112,48 @@ class Alignment:
         return ("trusted" if self.trusted else "not trusted") + f" (κ {self.kappa:.2f})"
 
 
-def _reviewer_answer(verdict: str, labels: set[str], label: str | None,
+def _reviewer_answer(verdict: str, has_label: bool, any_label: bool, label: str | None,
                      kind: str | None) -> str | None:
     if verdict not in ("pass", "fail"):
         return None
     if label is None:
         return verdict
     if kind == "success":
-        return "pass" if label in labels or verdict == "pass" else "fail"
-    if label in labels:
+        return "pass" if has_label or verdict == "pass" else "fail"
+    if has_label:
         return "fail"
-    return "pass" if verdict == "pass" or labels else None
+    return "pass" if verdict == "pass" or any_label else None
 
 
 def human_answers(engine: Engine, label: str | None, kind: str | None,
                   call_ids: Iterable[int] | None = None) -> dict[int, str]:
     """call id -> the people's pass/fail answer for a judge of `label` (see the module)."""
-    query = (select(Annotation.id, Annotation.call_id, Annotation.verdict)
-             .where(Annotation.is_current.is_(True), Annotation.action == "judge",
-                    Annotation.verdict.in_(("pass", "fail"))))
-    with Session(engine) as session:
-        rows = []
+    with engine.connect() as session:
+        label_id = session.scalar(select(Label.id).where(Label.name == label)) \
+            if label is not None else None
+        tagged = annotation_labels.c.annotation_id == Annotation.id
+        query = (select(Annotation.call_id, Annotation.verdict,
+                        exists().where(tagged, annotation_labels.c.label_id == label_id),
+                        exists().where(tagged))
+                 .where(Annotation.is_current.is_(True), Annotation.action == "judge",
+                        Annotation.verdict.in_(("pass", "fail"))))
         if call_ids is None:
             rows = session.execute(query).all()
         else:
+            rows = []
             for chunk in chunked(list(call_ids), 500):
                 rows += session.execute(query.where(Annotation.call_id.in_(chunk))).all()
-        names: dict[int, set[str]] = defaultdict(set)
-        for chunk in chunked([r[0] for r in rows], 500):
-            for annotation_id, name in session.execute(
-                    select(annotation_labels.c.annotation_id, Label.name)
-                    .join(Label, Label.id == annotation_labels.c.label_id)
-                    .where(annotation_labels.c.annotation_id.in_(chunk))):
-                names[annotation_id].add(name)
-    votes: dict[int, Counter[str]] = defaultdict(Counter)
-    for annotation_id, call_id, verdict in rows:
-        answer = _reviewer_answer(verdict, names[annotation_id], label, kind)
-        if answer is not None:
-            votes[call_id][answer] += 1
-    answers = {}
-    for call_id, count in votes.items():
-        ranked = count.most_common()
-        if len(ranked) == 1 or ranked[0][1] > ranked[1][1]:
-            answers[call_id] = ranked[0][0]
-    return answers
+    fails: Counter[int] = Counter()
+    passes: Counter[int] = Counter()
+    for call_id, verdict, has_label, any_label in rows:
+        answer = _reviewer_answer(verdict, bool(has_label), bool(any_label), label, kind)
+        if answer == "fail":
+            fails[call_id] += 1
+        elif answer == "pass":
+            passes[call_id] += 1
+    return {call_id: "fail" if fails[call_id] > passes[call_id] else "pass"
+            for call_id in fails.keys() | passes.keys()
+            if fails[call_id] != passes[call_id]}  # a tie is left out
 
 
 def version_answers(version: JudgeVersionView, engine: Engine

@@ -74,17 +74,14 @@ class JudgeRunner:
         output, else asked (and stored); linked to the call when there is one."""
         prompt = self.prompt(item)
         key = (self.version.id, cache.digest(prompt), cache.digest(item.output))
-        hit = cache.lookup(self.engine, *key)
+        hit = cache.lookup(self.engine, *key, call_id=item.call_id)
         if hit is not None:
-            outcome = JudgeOutcome(self.version.id, hit.verdict, hit.score, hit.reason,
-                                   hit.raw_answer, None, hit.attempts, True, hit.result_id)
-        else:
-            outcome = self._ask(prompt, key)
-        if item.call_id is not None:
-            cache.link_call(self.engine, self.version.id, item.call_id, outcome.result_id)
-        return outcome
+            return JudgeOutcome(self.version.id, hit.verdict, hit.score, hit.reason,
+                                hit.raw_answer, None, hit.attempts, True, hit.result_id)
+        return self._ask(prompt, key, item.call_id)
 
-    def _ask(self, prompt: str, key: tuple[int, str, str]) -> JudgeOutcome:
+    def _ask(self, prompt: str, key: tuple[int, str, str], call_id: int | None
+             ) -> JudgeOutcome:
         definition = self.version.definition
         spec = definition.backend
         raw: str | None = None
@@ -107,11 +104,12 @@ class JudgeRunner:
             verdict = "pass" if parsed.passed else "fail"
             result_id = cache.save(self.engine, *key, verdict=verdict, score=parsed.score,
                                    reason=parsed.reason, raw_answer=raw, error=None,
-                                   attempts=attempts)
+                                   attempts=attempts, call_id=call_id)
             return JudgeOutcome(self.version.id, verdict, parsed.score, parsed.reason, raw,
                                 None, attempts, False, result_id)
         message = f"{error} (after {attempts} attempt{'s' if attempts != 1 else ''})"
         result_id = cache.save(self.engine, *key, verdict=None, score=None, reason="",
-                               raw_answer=raw, error=message, attempts=attempts)
+                               raw_answer=raw, error=message, attempts=attempts,
+                               call_id=call_id)
         return JudgeOutcome(self.version.id, None, None, "", raw, message, attempts, False,
                             result_id)

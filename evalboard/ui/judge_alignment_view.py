@@ -11,12 +11,12 @@ from sqlalchemy import Engine
 from evalboard.errors import EvalboardError
 from evalboard.judges.align import AlignReport, align, align_runs
 from evalboard.judges.alignment import Alignment, alignment
-from evalboard.judges.repository import list_judges
+from evalboard.judges.repository import get_version_by_id, list_judges
 from evalboard.judges.review_queue import review_disagreements
 from evalboard.judges.running import pending_calls, run_on_labelled
 from evalboard.ui.navigation import REVIEW
 from evalboard.ui.reviewer import current_reviewer
-from evalboard.ui.store import clear_cached_reads
+from evalboard.ui.store import clear_cached_reads, engine_for, store_url
 
 RUN_BATCH = 20  # calls judged per click: the page answers within a backend's 20 calls
 
@@ -40,9 +40,17 @@ def _confusion(measured: Alignment) -> pd.DataFrame:
                         index=["judge: fail", "judge: pass"])
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def _pending(url: str, version_id: int) -> int:
+    """How many labelled calls the version has not answered (a scan of the judgements:
+    cached, cleared by every write)."""
+    engine = engine_for(url)
+    return len(pending_calls(engine, get_version_by_id(engine, version_id)))
+
+
 def _run_button(engine: Engine, measured: Alignment) -> None:
     version = measured.version
-    pending = len(pending_calls(engine, version))
+    pending = _pending(store_url(), version.id)
     if not st.button(f"Run {version.ref} on the next {min(pending, RUN_BATCH)} labelled calls",
                      key=f"judge_run_{version.name}", disabled=pending == 0,
                      help=f"{pending} human-labelled calls have no answer of this version "

@@ -10,6 +10,7 @@ so a test counts what a backend asked.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -84,6 +85,10 @@ def completion(text: str, model: str) -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: FakeOpenAI
+
+    def setup(self) -> None:
+        super().setup()  # as real servers do: no Nagle delay between headers and body
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
