@@ -11,8 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from evalboard.errors import EvalboardError
@@ -87,12 +99,13 @@ def side_of(outcome: str, left_is_a: bool) -> str:
     return "left" if (outcome == "a") == left_is_a else "right"
 
 
-def _same_pair(row: type[PairwiseAnswer] | object, call_a_id: int, call_b_id: int):  # type: ignore[no-untyped-def]
-    return or_(and_(row.call_a_id == call_a_id, row.call_b_id == call_b_id),  # type: ignore[attr-defined]
-               and_(row.call_a_id == call_b_id, row.call_b_id == call_a_id))  # type: ignore[attr-defined]
+def _same_pair(row: Any, call_a_id: Any, call_b_id: Any) -> ColumnElement[bool]:
+    """WHERE clause (on `row`, PairwiseAnswer or an alias): the pair in either orientation."""
+    return or_(and_(row.call_a_id == call_a_id, row.call_b_id == call_b_id),
+               and_(row.call_a_id == call_b_id, row.call_b_id == call_a_id))
 
 
-def live_answers():  # type: ignore[no-untyped-def]
+def live_answers() -> ColumnElement[bool]:
     """WHERE clause (on PairwiseAnswer) of answer rows no retraction has undone."""
     retract = aliased(PairwiseAnswer)
     return and_(PairwiseAnswer.retracts_id.is_(None), PairwiseAnswer.outcome.is_not(None),
