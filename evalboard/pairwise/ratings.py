@@ -15,6 +15,7 @@ every compared pair gets `PRIOR` virtual half-wins on each side and the fit says
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -155,19 +156,27 @@ def bootstrap_ratings(first: np.ndarray, second: np.ndarray, scores: np.ndarray,
                       rng: np.random.Generator, rounds: int = BOOTSTRAP_ROUNDS,
                       level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) percentile interval of every version's rating over `rounds` refits on the
-    comparisons resampled with replacement; NaN for a version never compared."""
+    comparisons resampled with replacement; NaN for a version never compared. A resample is
+    drawn as multinomial counts of the distinct (first, second, score) comparisons: the same
+    distribution as drawing each comparison, at a cost that does not grow with the answers."""
     n = len(scores)
     if n == 0:
         return np.full(size, np.nan), np.full(size, np.nan)
+    cells, counts = np.unique(np.column_stack([first, second, scores]), axis=0,
+                              return_counts=True)
+    cell_first, cell_second = cells[:, 0].astype(int), cells[:, 1].astype(int)
     samples = np.empty((rounds, size))
     for round_ in range(rounds):
-        pick = rng.integers(0, n, n)
-        fit = fit_bradley_terry(win_matrix(first[pick], second[pick], scores[pick], size))
-        samples[round_] = fit.ratings
+        weights = rng.multinomial(n, counts / n)
+        wins = np.zeros((size, size))
+        np.add.at(wins, (cell_first, cell_second), weights * cells[:, 2])
+        np.add.at(wins, (cell_second, cell_first), weights * (1.0 - cells[:, 2]))
+        samples[round_] = fit_bradley_terry(wins).ratings
     tail = (1 - level) / 2 * 100
-    with np.errstate(invalid="ignore"):
-        low = np.nanpercentile(samples, tail, axis=0) if samples.size else samples
-        high = np.nanpercentile(samples, 100 - tail, axis=0) if samples.size else samples
+    with warnings.catch_warnings():  # a version never compared has no rating in any round
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low = np.nanpercentile(samples, tail, axis=0)
+        high = np.nanpercentile(samples, 100 - tail, axis=0)
     return low, high
 
 
