@@ -9,9 +9,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Connection,
     Engine,
     String,
@@ -22,6 +24,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.sql import Select
 
 from evalboard.errors import EvalboardError
 from evalboard.store.models import SOURCES, Call, ModelVersion
@@ -77,13 +80,13 @@ def _source_condition(sources: Sequence[str]) -> list[ColumnElement[bool]]:
     return [Call.source.in_(list(sources))] if sources else []
 
 
-def version_input_keys(sources: Sequence[str] = ()):  # type: ignore[no-untyped-def]
+def version_input_keys(sources: Sequence[str] = ()) -> Select[Any]:
     """SELECT DISTINCT (model version id, input hash) of the calls (of these sources)."""
     return (select(Call.model_version_id.label("version_id"), Call.input_hash.label("hash"))
             .where(Call.input_hash.is_not(None), *_source_condition(sources)).distinct())
 
 
-def pairing_report_query(sources: Sequence[str] = ()):  # type: ignore[no-untyped-def]
+def pairing_report_query(sources: Sequence[str] = ()) -> Select[Any]:
     """One grouped query: for each input answered by two or more versions, their ids
     ("3,7,9"). Inputs of a single version (most of them) leave the query as a count only."""
     keys = version_input_keys(sources).subquery("version_inputs")
@@ -122,17 +125,17 @@ def _version_ids(conn: Connection, version_a: str, version_b: str) -> tuple[int,
     return ids[version_a], ids[version_b]
 
 
-def _hashes_of(version_id: int, sources: Sequence[str]):  # type: ignore[no-untyped-def]
+def _hashes_of(version_id: int, sources: Sequence[str]) -> Select[Any]:
     return (select(Call.input_hash).where(Call.model_version_id == version_id,
                                           Call.input_hash.is_not(None),
                                           *_source_condition(sources)).distinct())
 
 
-def _shared_hashes(a_id: int, b_id: int, sources: Sequence[str]):  # type: ignore[no-untyped-def]
+def _shared_hashes(a_id: int, b_id: int, sources: Sequence[str]) -> CompoundSelect[Any]:
     return _hashes_of(a_id, sources).intersect(_hashes_of(b_id, sources))
 
 
-def _answered_hashes(reviewer: str, a_id: int, b_id: int):  # type: ignore[no-untyped-def]
+def _answered_hashes(reviewer: str, a_id: int, b_id: int) -> Select[Any]:
     """Inputs of pairs of these two versions the reviewer has a live answer on (either way)."""
     call_a, call_b = Call.__table__.alias("call_a"), Call.__table__.alias("call_b")
     return (select(call_a.c.input_hash)
@@ -186,7 +189,7 @@ def _disagreeing_checks(conn: Connection, spec: PairSpec, reviewer: str | None, 
     """Inputs on which a case passed with one version's call and not with the other's."""
     pool = set(_unanswered(conn, spec, reviewer, a_id, b_id))
 
-    def flag(version_id: int, passed: bool | None = None):  # type: ignore[no-untyped-def]
+    def flag(version_id: int, passed: bool | None = None) -> ColumnElement[Any]:
         when = Call.model_version_id == version_id
         if passed is not None:
             when = and_(when, CaseResult.passed.is_(passed))
