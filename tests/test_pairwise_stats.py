@@ -81,6 +81,17 @@ def test_a_version_never_compared_has_no_rating():
     assert math.isnan(fit.strengths[2])
 
 
+def test_versions_never_compared_across_groups_get_separate_scales():
+    # 0 and 1 met (2 : 1), 2 and 3 met (1 : 3); nothing links the two groups
+    wins = np.array([[0, 2, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 3, 0]], dtype=float)
+    fit = fit_bradley_terry(wins)
+    assert list(fit.groups) == [0, 0, 1, 1]
+    p = fit.strengths
+    assert p[0] / (p[0] + p[1]) == pytest.approx(2 / 3)
+    assert p[2] / (p[2] + p[3]) == pytest.approx(1 / 4)
+    assert p[0] * p[1] == pytest.approx(1.0) and p[2] * p[3] == pytest.approx(1.0)
+
+
 def test_bootstrap_is_seeded_and_brackets_the_fit():
     first = np.array([0] * 6 + [0] * 5 + [1] * 3)
     second = np.array([1] * 6 + [2] * 5 + [2] * 3)

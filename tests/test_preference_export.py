@@ -375,6 +375,11 @@ def test_cli_export_preferences(store, tmp_path, db_url, monkeypatch, capsys):
                                       "--seed", "4"])
     assert result.exit_code == 0, result.output
     assert "train" in result.output and default_test_path(out).exists()
+    elsewhere = tmp_path / "held-out.jsonl"
+    result = CliRunner().invoke(app, ["review", "export-preferences", str(out), "--db", db_url,
+                                      "--test-share", "0.5", "--test-out", str(elsewhere)])
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) + len(elsewhere.read_text().splitlines()) == 5
     monkeypatch.setattr(sys, "argv", ["evalboard", "review", "export-preferences", str(out),
                                       "--db", db_url, "--format", "openai", "--plain-text"])
     with pytest.raises(SystemExit) as exit_:
