@@ -294,6 +294,10 @@ def test_openai_dpo_format(store, tmp_path):
     assert lines[0]["preferred_output"] == [{"role": "assistant", "content": "4"}]
     assert lines[0]["non_preferred_output"] == [{"role": "assistant", "content": "5"}]
     assert _load_json(out).num_rows == len(lines) == 5
+    bare = tmp_path / "bare.jsonl"
+    export_preferences(store, bare, PreferenceExport(fmt="openai", bare=True))
+    assert {tuple(json.loads(line)) for line in bare.read_text().splitlines()} == {
+        ("input", "preferred_output", "non_preferred_output")}
     with pytest.raises(PreferenceExportError, match="reads JSONL"):
         export_preferences(store, tmp_path / "openai.parquet", PreferenceExport(fmt="openai"))
 
@@ -323,6 +327,9 @@ def test_kto_files_load_in_both_file_types(store, tmp_path, tokenizer):
     assert rows.to_list() == datasets.load_dataset(
         "parquet", data_files=str(tmp_path / "kto.parquet"), split="train").to_list()
     assert set(rows["label"]) == {True, False}
+    export_preferences(store, tmp_path / "bare.parquet", PreferenceExport(fmt="kto", bare=True))
+    assert datasets.load_dataset("parquet", data_files=str(tmp_path / "bare.parquet"),
+                                 split="train").column_names == ["prompt", "completion", "label"]
     text = maybe_apply_chat_template(rows[0], tokenizer)
     assert set(text) == {"prompt", "completion", "label"}
 

@@ -152,6 +152,9 @@ def export_preferences_command(
     plain_text: Annotated[bool, typer.Option(
         "--plain-text", help="TRL's standard form (prompt and answers as text), not chat "
         "messages; prompts without chat input only.")] = False,
+    bare: Annotated[bool, typer.Option(
+        "--bare", help="Only the format's own fields (no source, no metadata), for a reader "
+        "that refuses other keys.")] = False,
     test_share: Annotated[float, typer.Option(
         help="Share of prompts for a test split (0: none); no prompt is in both.")] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the train/test split.")] = 0,
@@ -170,7 +173,7 @@ def export_preferences_command(
         fail(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", 2)
     spec = PreferenceExport(
         fmt=fmt, sources=tuple(source or ()), plain_text=plain_text, test_share=test_share,
-        seed=seed, filter=PreferenceFilter(
+        seed=seed, bare=bare, filter=PreferenceFilter(
             model_versions=tuple(model_version or ()), since=since, until=until,
             labels=tuple(label or ()), reviewers=tuple(reviewer or ())))
     summary = export_preferences(store(db), out, spec, test_path=test_out)

@@ -15,6 +15,8 @@ whatever it holds and `datasets` loads a train and a test file together):
   KTOTrainer: single verdicts (`verdicts`: pass → true, fail → false), runs (a result that
   passed its checks → true) or any pair source split in two (chosen → true, rejected → false).
 
+With `bare`, records hold only the format's own fields (for a reader that refuses others).
+
 Sources (`preference_sources`): corrections, pairwise answers, eval runs (and for KTO, single
 verdicts), in the order given. Pairs whose two outputs are the same text are left out, and so is
 every record already written (same prompt and outputs, whatever the source: the first source
@@ -80,6 +82,7 @@ class PreferenceExport:
     plain_text: bool = False
     test_share: float = 0.0
     seed: int = 0
+    bare: bool = False  # only the format's own fields: no source, no metadata
 
     def chosen_sources(self) -> tuple[str, ...]:
         if self.sources:
@@ -243,6 +246,8 @@ def iter_preference_records(engine: Engine, spec: PreferenceExport,
             seen.add(key)
             split = "test" if in_test_split(item.prompt.key, spec.seed, spec.test_share) \
                 else "train"
+            if spec.bare:
+                del record["source"], record["metadata"]
             setattr(summary, split, getattr(summary, split) + 1)
             summary.by_source[item.source] += 1
             yield split, record
@@ -275,7 +280,8 @@ def _parquet_schema(spec: PreferenceExport) -> Any:
     columns = ([("prompt", turns), ("completion", turns), ("label", pa.bool_())]
                if spec.fmt == "kto" else
                [("prompt", turns), ("chosen", turns), ("rejected", turns)])
-    return pa.schema([*columns, ("source", pa.string()), ("metadata", pa.string())])
+    provenance = [] if spec.bare else [("source", pa.string()), ("metadata", pa.string())]
+    return pa.schema([*columns, *provenance])
 
 
 class _Sink:
