@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from evalboard.judges.repository import get_version, list_judges
-from evalboard.review.sessions import items
+from evalboard.review.sessions import get_session, items
 from tests.support.apptest import open_page
 from tests.support.fake_openai import FAIL, PASS, fake_openai
 from tests.support.judge_stores import labelled_calls, openai_judge
@@ -108,6 +108,9 @@ def test_agreement_runs_a_judge_measures_it_and_reviews_its_disagreements(engine
     link = next(p for p in at.get("page_link") if "review session" in p.proto.label)
     session_id = int(re.search(r"#(\d+)", link.proto.label)[1])
     assert [i.call_id for i in items(engine, session_id)] == [ids[3], ids[4], ids[5]]
+    assert link.proto.query_string == f"session={session_id}"
+    review = open_page("review", timeout=60, reviewer="bob", session=str(session_id))
+    assert not review.exception and get_session(engine, session_id).reviewer == "bob"
     assert len(server.requests) == 10
     assert len(list_judges(engine)) == 1
 
