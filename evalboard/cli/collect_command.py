@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from sqlalchemy import Engine
 
 from evalboard.cli.common import DbOption, fail, store
 from evalboard.store.models import SOURCES
 
+if TYPE_CHECKING:
+    from evalboard.ingest.otlp_server import OtlpServer
+
 ACKS = ("stored", "queued")
+
+
+def bound_receiver(engine: Engine, host: str, port: int, **options: Any) -> OtlpServer:
+    """The OTLP receiver bound to host:port (`open_receiver`), or one line saying why not: the
+    address is taken, or opentelemetry-proto is not installed."""
+    try:
+        from evalboard.ingest.otlp_service import ReceiverError, open_receiver
+    except ImportError as error:
+        fail(f"the OTLP receiver needs opentelemetry-proto ({error.name} is missing): "
+             "pip install opentelemetry-proto")
+    try:
+        return open_receiver(engine, host, port, **options)
+    except ReceiverError as error:
+        fail(str(error))
 
 
 def collect_command(
@@ -39,19 +57,10 @@ def collect_command(
         fail(f"--ack must be one of {', '.join(ACKS)}, got {ack!r}", 2)
     if source not in SOURCES:
         fail(f"--source must be one of {', '.join(SOURCES)}, got {source!r}", 2)
-    try:
-        from evalboard.ingest.otlp_server import OtlpServer
-        from evalboard.ingest.otlp_writer import make_writer
-    except ImportError as error:
-        fail(f"the OTLP receiver needs opentelemetry-proto ({error.name} is missing): "
-             "pip install opentelemetry-proto")
     engine = store(db)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    try:
-        server = OtlpServer(make_writer(engine, ack), host, port, source=source,
+    server = bound_receiver(engine, host, port, ack=ack, source=source,
                             model_version_from=model_version_from)
-    except OSError as error:
-        fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
     typer.echo(f"evalboard collect: OTLP/HTTP on http://{host}:{server.port}/v1/traces "
                "(Ctrl+C to stop)")
     try:
