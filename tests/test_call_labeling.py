@@ -25,72 +25,72 @@ def _texts(at: AppTest) -> str:
 
 
 def test_label_a_call_from_its_dialog_then_undo(engine):
-    add_calls(engine, make_rows(3))
-    at = open_page("browse", reviewer="ann", call="2")
+    call = add_calls(engine, make_rows(3)).ids[1]
+    at = open_page("browse", reviewer="ann", call=str(call))
     assert not at.exception
-    _group(at, "verdict", 2).set_value("fail")
-    _group(at, "labels", 2).set_value(["hallucination", "wrong format"])
-    at.text_area(key="call_label_note_2").input("made up a refund policy")
-    at.text_area(key="call_label_fix_2").input("We refund within 30 days.")
+    _group(at, "verdict", call).set_value("fail")
+    _group(at, "labels", call).set_value(["hallucination", "wrong format"])
+    at.text_area(key=f"call_label_note_{call}").input("made up a refund policy")
+    at.text_area(key=f"call_label_fix_{call}").input("We refund within 30 days.")
     _save(at)
     assert not at.exception
-    mine = current_judgement(engine, 2, "ann")
+    mine = current_judgement(engine, call, "ann")
     assert mine is not None and mine.verdict == "fail"
     assert mine.labels == ("hallucination", "wrong format")
     assert mine.note == "made up a refund policy"
     assert mine.corrected_output == "We refund within 30 days."
     assert "Saved as ann: fail · hallucination · wrong format" in _texts(at)
     # the history in the dialog shows it, and the next change is a new answer (append-only)
-    _group(at, "verdict", 2).set_value("pass")
-    _group(at, "labels", 2).set_value([])
-    at.text_area(key="call_label_fix_2").input("")
+    _group(at, "verdict", call).set_value("pass")
+    _group(at, "labels", call).set_value([])
+    at.text_area(key=f"call_label_fix_{call}").input("")
     _save(at)
-    assert current_judgement(engine, 2, "ann").verdict == "pass"
-    assert [h.verdict for h in call_history(engine, 2)] == ["pass", "fail"]
+    assert current_judgement(engine, call, "ann").verdict == "pass"
+    assert [h.verdict for h in call_history(engine, call)] == ["pass", "fail"]
     next(b for b in at.button if b.label == "Undo my last answer").click().run()
-    assert current_judgement(engine, 2, "ann").verdict == "fail"  # the answer before is back
-    assert "Undone your last answer (call 2)" in _texts(at)
-    assert _group(at, "verdict", 2).value == "fail"  # the fields show what is current
+    assert current_judgement(engine, call, "ann").verdict == "fail"  # the one before is back
+    assert f"Undone your last answer (call {call})" in _texts(at)
+    assert _group(at, "verdict", call).value == "fail"  # the fields show what is current
 
 
 def test_the_dialog_starts_from_the_reviewers_current_answer(engine):
-    add_calls(engine, make_rows(2))
-    annotate(engine, 1, "ann", Judgement("unsure", ("edge case mishandled",), note="hmm"))
-    at = open_page("browse", reviewer="ann", call="1")
-    assert _group(at, "verdict", 1).value == "unsure"
-    assert list(_group(at, "labels", 1).value) == ["edge case mishandled"]
-    assert at.text_area(key="call_label_note_1").value == "hmm"
-    other = open_page("browse", reviewer="bo", call="1")  # Bo has not answered
-    assert _group(other, "verdict", 1).value is None
+    call = add_calls(engine, make_rows(2)).ids[0]
+    annotate(engine, call, "ann", Judgement("unsure", ("edge case mishandled",), note="hmm"))
+    at = open_page("browse", reviewer="ann", call=str(call))
+    assert _group(at, "verdict", call).value == "unsure"
+    assert list(_group(at, "labels", call).value) == ["edge case mishandled"]
+    assert at.text_area(key=f"call_label_note_{call}").value == "hmm"
+    other = open_page("browse", reviewer="bo", call=str(call))  # Bo has not answered
+    assert _group(other, "verdict", call).value is None
 
 
 def test_without_a_reviewer_name_the_dialog_asks_for_one(engine):
-    add_calls(engine, make_rows(1))
-    at = open_page("browse", call="1")
+    call = add_calls(engine, make_rows(1)).ids[0]
+    at = open_page("browse", call=str(call))
     assert "Enter your name under **Reviewer**" in _texts(at)
     assert not any(b.label.startswith("Save as") for b in at.button)
 
 
 def test_an_empty_answer_is_refused_in_one_line(engine):
-    add_calls(engine, make_rows(1))
-    at = _save(open_page("browse", reviewer="ann", call="1"))
+    call = add_calls(engine, make_rows(1)).ids[0]
+    at = _save(open_page("browse", reviewer="ann", call=str(call)))
     assert not at.exception
     assert "Not saved: choose a verdict or a label, or write a note." in _texts(at)
-    assert call_history(engine, 1) == []
+    assert call_history(engine, call) == []
 
 
 def test_with_sign_in_the_login_is_the_reviewer_and_viewers_cannot_label(engine, monkeypatch):
-    add_calls(engine, make_rows(1))
+    call = add_calls(engine, make_rows(1)).ids[0]
     add_user(engine, "rita", "long enough", "reviewer")
     add_user(engine, "vic", "long enough", "viewer")
     at = submit_sign_in(with_accounts(monkeypatch).run(), "rita", "long enough")
-    at.query_params["call"] = "1"
+    at.query_params["call"] = str(call)
     at.switch_page(page_path("browse")).run()
-    _group(at, "verdict", 1).set_value("pass")
+    _group(at, "verdict", call).set_value("pass")
     _save(at)
-    assert current_judgement(engine, 1, "rita").verdict == "pass"
+    assert current_judgement(engine, call, "rita").verdict == "pass"
     viewer = submit_sign_in(with_accounts(monkeypatch).run(), "vic", "long enough")
-    viewer.query_params["call"] = "1"
+    viewer.query_params["call"] = str(call)
     viewer.switch_page(page_path("browse")).run()
     assert "Your role (viewer) cannot label calls." in _texts(viewer)
     assert not any(b.label.startswith("Save as") for b in viewer.button)

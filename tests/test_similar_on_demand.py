@@ -31,48 +31,51 @@ def embedder():
     return get_embedder()
 
 
-def _store(engine) -> None:
-    """Calls 1-6 of v1 (three about refunds, three about weather), 7-8 of v2."""
+def _store(engine) -> dict[int, int]:
+    """Calls number 1-6 of v1 (three about refunds, three about weather), 7-8 of v2; returns
+    {number: call id}."""
     weather = ["It will rain in Paris tomorrow.", "Sunny skies all week in Rome.",
                "Snow is expected in Oslo tonight."]
     rows = [{"input": f"q{i}", "output": text, "model_version": "v1",
              "created_at": T0.replace(minute=i)} for i, text in enumerate(REFUNDS + weather)]
     rows += [{"input": "q", "output": "Refund sent.", "model_version": "v2",
               "created_at": T0.replace(minute=10 + i)} for i in range(2)]
-    add_calls(engine, rows)
+    return dict(enumerate(add_calls(engine, rows).ids, start=1))
 
 
-def _embedded(engine) -> list[int]:
+def _embedded(engine, call: dict[int, int]) -> list[int]:
+    """The numbers of the embedded calls."""
+    number = {call_id: n for n, call_id in call.items()}
     with engine.connect() as conn:
-        return list(conn.scalars(select(CallEmbedding.call_id).order_by(CallEmbedding.call_id)))
+        return sorted(number[c] for c in conn.scalars(select(CallEmbedding.call_id)))
 
 
 def test_embeds_the_call_and_the_newest_of_its_version_when_few_are_embedded(engine,
                                                                             embedder):
-    _store(engine)
-    assert readiness(engine, 1) == similar.SimilarityReadiness(False, 0)
-    assert embed_on_demand(engine, 1, neighbours=3, embedder=embedder) == 3
-    assert _embedded(engine) == [1, 4, 5, 6]  # v1's newest three; nothing of v2
-    state = readiness(engine, 1)
+    call = _store(engine)
+    assert readiness(engine, call[1]) == similar.SimilarityReadiness(False, 0)
+    assert embed_on_demand(engine, call[1], neighbours=3, embedder=embedder) == 3
+    assert _embedded(engine, call) == [1, 4, 5, 6]  # v1's newest three; nothing of v2
+    state = readiness(engine, call[1])
     assert state.embedded and state.others == 3 and state.ready
-    assert embed_on_demand(engine, 2, neighbours=3, embedder=embedder) == 0  # enough others
-    assert _embedded(engine) == [1, 2, 4, 5, 6]
+    assert embed_on_demand(engine, call[2], neighbours=3, embedder=embedder) == 0  # enough
+    assert _embedded(engine, call) == [1, 2, 4, 5, 6]
     with pytest.raises(LookupError):
         embed_on_demand(engine, 999, embedder=embedder)
 
 
 def test_an_index_loaded_before_sees_calls_embedded_below_its_ids(engine, embedder):
-    _store(engine)
-    embed_on_demand(engine, 8, neighbours=1, embedder=embedder)  # 8 and 7 (v2)
-    assert [c for c, _ in get_index(engine).most_similar(engine, 8)] == [7]
-    embed_on_demand(engine, 1, neighbours=8, embedder=embedder)  # below the loaded ids
-    nearest = [c for c, _ in most_similar(engine, 1, k=2)]
-    assert set(nearest) <= {2, 3, 7, 8}  # refunds, not the weather
+    call = _store(engine)
+    embed_on_demand(engine, call[8], neighbours=1, embedder=embedder)  # 8 and 7 (v2)
+    assert [c for c, _ in get_index(engine).most_similar(engine, call[8])] == [call[7]]
+    embed_on_demand(engine, call[1], neighbours=8, embedder=embedder)  # below the loaded ids
+    nearest = {c for c, _ in most_similar(engine, call[1], k=2)}
+    assert nearest <= {call[2], call[3], call[7], call[8]}  # refunds, not the weather
 
 
 def test_the_dialog_offers_the_computation_then_lists_neighbours(engine, embedder):
-    _store(engine)
-    at = open_page("browse", call="1", timeout=120)
+    call = _store(engine)
+    at = open_page("browse", call=str(call[1]), timeout=120)
     texts = " ".join(c.value for c in at.caption)
     assert "no other call has one" in texts
     assert "Embeds this call and the newest 200 calls of its model version" in texts
@@ -80,8 +83,8 @@ def test_the_dialog_offers_the_computation_then_lists_neighbours(engine, embedde
     button.click().run()
     assert not at.exception
     table = next(df.value for df in at.dataframe if "similarity" in df.value.columns)
-    assert set(table["call"]) == {2, 3, 4, 5, 6}  # all of v1 embedded (fewer than 200)
-    assert list(table["call"])[:2] in ([2, 3], [3, 2])  # the refunds first
+    assert set(table["call"]) == {call[n] for n in (2, 3, 4, 5, 6)}  # v1 (fewer than 200)
+    assert set(list(table["call"])[:2]) == {call[2], call[3]}  # the refunds first
     at.run()  # the list stays open: the call is embedded now, its toggle on
-    assert at.toggle(key="similar_1").value is True
+    assert at.toggle(key=f"similar_{call[1]}").value is True
     assert any("similarity" in df.value.columns for df in at.dataframe)
