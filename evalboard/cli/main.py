@@ -17,6 +17,7 @@ from evalboard.cli import (
     gate_command,
     judge_command,
     monitor_command,
+    pairing_command,
     proxy_command,
     review_commands,
     run_command,
@@ -48,6 +49,7 @@ proxy_command.register(app)
 collect_command.register(app)
 judge_command.register(app)
 monitor_command.register(app)
+pairing_command.register(app)
 
 # User-facing errors print one line; anything else is a bug and keeps its traceback. A path
 # the user named that cannot be read or written is the user's to fix too.
