@@ -1,24 +1,25 @@
-"""Review in a real browser (Playwright + Debian's Chromium): 20 calls with the keyboard alone.
+"""Review in a real browser (Playwright + Debian's Chromium), against the focus component.
 
-The page is driven with `page.keyboard.press` only (after the start form); every step waits
-for the page to show its effect (the progress text, a button turning primary), then the
-database is read directly.
+The page is driven with `page.keyboard.press` only (after the start form); the component
+answers keys in the browser, so every step is checked on the page at once, and the store is
+read directly once the page has no answer waiting for the server.
 """
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from evalboard.review.sampling import SessionSpec
+from evalboard.review.sessions import start_session
 from evalboard.store.review_models import Annotation, ReviewItem, ReviewSession
-from tests.support.app_server import CHROMIUM, running_app
+from tests.support import review_probe
+from tests.support.app_server import CHROMIUM, CHROMIUM_ARGS, running_app
 from tests.support.calls import add_calls, make_rows
 
 pytestmark = [
@@ -30,34 +31,51 @@ SIZE = 20
 NOTE_AT = 10  # the call whose Note field gets typed into
 UNDO_AT = 5  # the call whose answer (fail + hallucination) is undone with Z and given again
 TIMEOUT = 15_000  # ms, per step
+FAST = 100  # calls reviewed with keys 120 ms apart
+KEY_GAP_MS = 120
+HOSTILE = (
+    "<script>window.__pwned = 1; alert('xss')</script>\n"
+    "<img src='http://203.0.113.9/track.png' onerror=\"window.__pwned = 2\">\n"
+    "![tracker](http://203.0.113.9/pixel.gif) [click me](javascript:window.__pwned=3)\n"
+    "  indented line kept"
+)
 
 
+def pressed(page: Any, name: str, on: bool = True) -> Any:
+    """The component's toggle button named `name`, pressed (or not)."""
+    return page.locator(f".eb-focus button[aria-pressed='{str(on).lower()}']").filter(
+        has_text=name)
 
-@dataclass
+
+def wait_progress(page: Any, text: str) -> None:
+    page.get_by_test_id("reviewProgress").filter(has_text=text).wait_for(timeout=TIMEOUT)
+    assert review_probe.progress_text(page) == text
+
+
+def no_crash(page: Any) -> None:
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert not page.get_by_text("Something went wrong").count()
+
+
 class Progress:
     """What the progress text must say: the model the page is checked against."""
 
-    position: int = 0
-    done: int = 0
-    skipped: int = 0
-    statuses: dict[int, str] = field(default_factory=dict)
+    def __init__(self, size: int) -> None:
+        self.size, self.position = size, 0
+        self.statuses: dict[int, str] = {}
 
     def text(self) -> str:
-        return f"Call {self.position + 1} of {SIZE} · {self.done} reviewed · {self.skipped} skipped"
+        done = sum(s == "done" for s in self.statuses.values())
+        skipped = sum(s == "skipped" for s in self.statuses.values())
+        return f"Call {self.position + 1} of {self.size} · {done} reviewed · {skipped} skipped"
 
     def answer(self, position: int, status: str) -> None:
         self.statuses[position] = status
-        self._count()
-        self.position = min(position + 1, SIZE - 1)
+        self.position = min(position + 1, self.size - 1)
 
     def undo(self, position: int) -> None:
         del self.statuses[position]
-        self._count()
         self.position = position
-
-    def _count(self) -> None:
-        self.done = sum(s == "done" for s in self.statuses.values())
-        self.skipped = sum(s == "skipped" for s in self.statuses.values())
 
 
 def _plan(position: int) -> tuple[str, list[str]]:
@@ -77,86 +95,58 @@ EXPECTED = {"pass": ("pass", []), "fail": ("fail", ["hallucination"]),
 
 def test_review_twenty_calls_with_the_keyboard_alone(engine, db_url, browser_page, tmp_path):
     add_calls(engine, make_rows(30, model_version="v1"))
-    expect = pytest.importorskip("playwright.sync_api").expect
     page = browser_page
-
-    def wait_progress(progress: Progress) -> None:
-        """The progress shows first; the controls (last in the fragment) must be there too."""
-        page.get_by_text(progress.text(), exact=True).wait_for(timeout=TIMEOUT)
-        # while the fragment reruns, the old call's fields stay next to the new call's ones
-        for field_label in ("Note", "Corrected output (optional)"):
-            expect(page.get_by_label(field_label)).to_have_count(1, timeout=TIMEOUT)
-
-    def button(name: str, primary: bool = True) -> Any:
-        # visible only: Streamlit also renders a zero-width copy of a button with a tooltip
-        kind = "primary" if primary else "secondary"
-        return page.locator(f"button[data-testid='stBaseButton-{kind}']").filter(
-            has_text=name, visible=True)
-
-    def press(key: str) -> None:
-        """Press one key and wait for what it visibly does (not for Enter/S/Z: see callers)."""
-        page.keyboard.press(key)
-        waits = {"p": "Pass", "f": "Fail", "u": "Unsure", "1": "hallucination",
-                 "2": "wrong format"}
-        if key in waits:
-            button(waits[key]).wait_for(timeout=TIMEOUT)
-
     with running_app(db_url, log_path=tmp_path / "server.log") as base:
         try:
             page.goto(f"{base}/review?reviewer=ann")
             page.get_by_text("Start a review session").wait_for(timeout=30_000)
-            size = page.get_by_label("How many calls")
-            size.fill(str(SIZE))
+            page.get_by_label("How many calls").fill(str(SIZE))
             page.get_by_text("Newest unreviewed first").click()
             page.get_by_role("button", name="Start reviewing").click()
-            progress = Progress()
-            wait_progress(progress)
-
+            progress = Progress(SIZE)
+            wait_progress(page, progress.text())
             for position in range(SIZE):
                 kind, keys = _plan(position)
                 for key in keys:
-                    press(key)
+                    page.keyboard.press(key)
                 if kind == "note":
-                    _type_a_note_that_looks_like_shortcuts(page, progress, button)
+                    _type_a_note_that_looks_like_shortcuts(page, progress)
                     page.keyboard.press("Tab")  # Note -> Corrected output
                     page.keyboard.press("Tab")  # -> out of the fields
                     page.keyboard.press("Enter")
                 progress.answer(position, "skipped" if kind == "skip" else "done")
-                wait_progress(progress)
+                wait_progress(page, progress.text())
                 if position == UNDO_AT:
                     page.keyboard.press("z")
                     progress.undo(position)
-                    wait_progress(progress)
+                    wait_progress(page, progress.text())
                     # the undone answer comes back as the draft, to be corrected
-                    button("Fail").wait_for(timeout=TIMEOUT)
-                    button("hallucination").wait_for(timeout=TIMEOUT)
+                    pressed(page, "Fail").wait_for(timeout=TIMEOUT)
+                    pressed(page, "hallucination").wait_for(timeout=TIMEOUT)
                     page.keyboard.press("1")  # untick it
-                    button("hallucination", primary=False).wait_for(timeout=TIMEOUT)
-                    for key in ("u", "2"):
-                        press(key)
-                    page.keyboard.press("Enter")
+                    pressed(page, "hallucination", on=False).wait_for(timeout=TIMEOUT)
+                    for key in ("u", "2", "Enter"):
+                        page.keyboard.press(key)
                     progress.answer(position, "done")
-                    wait_progress(progress)
+                    wait_progress(page, progress.text())
             page.get_by_text("Session finished").wait_for(timeout=TIMEOUT)
-            assert page.locator("[data-testid='stException']").count() == 0
-            assert not page.get_by_text("Something went wrong").count()
+            review_probe.settled(page)
+            no_crash(page)
         except BaseException:
             page.screenshot(path=str(tmp_path / "review_failure.png"), full_page=True)
             raise
-
     _check_the_store(engine)
 
 
-def _type_a_note_that_looks_like_shortcuts(page: Any, progress: Progress,
-                                           button: Callable[..., Any]) -> None:
-    note = page.get_by_label("Note")
+def _type_a_note_that_looks_like_shortcuts(page: Any, progress: Progress) -> None:
+    note = page.get_by_label("Note", exact=True)
     note.click()
     page.keyboard.type("pfz1")
-    page.wait_for_timeout(700)  # a shortcut, had it fired, would have rerun the fragment by now
+    page.wait_for_timeout(300)
     assert note.input_value() == "pfz1"
-    assert page.get_by_text(progress.text(), exact=True).count() == 1  # no skip, no undo
-    assert button("Pass").count() == 1  # the verdict is still pass (P did not toggle it)
-    assert button("hallucination").count() == 0  # 1 did not tick a label
+    assert review_probe.progress_text(page) == progress.text()  # no skip, no undo
+    assert pressed(page, "Pass").count() == 1  # the verdict is still pass (P did not toggle it)
+    assert pressed(page, "hallucination").count() == 0  # 1 did not tick a label
 
 
 def _check_the_store(engine: Engine) -> None:
@@ -194,28 +184,205 @@ def _check_the_store(engine: Engine) -> None:
         assert len(rows) == SIZE + 2
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: keys pressed while the fragment reruns are merged by "
-                   "Streamlit (one trigger per button, callbacks in widget order, not key order): "
-                   "fast typing loses answers and saves some without the verdict or label typed")
-def test_keys_typed_faster_than_a_rerun_are_all_applied_in_order(engine, db_url, browser_page,
-                                                                 tmp_path):
-    add_calls(engine, make_rows(30, model_version="v1"))
-    timeout_error = pytest.importorskip("playwright.sync_api").TimeoutError
+def _fast_plan(position: int) -> tuple[str, list[str]]:
+    """A verdict, one or two labels: what is typed for each call of the fast session."""
+    verdict = "fup"[position % 3]
+    labels = [str(position % 5 + 1)] + ([str(6 + position % 3)] if position % 2 else [])
+    return verdict, labels
+
+
+LABELS = {str(i): name for i, name in enumerate(
+    ["hallucination", "wrong format", "biased or insulting", "garbled or incoherent",
+     "edge case mishandled", "correct format", "appropriate response", "edge case handled"],
+    start=1)}
+VERDICT = {"f": "fail", "u": "unsure", "p": "pass"}
+
+
+def test_keys_typed_120_ms_apart_are_all_applied_in_order(engine, db_url, browser_page,
+                                                           tmp_path):
+    add_calls(engine, make_rows(FAST + 20, model_version="v1"))
+    session_id = start_session(engine, "ann", SessionSpec(size=FAST, strategy="newest"))
     page = browser_page
-    answers = 6
+    with running_app(db_url, log_path=tmp_path / "server.log") as base:
+        page.goto(f"{base}/review?reviewer=ann&session={session_id}")
+        wait_progress(page, f"Call 1 of {FAST} · 0 reviewed · 0 skipped")
+        review_probe.install_probe(page)
+        for position in range(FAST):
+            verdict, labels = _fast_plan(position)
+            for key in (verdict, *labels, "Enter"):
+                page.keyboard.press(key)
+                page.wait_for_timeout(KEY_GAP_MS)
+        page.get_by_text("Session finished").wait_for(timeout=TIMEOUT)
+        review_probe.settled(page, timeout_ms=60_000)
+        latencies = review_probe.timings(page)
+        no_crash(page)
+    with Session(engine) as session:
+        items = list(session.scalars(select(ReviewItem).where(
+            ReviewItem.session_id == session_id).order_by(ReviewItem.position)))
+        saved = {row.id: row for row in session.scalars(select(Annotation))}
+        assert len(saved) == FAST  # one answer per call, none twice
+        for item in items:
+            verdict, labels = _fast_plan(item.position)
+            row = saved[item.annotation_id]
+            assert row.call_id == item.call_id
+            assert (row.verdict, sorted(label.name for label in row.labels)) == (
+                VERDICT[verdict], sorted(LABELS[key] for key in labels)), item.position
+    # the next call's text is on screen from the prefetch, not after a server round trip
+    # (bench/bench_review_browser.py measures the same on a quiet machine; these bounds are
+    # for a loaded CI runner)
+    print("keypress -> next call visible:", review_probe.summary(latencies))
+    assert len(latencies) == FAST - 1
+    assert review_probe.percentile(latencies, 0.5) < 150
+    assert review_probe.percentile(latencies, 0.95) < 400
+
+
+def test_a_reload_keeps_every_answer_and_resends_what_a_closed_tab_left(engine, db_url,
+                                                                         browser_page, tmp_path):
+    add_calls(engine, make_rows(20, model_version="v1"))
+    start_session(engine, "ann", SessionSpec(size=8, strategy="newest"))
+    page = browser_page
     with running_app(db_url, log_path=tmp_path / "server.log") as base:
         page.goto(f"{base}/review?reviewer=ann")
-        page.get_by_role("button", name="Start reviewing").click()
-        page.get_by_text("Call 1 of 20 · 0 reviewed · 0 skipped").wait_for(timeout=30_000)
-        expect = pytest.importorskip("playwright.sync_api").expect
-        expect(page.get_by_label("Corrected output (optional)")).to_have_count(1)
-        for _ in range(answers):
-            for key in ("f", "3", "Enter"):  # fail, "biased or insulting", submit
-                page.keyboard.press(key)
-        with contextlib.suppress(timeout_error):  # the end state, when every key counted
-            page.get_by_text(f"Call {answers + 1} of 20 · {answers} reviewed · 0 skipped",
-                             exact=True).wait_for(timeout=8_000)
+        wait_progress(page, "Call 1 of 8 · 0 reviewed · 0 skipped")
+        for key in ("p", "Enter", "f", "2", "Enter", "s"):
+            page.keyboard.press(key)
+        page.reload()  # at once: some answers may not be acknowledged yet
+        wait_progress(page, "Call 4 of 8 · 2 reviewed · 1 skipped")
+        review_probe.settled(page)
+        # a tab closed before its answer reached the server left it in localStorage
+        prefix = page.evaluate("window.evalboardReview.storePrefix")
+        page.evaluate("""([key]) => localStorage.setItem(key, JSON.stringify([{client: 'gone',
+            seq: 1, kind: 'judge', position: 3, call: 17, verdict: 'unsure', labels: [],
+            note: 'left behind', fix: '', seconds: 3}]))""", [prefix + "gone"])
+        page.reload()
+        wait_progress(page, "Call 5 of 8 · 3 reviewed · 1 skipped")
+        review_probe.settled(page)
+        assert page.evaluate(f"Object.keys(localStorage).filter(k => k.startsWith('{prefix}'))"
+                             ) == []
+        # Z takes back the newest stored answer, even one given before the reload
+        page.keyboard.press("z")
+        page.get_by_text("Undone: call 4 is back to edit.").wait_for(timeout=TIMEOUT)
+        wait_progress(page, "Call 4 of 8 · 2 reviewed · 1 skipped")
+        expect_note = page.get_by_label("Note", exact=True)
+        assert expect_note.input_value() == "left behind"
+        pressed(page, "Unsure").wait_for(timeout=TIMEOUT)
+        no_crash(page)
     with Session(engine) as session:
-        saved = [(a.verdict, [label.name for label in a.labels])
-                 for a in session.scalars(select(Annotation).order_by(Annotation.id))]
-    assert saved == [("fail", ["biased or insulting"])] * answers
+        rows = [(a.call_id, a.action, a.verdict, a.note) for a in
+                session.scalars(select(Annotation).order_by(Annotation.id))]
+    assert rows[:4] == [(20, "judge", "pass", None), (19, "judge", "fail", None),
+                        (18, "skip", None, None), (17, "judge", "unsure", "left behind")]
+    assert rows[4][1] == "retract" and len(rows) == 5
+
+
+def test_fields_keys_overlay_and_the_reference_beside_the_output(engine, db_url, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    system = "You are a support bot. " * 80
+    add_calls(engine, [{"model_version": "v1",
+                        "input": [{"role": "system", "content": system},
+                                  {"role": "user", "content": "Can I get a refund?"}],
+                        "output": "Refunds are possible within 30 days.\n" * 3 + "END"}])
+    session_id = start_session(engine, "ann", SessionSpec(size=1, strategy="newest"))
+    with running_app(db_url, log_path=tmp_path / "server.log") as base, \
+            sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        try:
+            page.goto(f"{base}/review?reviewer=ann&session={session_id}")
+            wait_progress(page, "Call 1 of 1 · 0 reviewed · 0 skipped")
+            # chat input as a conversation, the long system prompt collapsed, the output in
+            # view next to the controls
+            assert page.locator(".eb-call details").first.get_attribute("open") is None
+            page.get_by_text("Can I get a refund?").wait_for(timeout=TIMEOUT)
+            output = page.get_by_test_id("reviewOutput").bounding_box()
+            assert output["y"] + 40 < 1080
+            submit = page.get_by_role("button", name="Submit and next").bounding_box()
+            assert submit["y"] < 1080
+            # N and C go to the fields; Esc leaves them; Ctrl+Enter submits from one
+            page.keyboard.press("n")
+            page.keyboard.type("fine")
+            page.keyboard.press("Escape")
+            page.keyboard.press("c")
+            page.keyboard.type("Refunds only within 30 days.")
+            page.keyboard.press("Escape")
+            page.keyboard.press("p")
+            pressed(page, "Pass").wait_for(timeout=TIMEOUT)
+            page.keyboard.press("?")
+            overlay = page.get_by_role("dialog", name="Keyboard shortcuts")
+            overlay.get_by_text("submit from the note or the corrected output").wait_for(
+                timeout=TIMEOUT)
+            page.keyboard.press("Escape")
+            assert not overlay.is_visible()
+            page.keyboard.press("g")
+            page.locator(".eb-guidelines").wait_for(timeout=TIMEOUT)
+            assert page.get_by_role("button", name="Guidelines (G)").get_attribute(
+                "aria-expanded") == "true"
+            page.keyboard.press("c")
+            page.keyboard.press("Control+Enter")
+            page.get_by_text("Session finished").wait_for(timeout=TIMEOUT)
+            review_probe.settled(page)
+            # the corrected output is one key away, beside the output with a word diff
+            page.keyboard.press("k")  # nothing before: stays
+            page.keyboard.press("r")
+            compare = page.get_by_test_id("reviewCompare")
+            compare.wait_for(timeout=TIMEOUT)
+            assert compare.locator(".eb-ins").count() > 0 and compare.locator(".eb-del").count()
+            no_crash(page)
+        finally:
+            browser.close()
+    with Session(engine) as session:
+        row = session.scalars(select(Annotation)).one()
+        assert (row.verdict, row.note, row.corrected_output) == (
+            "pass", "fine", "Refunds only within 30 days.")
+
+
+def test_hostile_output_stays_text_in_the_component(engine, db_url, browser_page, tmp_path):
+    add_calls(engine, [{"input": "render <b>this</b>", "output": HOSTILE, "model_version": "v1"}])
+    session_id = start_session(engine, "ann", SessionSpec(size=1, strategy="newest"))
+    page = browser_page
+    dialogs: list[str] = []
+    outside: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("request", lambda r: outside.append(r.url)
+            if urlparse(r.url).hostname not in ("127.0.0.1", "localhost", None)
+            and not r.url.startswith(("data:", "blob:")) else None)
+    with running_app(db_url, log_path=tmp_path / "server.log") as base:
+        page.goto(f"{base}/review?reviewer=ann&session={session_id}")
+        wait_progress(page, "Call 1 of 1 · 0 reviewed · 0 skipped")
+        for mode in ("Raw", "Markdown"):
+            if mode == "Markdown":
+                page.keyboard.press("m")
+                pressed(page, "Markdown").wait_for(timeout=TIMEOUT)
+            output = page.get_by_test_id("reviewOutput")
+            output.get_by_text("click me").wait_for(timeout=TIMEOUT)
+            page.wait_for_timeout(500)
+            text = output.inner_text()
+            assert "<script>" in text and "onerror" in text
+            assert "<b>this</b>" in page.get_by_test_id("reviewInput").inner_text()
+            for link in page.locator(".eb-focus a").all():
+                assert not (link.get_attribute("href") or "").lower().startswith("javascript:")
+            assert page.locator(".eb-focus img, .eb-focus script").count() == 0
+            assert page.evaluate("window.__pwned === undefined")
+        no_crash(page)
+    assert dialogs == []
+    assert outside == []
+
+
+def test_home_and_browse_start_a_review_with_a_reviewer_name_set(engine, db_url, browser_page,
+                                                                  tmp_path):
+    add_calls(engine, make_rows(30, model_version="v1"))
+    page = browser_page
+    with running_app(db_url, log_path=tmp_path / "server.log") as base:
+        page.goto(f"{base}/?reviewer=ann")
+        page.get_by_role("button", name="Start today's review").click()
+        page.get_by_text("Start a review session").wait_for(timeout=30_000)
+        no_crash(page)
+        assert "/review" in page.url
+        page.goto(f"{base}/browse?reviewer=ann")
+        page.get_by_role("button", name="Review these (30)").click()
+        wait_progress(page, "Call 1 of 30 · 0 reviewed · 0 skipped")
+        no_crash(page)
+        assert "session=1" in page.url and "reviewer=ann" in page.url
+    with Session(engine) as session:
+        assert [(s.strategy, s.size) for s in session.scalars(select(ReviewSession))] == [
+            ("as_displayed", 30)]

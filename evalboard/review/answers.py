@@ -150,49 +150,55 @@ def _effect(session: Session, session_id: int, reviewer: str, action: Action,
     return None, review.position, None
 
 
-def _apply_one(engine: Engine, session_id: int, reviewer: str, action: Action) -> Outcome | None:
-    """Store one action with its effect in one transaction; None when it was stored already."""
-    error: str | None = None
-    label_ids: dict[str, int] = {}
-    if action.kind == "judge":
-        try:
-            action.judgement().check()
-            label_ids = labels_by_name(engine, action.labels)
-        except EvalboardError as exc:
-            error = str(exc)
-    annotation_id = position = retracted = None
+def _precheck(engine: Engine, action: Action) -> tuple[str | None, dict[str, int]]:
+    """Why a judge action cannot be stored (read before the write transaction), and the ids
+    of its labels."""
+    if action.kind != "judge":
+        return None, {}
     try:
-        with write_session(engine) as session:
-            row = ReviewAnswer(session_id=session_id, client_id=action.client_id,
-                               seq=action.seq, kind=action.kind, position=action.position)
+        action.judgement().check()
+        return None, labels_by_name(engine, action.labels)
+    except EvalboardError as exc:
+        return str(exc), {}
+
+
+def _apply_in(session: Session, session_id: int, reviewer: str, action: Action,
+              error: str | None, label_ids: dict[str, int]
+              ) -> tuple[int | None, int | None, int | None, str | None] | None:
+    """Store one action and its effect inside the batch's transaction (each in a savepoint);
+    None when it was stored already. Returns (annotation, position, retracted, error)."""
+    row = ReviewAnswer(session_id=session_id, client_id=action.client_id, seq=action.seq,
+                       kind=action.kind, position=action.position)
+    try:
+        with session.begin_nested():
             session.add(row)
-            session.flush()  # a resent action stops here (IntegrityError), nothing applied
-            if error is None:
-                try:
-                    with session.begin_nested():
-                        annotation_id, position, retracted = _effect(
-                            session, session_id, reviewer, action, label_ids)
-                except EvalboardError as exc:
-                    error = str(exc)
-            row.annotation_id, row.error = annotation_id, error
+            session.flush()  # a resent action stops here: nothing is applied twice
     except IntegrityError:
         return None
-    restored = annotation_view(engine, retracted) if retracted is not None else None
-    return Outcome(action.client_id, action.seq, action.kind,
-                   position if position is not None else action.position,
-                   annotation_id, error, restored)
+    annotation_id = position = retracted = None
+    if error is None:
+        try:
+            with session.begin_nested():
+                annotation_id, position, retracted = _effect(
+                    session, session_id, reviewer, action, label_ids)
+        except EvalboardError as exc:
+            error = str(exc)
+    row.annotation_id, row.error = annotation_id, error
+    session.flush()
+    return annotation_id, position, retracted, error
 
 
 def apply_actions(engine: Engine, session_id: int, reviewer: str,
                   actions: Sequence[Action]) -> list[Outcome]:
-    """Apply the actions not stored yet, each page's in number order; returns what each newly
-    applied one did (an empty list when every action was stored already)."""
+    """Apply the actions not stored yet, each page's in number order, in one write
+    transaction; returns what each newly applied one did (an empty list when every action was
+    stored already)."""
     if not actions:
         return []
     expected = {client: seq + 1 for client, seq in
                 acknowledged(engine, session_id, (a.client_id for a in actions)).items()}
     blocked: set[str] = set()
-    outcomes: list[Outcome] = []
+    todo: list[Action] = []
     for action in sorted(actions, key=lambda a: (a.client_id, a.seq)) \
             if _interleaved(actions) else actions:
         client = action.client_id
@@ -201,10 +207,23 @@ def apply_actions(engine: Engine, session_id: int, reviewer: str,
         if action.seq > expected[client]:  # an earlier action of this page is missing
             blocked.add(client)
             continue
-        outcome = _apply_one(engine, session_id, reviewer, action)
+        todo.append(action)
         expected[client] = action.seq + 1
-        if outcome is not None:
-            outcomes.append(outcome)
+    if not todo:
+        return []
+    checks = [_precheck(engine, action) for action in todo]
+    done: list[tuple[Action, tuple[int | None, int | None, int | None, str | None]]] = []
+    with write_session(engine) as session:
+        for action, (error, label_ids) in zip(todo, checks, strict=True):
+            result = _apply_in(session, session_id, reviewer, action, error, label_ids)
+            if result is not None:
+                done.append((action, result))
+    outcomes = []
+    for action, (annotation_id, position, retracted, error) in done:
+        restored = annotation_view(engine, retracted) if retracted is not None else None
+        outcomes.append(Outcome(action.client_id, action.seq, action.kind,
+                                position if position is not None else action.position,
+                                annotation_id, error, restored))
     return outcomes
 
 

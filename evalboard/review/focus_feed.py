@@ -8,7 +8,7 @@ results), so the cost of a feed does not grow with the store.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,17 +116,18 @@ def _session_json(view: SessionView) -> dict[str, Any]:
 
 
 def focus_feed(engine: Engine, session_id: int, reviewer: str, cursor: int | None = None,
-               drafts: Mapping[int, Mapping[str, Any]] | None = None) -> dict[str, Any] | None:
+               known: Collection[int] = ()) -> dict[str, Any] | None:
     """The page's data for one session around `cursor` (the session's place when None), or
-    None for an unknown session. `drafts` (position -> answer) override the saved answers
-    (an undone answer comes back to be edited)."""
+    None for an unknown session. Calls at the `known` places (the page has them already) are
+    left out, so an answer costs the reads of the one call that comes into the window."""
     view = get_session(engine, session_id)
     if view is None:
         return None
     with Session(engine) as session:
         rows = _item_statuses(session, session_id)
         statuses = "".join(STATUS_CODES.get(status, "p") for _, _, status in rows)
-        shown = window(statuses, view.position if cursor is None else cursor).positions
+        shown = tuple(p for p in window(statuses, view.position if cursor is None
+                                        else cursor).positions if p not in known)
         call_ids = [rows[p][1] for p in shown]
         calls = {c.id: c for c in session.scalars(
             select(Call).where(Call.id.in_(call_ids)).options(joinedload(Call.model_version)))}
@@ -142,8 +143,6 @@ def focus_feed(engine: Engine, session_id: int, reviewer: str, cursor: int | Non
         saved = None if mine is None else {
             "verdict": mine.verdict, "labels": [n for n in mine.labels if n in active],
             "note": mine.note or "", "fix": mine.corrected_output or ""}
-        if drafts and position in drafts:
-            saved = dict(drafts[position])
         corrected = next((j.corrected_output for j in judged.get(call_id, [])
                           if j.corrected_output), None)
         items.append({

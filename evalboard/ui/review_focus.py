@@ -78,21 +78,22 @@ def _store_key() -> str:
 
 
 def take_outbox(engine: Engine, session_id: int, reviewer: str
-                ) -> tuple[dict[str, Any], int | None]:
+                ) -> tuple[dict[str, Any], int | None, set[int]]:
     """Apply what the page sent for this session; returns the acknowledgements and outcomes
-    to send back, and where the page's cursor is."""
+    to send back, where the page's cursor is and the places whose calls it holds."""
     state = st.session_state.get(component_key(session_id)) or {}
 
     box = state.get("outbox") if isinstance(state, dict) else None
     if not isinstance(box, dict) or box.get("session") != session_id:
-        return {"acks": {}, "outcomes": _remember(session_id, [])}, None
+        return {"acks": {}, "outcomes": _remember(session_id, [])}, None, set()
     actions = parse_actions(box.get("actions"))
     outcomes = apply_actions(engine, session_id, reviewer, actions)
-    cursor = box.get("cursor")
+    cursor, have = box.get("cursor"), box.get("have")
+    held = {p for p in have if isinstance(p, int)} if isinstance(have, list) else set()
     return {
         "acks": acknowledged(engine, session_id, (a.client_id for a in actions)),
         "outcomes": _remember(session_id, outcomes),
-    }, cursor if isinstance(cursor, int) and not isinstance(cursor, bool) else None
+    }, cursor if isinstance(cursor, int) and not isinstance(cursor, bool) else None, held
 
 
 def _mode(session_id: int) -> str:
@@ -104,9 +105,11 @@ def _mode(session_id: int) -> str:
 
 @st.fragment
 def focus_view(engine: Engine, session_id: int, reviewer: str) -> None:
-    """The session's focus view; a message instead when it has nothing to show."""
-    replies, cursor = take_outbox(engine, session_id, reviewer)
-    feed = focus_feed(engine, session_id, reviewer, cursor)
+    """The session's focus view; a message instead when it has nothing to show. Applies what
+    the page sent, then sends back acknowledgements and the calls of the window the page does
+    not hold yet (a keypress reruns only this fragment)."""
+    replies, cursor, held = take_outbox(engine, session_id, reviewer)
+    feed = focus_feed(engine, session_id, reviewer, cursor, known=held)
     if feed is None:
         st.warning(f"There is no review session {session_id}.")
         return

@@ -6,7 +6,7 @@
 const VERDICTS = { p: "pass", f: "fail", u: "unsure" };
 const INVISIBLE = /[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
 const SAFE_LINK = /^(https?:\/\/|mailto:)/i;
-const RESEND_MS = 3000;
+const RESEND_MS = 1500;
 const DIFF_MAX_WORDS = 1500;
 const KEYS = [
   ["P / F / U", "verdict: pass, fail, unsure (again clears it)"],
@@ -25,6 +25,7 @@ const KEYS = [
   ["?", "show or hide this list"],
 ];
 
+const ANSWER_KEYS = /^([pfukjsz]|Enter)$/;
 const views = new WeakMap();
 
 function el(tag, attrs, ...children) {
@@ -192,6 +193,7 @@ class FocusView {
     this.showCompare = false;
     this.shownKey = null;
     this.lastSent = 0;
+    this.typedAhead = [];  // keys typed while the current call is still on its way
     this.adoptStoredActions();
     this.update(data);
     this.cursor = this.firstUnanswered();
@@ -220,8 +222,22 @@ class FocusView {
     const acks = data.acks || {};
     const before = this.outbox.length;
     this.outbox = this.outbox.filter((a) => !(acks[a.client] >= a.seq));
-    if (this.outbox.length !== before) this.persist();
+    if (this.outbox.length !== before) {
+      this.persist();
+      // actions queued while the server was busy with the earlier ones: send them now (a
+      // change made during a run does not always start another one)
+      if (this.outbox.length) this.send();
+    }
     for (const outcome of data.outcomes || []) this.handleOutcome(outcome);
+    this.replayTypedAhead();
+  }
+
+  // keys typed before the call they are for arrived: applied to it, in order, once it is here
+  replayTypedAhead() {
+    while (this.typedAhead.length && this.current()) {
+      this.render();
+      this.command(this.typedAhead.shift());
+    }
   }
 
   draftFrom(saved, fromServer) {
@@ -297,7 +313,7 @@ class FocusView {
 
   send() {
     this.lastSent = performance.now();
-    this.setState("outbox", { session: this.sessionId, cursor: this.cursor,
+    this.setState("outbox", { session: this.sessionId, cursor: this.cursor, have: [...this.items.keys()],
       actions: this.outbox.map(({ target, previous, ...rest }) => rest), sent: this.lastSent });
   }
 
@@ -456,7 +472,9 @@ class FocusView {
     if (document.querySelector("[role=dialog]:not([hidden])") && !this.helpOpen()) return;
     const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
     if (this.helpOpen() && key !== "?" && key !== "Escape") return;
-    const handled = this.command(key);
+    const handled = !this.current() && this.typedAhead.length < 200 && ANSWER_KEYS.test(key) ||
+      this.labels.some((l) => l.key === key && !this.current())
+      ? (this.typedAhead.push(key), true) : this.command(key);
     if (handled) { event.preventDefault(); event.stopPropagation(); }
   }
 
@@ -589,8 +607,9 @@ class FocusView {
       }
     } else input.append(textBlock(call.input, this.mode));
     panel.append(input);
-    const other = item.corrected || item.reference;
-    const otherName = item.corrected ? "Corrected output" : "Reference output";
+    const own = this.draft(this.cursor).fix;
+    const other = item.corrected || item.reference || (own ? { text: own, length: own.length } : null);
+    const otherName = item.corrected || !item.reference && own ? "Corrected output" : "Reference output";
     const head = el("div", { cls: "eb-row" }, el("h4", { text: "Output" }));
     if (other) {
       head.append(el("button", { type: "button", "data-act": "compare", "aria-pressed": String(this.showCompare),
