@@ -119,3 +119,17 @@ def test_home_lists_unreviewed_monitor_failures(engine):
     assert not at.exception
     labels = [p.proto.label for p in at.get("page_link")]
     assert any("1 call failed a monitor and nobody has reviewed it" in label for label in labels)
+
+
+@pytest.mark.clock(NOW)
+def test_metrics_page_charts_monitor_pass_rates(engine):
+    add_calls(engine, [{"input": "q", "output": out, "model_version": version,
+                        "created_at": datetime(2026, 11, 9, 10)}
+                       for version, out in (("v1", "a1"), ("v1", "b"), ("v2", "c"))])
+    create_monitor(engine, MonitorSpec("digits", (CheckSpec("regex", {"pattern": r"^\D*$"}),)),
+                   backfill=True)
+    run_pass(engine)
+    at = open_page("metrics", timeout=60)
+    assert not at.exception
+    assert "Monitors on production calls" in _text(at)
+    assert at.selectbox(key="metrics_monitor").value == "digits"

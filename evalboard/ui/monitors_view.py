@@ -3,16 +3,13 @@ and their pass rates per model version and over time."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pandas as pd
 import streamlit as st
 import yaml
 from sqlalchemy import Engine
 
-from evalboard import clock
 from evalboard.errors import EvalboardError
-from evalboard.metrics.axis import CallScope, version_names
+from evalboard.metrics.axis import version_names
 from evalboard.monitors.definitions import (
     MonitorSpec,
     MonitorView,
@@ -29,12 +26,12 @@ from evalboard.store.calls_query import list_model_versions
 from evalboard.store.models import SOURCES
 from evalboard.ui.auth_gate import may
 from evalboard.ui.metric_charts import time_chart, version_chart
+from evalboard.ui.metrics_view import PERIODS, scope_for
 from evalboard.ui.navigation import REVIEW
 from evalboard.ui.reviewer import current_reviewer
 from evalboard.ui.store import clear_cached_reads, engine_for, store_url
 
 TTL = 30
-PERIODS = {"last 7 days": 7, "last 28 days": 28, "last 90 days": 90, "all time": None}
 EXAMPLE_CHECKS = """- type: is_json
 - type: contains_any
   params: {values: ["As an AI language model"]}
@@ -190,33 +187,54 @@ def new_monitor_form(engine: Engine) -> None:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def _rate_frames(url: str, period: str) -> tuple[list[str], pd.DataFrame, pd.DataFrame]:
+def _rate_frames(url: str, versions: tuple[str, ...], period: str
+                 ) -> tuple[list[str], pd.DataFrame, pd.DataFrame]:
     engine = engine_for(url)
-    days = PERIODS[period]
-    scope = CallScope(since=None if days is None else clock.now() - timedelta(days))
-    return (version_names(engine), pass_rates(engine, scope=scope),
-            pass_rate_over_time(engine, scope=scope))
+    chosen = list(versions) or None
+    scope = scope_for(period)
+    return (version_names(engine, chosen), pass_rates(engine, scope=scope, versions=chosen),
+            pass_rate_over_time(engine, scope=scope, versions=chosen))
+
+
+def _rate_charts(name: str, key: str, axis: list[str], per_version: pd.DataFrame,
+                 per_day: pd.DataFrame) -> None:
+    left, right = st.columns(2)
+    with left:
+        version_chart(per_version[per_version["monitor"] == name], "pass_rate",
+                      name=f"{key}_versions", axis=axis, title="Pass rate",
+                      interval=("low", "high"))
+    with right:
+        time_chart(per_day[per_day["monitor"] == name], "pass_rate", name=f"{key}_days",
+                   axis=axis, title="Pass rate per day", unit="share")
+
+
+CAPTION = ("The share of the calls a monitor checked that passed all its checks (by when the "
+           "call was logged); whiskers: 95% Wilson interval. As a metric "
+           "(`monitor_pass_rate:<monitor>`) it can be a core metric with a target.")
 
 
 def pass_rate_section(views: list[MonitorView]) -> None:
-    """Each monitor's pass rate per model version and per day (by when the call was logged)."""
+    """Each monitor's pass rate per model version and per day."""
     if not views:
         return
     st.subheader("Pass rates")
-    st.caption("The share of the calls a monitor checked that passed all its checks; as a "
-               "metric (`monitor_pass_rate:<monitor>`) it can be a core metric with a target "
-               "on the Metrics page.")
+    st.caption(CAPTION)
     period = st.selectbox("Calls logged in", list(PERIODS), index=1, key="monitors_period",
                           bind="query-params")
-    axis, per_version, per_day = _rate_frames(store_url(), period)
+    axis, per_version, per_day = _rate_frames(store_url(), (), period)
     for view in views:
         st.markdown(f"**{view.name}**")
-        left, right = st.columns(2)
-        with left:
-            version_chart(per_version[per_version["monitor"] == view.name], "pass_rate",
-                          name=f"monitor_versions_{view.id}", axis=axis, title="Pass rate",
-                          interval=("low", "high"))
-        with right:
-            time_chart(per_day[per_day["monitor"] == view.name], "pass_rate",
-                       name=f"monitor_days_{view.id}", axis=axis, title="Pass rate per day",
-                       unit="share")
+        _rate_charts(view.name, f"monitor_{view.id}", axis, per_version, per_day)
+
+
+def metrics_page_section(versions: tuple[str, ...], period: str) -> None:
+    """The Metrics page's monitor section: one monitor's pass rate across the chosen versions
+    and over time (nothing without monitor results)."""
+    axis, per_version, per_day = _rate_frames(store_url(), versions, period)
+    names = list(dict.fromkeys(per_version["monitor"]))
+    if not names:
+        return
+    st.subheader("Monitors on production calls")
+    st.caption(CAPTION)
+    name = st.selectbox("Monitor", names, key="metrics_monitor", bind="query-params")
+    _rate_charts(name, "metrics_monitor", axis, per_version, per_day)
