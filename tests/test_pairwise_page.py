@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
+from evalboard.access.permissions import add_user
 from evalboard.pairwise.answers import PairVerdict, answers_of, record_answer
 from evalboard.pairwise.sessions import get_pairwise_session, pair_items
 from evalboard.store.models import Call
@@ -220,3 +221,19 @@ def test_recent_sessions_open_at_their_first_unanswered_pair(engine):
     assert "Your recent pairwise sessions" in [h.value for h in at.subheader]
     click(at, f"open_pairwise_{sid}")
     assert progress(at) == "Pair 2 of 3 · 1 answered"
+
+
+def test_a_viewer_cannot_answer_pairs_and_a_reviewer_answers_as_who_signed_in(engine,
+                                                                             monkeypatch):
+    _store(engine, pairs=2)
+    add_user(engine, "vera", "long enough", "viewer")
+    add_user(engine, "rita", "long enough", "reviewer")
+    at = apptest.submit_sign_in(apptest.with_accounts(monkeypatch).run(), "vera", "long enough")
+    at.switch_page(apptest.page_file("pairwise")).run()
+    assert any("cannot compare versions' answers" in w.value for w in at.warning)
+    assert not [b for b in at.button if b.label == "Start comparing"]
+    at = apptest.submit_sign_in(apptest.with_accounts(monkeypatch).run(), "rita", "long enough")
+    at.switch_page(apptest.page_file("pairwise")).run()
+    start(at, size=2)
+    click(at, "pairwise_choice_tie")
+    assert [(a.reviewer, a.outcome) for a in answers_of(engine)] == [("rita", "tie")]
