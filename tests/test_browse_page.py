@@ -31,12 +31,16 @@ def _texts(at: AppTest) -> str:
 
 
 @pytest.fixture
-def two_versions(engine):
-    add_calls(engine, make_rows(60, model_version="alpha", latency_ms=50.0))
-    add_calls(engine, make_rows(30, start=T0 + timedelta(days=2), model_version="beta",
-                                latency_ms=900.0, metadata={"tier": "pro"}))
-    add_calls(engine, [{"input": "please refund my order", "output": "Refund issued.",
-                        "model_version": "beta", "created_at": T0 + timedelta(days=3)}])
+def two_versions(engine) -> list[int]:
+    """60 alpha calls, 30 beta calls two days later, one refund call after them: their ids,
+    oldest first."""
+    return [
+        *add_calls(engine, make_rows(60, model_version="alpha", latency_ms=50.0)).ids,
+        *add_calls(engine, make_rows(30, start=T0 + timedelta(days=2), model_version="beta",
+                                     latency_ms=900.0, metadata={"tier": "pro"})).ids,
+        *add_calls(engine, [{"input": "please refund my order", "output": "Refund issued.",
+                             "model_version": "beta",
+                             "created_at": T0 + timedelta(days=3)}]).ids]
 
 
 def test_empty_store_offers_the_demo_and_a_snippet(app):
@@ -61,7 +65,7 @@ def test_first_page_lists_newest_calls_with_counts(app, two_versions):
     at = app()
     assert not at.exception
     assert at.title[0].value == "Browse calls"
-    assert _ids(at) == list(range(91, 41, -1))
+    assert _ids(at) == two_versions[::-1][:50]
     assert "calls 1–50 of 91" in _texts(at)
     counts = next(df.value for df in at.sidebar.dataframe)
     assert dict(zip(counts["model version"], counts["calls"], strict=True)) == {
@@ -72,17 +76,17 @@ def test_older_and_newer_buttons_page_through_keyset(app, two_versions):
     at = app()
     older = next(b for b in at.button if b.label == "Older →")
     older.click().run()
-    assert _ids(at) == list(range(41, 0, -1))
+    assert _ids(at) == two_versions[::-1][50:]
     assert "Page 2" in _texts(at)
     assert at.query_params["after"]
     assert next(b for b in at.button if b.label == "Older →").disabled
     next(b for b in at.button if b.label == "← Newer").click().run()
-    assert _ids(at)[0] == 91 and "after" not in at.query_params
+    assert _ids(at)[0] == two_versions[-1] and "after" not in at.query_params
 
 
 def test_filters_from_the_url(app, two_versions):
     at = app(version=["beta"], sort="slowest")
-    assert set(_ids(at)) == set(range(61, 91))  # the refund call has no latency
+    assert set(_ids(at)) == set(two_versions[60:90])  # the refund call has no latency
     assert "calls without a value" in _texts(at)
     at = app(mkey="tier", mval="pro", until=str((T0 + timedelta(days=2)).date()))
     assert len(_ids(at)) == 30
@@ -90,7 +94,7 @@ def test_filters_from_the_url(app, two_versions):
 
 def test_search_and_advanced_syntax_errors(app, two_versions):
     at = app(q="refund")
-    assert _ids(at) == [91]
+    assert _ids(at) == [two_versions[-1]]
     at = app(q='refund AND "open', adv="true")
     assert not at.exception
     assert "Advanced search: unbalanced quote" in _texts(at)

@@ -197,12 +197,11 @@ def results_table(
     if not bulk:
         _open_selected_call(selected)
     newer, _, older = st.columns([1, 4, 1])
-    if newer.button("← Newer", disabled=page.previous_cursor is None, width="stretch"):
-        _go_newer(page, number)
-        st.rerun()
-    if older.button("Older →", disabled=page.next_cursor is None, width="stretch"):
-        _go_older(page, number)
-        st.rerun()
+    # callbacks: the URL moves before the rerun, so a page turn is one run, not two
+    newer.button("← Newer", disabled=page.previous_cursor is None, width="stretch",
+                 on_click=_go_newer, args=(page, number))
+    older.button("Older →", disabled=page.next_cursor is None, width="stretch",
+                 on_click=_go_older, args=(page, number))
     return selected
 
 
