@@ -39,6 +39,7 @@ from evalboard.pairwise.sessions import (
     pair_item_at,
     pair_items,
     resume_position,
+    session_tally,
     start_pairwise_session,
     undo_in_pairwise_session,
 )
@@ -274,6 +275,9 @@ def test_a_session_has_seeded_blind_sides_advances_and_resumes(engine):
         answer_pair(engine, sid, position, "ann", PairVerdict("both_bad"))
     finished = get_pairwise_session(engine, sid)
     assert finished.finished and finished.done == 6 and finished.remaining == 0
+    first_won = "a" if sides[0] else "b"
+    assert session_tally(engine, sid) == {"a": 0, "b": 0, first_won: 1, "tie": 1,
+                                          "both_bad": 4}
     assert open_pairwise_session_of(engine, "ann") is None
 
 

@@ -115,7 +115,8 @@ def test_answers_are_blind_stored_in_version_terms_and_then_revealed(engine):
 
     click(at, "pairwise_choice_tie")
     click(at, "pairwise_choice_both_bad")
-    assert "Session finished" in texts(at)
+    a_won = "1 · v2 better 0" if left_is_a else "0 · v2 better 1"
+    assert f"Session finished: v1 better {a_won} · ties 1 · both bad 1." in texts(at)
     assert [a.outcome for a in answers_of(engine, reviewer="ann")][1:] == ["tie", "both_bad"]
 
 

@@ -24,7 +24,12 @@ from evalboard.pairwise.pairing import STRATEGIES, PairingError, PairSpec, pick_
 from evalboard.review.annotations import clean_reviewer
 from evalboard.store.engine import write_session
 from evalboard.store.models import ModelVersion, utcnow
-from evalboard.store.pairwise_models import PairwiseAnswer, PairwiseItem, PairwiseSession
+from evalboard.store.pairwise_models import (
+    OUTCOMES,
+    PairwiseAnswer,
+    PairwiseItem,
+    PairwiseSession,
+)
 
 SEED_RANGE = 2**31 - 1
 
@@ -203,6 +208,17 @@ def answer_pair(engine: Engine, session_id: int, position: int, reviewer: str,
     return answer_id
 
 
+def session_tally(engine: Engine, session_id: int) -> dict[str, int]:
+    """How the session's answered pairs came out: {'a': 3, 'b': 1, 'tie': 2, 'both_bad': 0}."""
+    with Session(engine) as session:
+        counts = dict(session.execute(
+            select(PairwiseAnswer.outcome, func.count())
+            .join(PairwiseItem, PairwiseItem.answer_id == PairwiseAnswer.id)
+            .where(PairwiseItem.session_id == session_id, PairwiseItem.status == "done")
+            .group_by(PairwiseAnswer.outcome)).all())
+    return {outcome: counts.get(outcome, 0) for outcome in OUTCOMES}
+
+
 @dataclass(frozen=True)
 class PairUndone:
     """Where an undo landed: the item's position and the answer it retracted."""
@@ -244,4 +260,4 @@ def undo_in_pairwise_session(engine: Engine, session_id: int, reviewer: str
 __all__ = ["STRATEGIES", "PairItemView", "PairUndone", "PairwiseSessionView", "answer_pair",
            "get_pairwise_session", "list_pairwise_sessions", "move_pair_to",
            "open_pairwise_session_of", "pair_item_at", "pair_items", "resume_position",
-           "start_pairwise_session", "undo_in_pairwise_session"]
+           "session_tally", "start_pairwise_session", "undo_in_pairwise_session"]

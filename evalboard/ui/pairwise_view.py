@@ -28,6 +28,7 @@ from evalboard.pairwise.sessions import (
     get_pairwise_session,
     move_pair_to,
     pair_item_at,
+    session_tally,
     undo_in_pairwise_session,
 )
 from evalboard.pairwise.word_diff import side, word_diff
@@ -221,9 +222,11 @@ def pairwise_view(engine: Engine, session_id: int, reviewer: str) -> None:
     if last:
         st.caption(f":material/visibility: {last}")
     if view.finished and view.remaining == 0:
-        st.success("Session finished: every pair is answered. Start another from “New "
-                   "session”, or step back with Prev to change an answer.",
-                   icon=":material/celebration:")
+        tally = session_tally(engine, session_id)
+        st.success(f"Session finished: {view.version_a} better {tally['a']} · "
+                   f"{view.version_b} better {tally['b']} · ties {tally['tie']} · both bad "
+                   f"{tally['both_bad']}. Start another from “New session”, or step back "
+                   "with Prev to change an answer.", icon=":material/celebration:")
     item = pair_item_at(engine, session_id, view.position)
     if item is None:
         st.warning("This session has no pairs.")
