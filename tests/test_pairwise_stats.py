@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from evalboard.pairwise.winrates import (
     load_comparisons,
     win_rates,
 )
+from tests.support.app_server import CHROMIUM, running_app
 from tests.support.pairwise_data import add_answers, add_pair, ensure_versions
 
 Z = 1.959963984540054
@@ -296,3 +298,26 @@ def test_metrics_page_shows_the_leaderboard_and_win_rates(engine):
     spec = rating_chart_spec(board.assign(version_order=range(3), group=0), ["A", "B", "C"])
     layers = spec.to_dict()["layer"]
     assert [layer["mark"]["type"] for layer in layers] == ["errorbar", "point", "rule"]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed")
+def test_the_rating_chart_draws_every_version_in_a_browser(engine, db_url, browser_page,
+                                                           tmp_path):
+    ensure_versions(engine, ["A", "B", "C"])
+    add_answers(engine, "A", "B", ["a"] * 4 + ["b"] * 2)
+    add_answers(engine, "A", "C", ["a"] * 4 + ["b"])
+    add_answers(engine, "C", "B", ["b"] * 2 + ["a"])
+    page = browser_page
+    with running_app(db_url, log_path=tmp_path / "server.log") as base:
+        page.goto(f"{base}/metrics?metrics_baseline=A")
+        page.get_by_role("tab", name="Pairwise").click()
+        panel = page.locator("[role='tabpanel']:visible")
+        chart = panel.locator(".vega-embed").first
+        chart.wait_for(timeout=60_000)
+        title = chart.locator("g.role-axis[aria-label^='Y-axis'] g.role-axis-title text").first
+        title.wait_for(timeout=30_000)
+        assert title.text_content() == "Bradley–Terry rating (Elo scale)"
+        labels = chart.locator("g.role-axis[aria-label^='X-axis'] g.role-axis-label text")
+        assert [label.text_content() for label in labels.all()] == ["A", "B", "C"]
+        assert panel.get_by_text("Win rate per pair of versions").count() == 1
