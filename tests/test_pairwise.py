@@ -372,3 +372,17 @@ def test_a_store_copy_keeps_pairwise_sessions_and_answers(engine, db_url, tmp_pa
         assert pair_items(copied, sid) == pair_items(engine, sid)
     finally:
         copied.dispose()
+
+
+def test_deleting_a_call_takes_its_pairs_and_answers_with_it(engine):
+    _two_versions(engine, shared=2)
+    sid = start_pairwise_session(engine, "ann", PairSpec("v1", "v2", 2, seed=2))
+    answer_pair(engine, sid, 0, "ann", PairVerdict("a", labels_a=("correct format",)))
+    undo_in_pairwise_session(engine, sid, "ann")
+    answer_pair(engine, sid, 0, "ann", PairVerdict("b"))
+    answer_pair(engine, sid, 1, "ann", PairVerdict("tie"))
+    gone = pair_items(engine, sid)[0].call_a_id
+    with engine.begin() as conn:
+        conn.execute(Call.__table__.delete().where(Call.id == gone))
+    assert [item.position for item in pair_items(engine, sid)] == [1]
+    assert [a.outcome for a in answers_of(engine)] == ["tie"]
