@@ -58,7 +58,8 @@ def vega_lite_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     for part in _charts(chart):
         data = getattr(part, "data", None)
         if isinstance(data, pd.DataFrame):
-            name = names.setdefault(id(data), f"data_{len(names) + 1}")
+            # never "data_N": Vega-Lite gives its own data sources those names (no chart drawn)
+            name = names.setdefault(id(data), f"frame_{len(names) + 1}")
             frames[name] = data
             part.data = alt.NamedData(name=name)
     spec = _renumbered(chart.to_dict(validate=False))
