@@ -158,7 +158,12 @@ def _cursor(conn: Connection, monitor_id: int) -> int:
 
 
 def ensure_cursor(engine: Engine, monitor_id: int) -> None:
-    """A cursor at 0 for a monitor that has none (created before its cursor, or by hand)."""
+    """A cursor at 0 for a monitor that has none (created before its cursor, or by hand);
+    a read when it has one, so a pass takes no write lock for nothing."""
+    with engine.connect() as conn:
+        if conn.scalar(select(MonitorCursor.monitor_id)
+                       .where(MonitorCursor.monitor_id == monitor_id)) is not None:
+            return
     with write_connection(engine) as conn:
         conn.execute(conflict_insert(engine.dialect.name, MonitorCursor)
                      .values(monitor_id=monitor_id, last_call_id=0, start_call_id=0,
