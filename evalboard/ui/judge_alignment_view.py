@@ -19,6 +19,9 @@ from evalboard.ui.reviewer import current_reviewer
 from evalboard.ui.store import clear_cached_reads, engine_for, store_url
 
 RUN_BATCH = 20  # calls judged per click: the page answers within a backend's 20 calls
+# Align from the page judges at most the pool once and the held-out calls twice (before and
+# after): 300 backend calls; `evalboard judge align` takes up to 200 + 2 x 200.
+ALIGN_POOL, ALIGN_HELD_OUT = 100, 100
 
 
 def _fmt(value: float | None) -> str:
@@ -123,7 +126,8 @@ def _align_form(engine: Engine, measured: Alignment) -> None:
         try:
             with st.spinner(f"Aligning {version.ref}…"):
                 report = align(engine, version, seed=int(seed), examples=int(examples),
-                               held_out_share=float(share))
+                               held_out_share=float(share), max_held_out=ALIGN_HELD_OUT,
+                               max_pool=ALIGN_POOL)
         except EvalboardError as exc:
             st.error(str(exc))
         else:
