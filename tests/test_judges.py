@@ -300,3 +300,32 @@ def test_a_suite_case_with_a_judge_check_runs_and_a_rerun_asks_nothing(engine) -
     assert (first.passed, first.failed, first.errors) == (1, 1, 0)
     assert (second.passed, second.failed) == (1, 1)
     assert len(server.requests) == 2  # v2 gave the same outputs: answered from the cache
+
+
+def test_retries_wait_longer_each_time(engine) -> None:
+    waits: list[float] = []
+    with fake_openai([Reply(status=503)]) as server:
+        version = openai_judge(engine, server.url, max_retries=3, backoff_s=0.5)
+        outcome = JudgeRunner(engine, version, sleep=waits.append).judge(JudgeItem("q", "a"))
+    assert waits == [0.5, 1.0, 2.0] and outcome.attempts == 4 and len(server.requests) == 4
+    assert "InternalServerError" in outcome.error
+
+
+def test_a_bound_store_reaches_checks_on_worker_threads_and_the_configured_one_is_the_default(
+        engine, db_url, tmp_path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from evalboard.judges.binding import judge_store
+    from evalboard.store import open_store
+
+    assert str(judge_store().url) == str(engine.url)  # $EVALBOARD_DB_URL, set by db_url
+    other = open_store(f"sqlite:///{tmp_path / 'other.db'}")
+    spec = CheckSpec("judge", {"judge": "hallucination"})
+    with fake_openai([FAIL]) as server:
+        openai_judge(other, server.url)
+        with use_store(other), ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda n: run_check(spec, f"output {n}", CheckContext()),
+                                    range(8)))
+    assert [r.passed for r in results] == [False] * 8 and all(r.error is None for r in results)
+    assert str(judge_store().url) == str(engine.url)  # the binding ended with its block
+    other.dispose()
