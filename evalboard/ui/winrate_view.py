@@ -30,6 +30,10 @@ from evalboard.ui.navigation import PAIRWISE
 from evalboard.ui.store import engine_for, store_url
 
 TTL = 60
+RATING_TITLE = "Rating (Elo scale)"
+PAIR_COLUMNS = ["model_version", "opponent", "win_rate", "low", "high", "lc_win_rate", "wins",
+                "ties", "losses", "both_bad", "answers", "chars", "opponent_chars", "tokens",
+                "opponent_tokens"]
 SEED = 0  # the bootstrap is seeded: the same answers always draw the same intervals
 ROUNDS = 200
 EMPTY = ("No pairwise answers yet. On the **Pairwise** page, pick two model versions and judge "
@@ -53,7 +57,7 @@ def rating_chart_spec(board: pd.DataFrame, axis: list[str]) -> alt.LayerChart:
     labels = short_version_names(axis)
     data = board.assign(**{VERSION_LABEL: board[VERSION].map(labels)})
     x = _version_x([labels[name] for name in axis])
-    y = alt.Y("rating:Q", title="Bradley–Terry rating (Elo scale)", scale=alt.Scale(zero=False))
+    y = alt.Y("rating:Q", title=RATING_TITLE, scale=alt.Scale(zero=False))
     tooltip = [alt.Tooltip(f"{VERSION}:N", title="Model version"),
                alt.Tooltip("rating:Q", title="Rating", format=".0f"),
                alt.Tooltip("low:Q", title="95% interval from", format=".0f"),
@@ -62,7 +66,7 @@ def rating_chart_spec(board: pd.DataFrame, axis: list[str]) -> alt.LayerChart:
     points = alt.Chart(data).mark_point(filled=True, size=90, color="#3b5bdb").encode(
         x=x, y=y, tooltip=tooltip)
     whiskers = alt.Chart(data).mark_errorbar(ticks={"size": 6}, color="#212529").encode(
-        x=x, y=alt.Y("low:Q", title="Bradley–Terry rating (Elo scale)"), y2="high:Q",
+        x=x, y=alt.Y("low:Q", title=RATING_TITLE), y2="high:Q",
         tooltip=tooltip)
     average = alt.Chart(pd.DataFrame({"rating": [BASE_RATING]})).mark_rule(
         strokeDash=[4, 4], color="#868e96").encode(y="rating:Q")
@@ -83,7 +87,7 @@ def _leaderboard_table(board: pd.DataFrame) -> None:
 
 
 def _pairs_table(table: pd.DataFrame) -> None:
-    shown = table.drop(columns=["version_order", "opponent_order"])
+    shown = table[PAIR_COLUMNS]
     st.dataframe(shown, hide_index=True, width="stretch", column_config={
         "model_version": "Version", "opponent": "Against", "wins": "Wins", "ties": "Ties",
         "losses": "Losses", "both_bad": "Both bad", "answers": "Answers",
@@ -123,7 +127,8 @@ def pairwise_section(versions: tuple[str, ...]) -> None:
     st.caption("The later version against the earlier; ties count half, “both bad” answers are "
                "counted apart and left out. 95% Wilson interval. Judges and people prefer longer "
                "answers: the length-controlled win rate is what a logistic regression on the "
-               "length difference predicts at equal length (as AlpacaEval 2).")
+               "length difference predicts at equal length (as AlpacaEval 2; with few answers it "
+               "swings far).")
     _pairs_table(win_rate_table(comparisons))
     compared = [name for name in axis if name in set(board["model_version"])]
     baseline = st.selectbox("Win rate against", compared, key="metrics_baseline",
