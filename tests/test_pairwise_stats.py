@@ -293,7 +293,7 @@ def test_metrics_page_shows_the_leaderboard_and_win_rates(engine):
         ("B", "A"), ("C", "A"), ("C", "B")]
     assert pairs["win_rate"].tolist() == pytest.approx([2 / 6, 1 / 5, 1 / 3])
     titles = [json.dumps(chart.spec) for chart in at.get("vega_lite_chart")]
-    assert any("Bradley" in spec for spec in titles)
+    assert any("Rating (Elo scale)" in spec for spec in titles)
     assert any("Win rate against A" in spec for spec in titles)
     spec = rating_chart_spec(board.assign(version_order=range(3), group=0), ["A", "B", "C"])
     layers = spec.to_dict()["layer"]
