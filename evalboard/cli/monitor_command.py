@@ -44,11 +44,14 @@ def monitor_command(
     once: Annotated[bool, typer.Option(
         "--once", help="Bring every monitor up to date, then exit.")] = False,
     interval: Annotated[float, typer.Option(
-        min=0.1, help="Seconds between passes when running continuously.")] = 5.0,
+        min=0.1, metavar="SECONDS",
+        help="Seconds between passes when running continuously.")] = 5.0,
     batch_size: Annotated[int, typer.Option(
-        min=1, help="Calls read, checked and written per transaction.")] = BATCH_SIZE,
+        min=1, metavar="N", help="Calls read, checked and written per transaction.")
+    ] = BATCH_SIZE,
     concurrency: Annotated[int, typer.Option(
-        min=1, help="Model-based checks (judges) running at once.")] = CONCURRENCY,
+        min=1, metavar="N", help="Model-based checks (judges) running at once.")
+    ] = CONCURRENCY,
     db: DbOption = None,
 ) -> None:
     """Apply every enabled monitor to the calls logged after its cursor. Safe to stop (even
@@ -87,17 +90,21 @@ def _metadata(pairs: list[str]) -> dict[str, str]:
 
 @monitors_app.command("add")
 def add_command(
-    name: Annotated[str, typer.Argument(help="The monitor's name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The monitor's name.")],
     check: Annotated[list[str], typer.Option(
-        "--check", help='A check as JSON, e.g. \'{"type": "is_json"}\' (repeat for more).')],
+        "--check", metavar="JSON",
+        help='A check as JSON, e.g. \'{"type": "is_json"}\' (repeat for more).')],
     version: Annotated[list[str] | None, typer.Option(
-        "--version", help="Only calls of this model version (repeat for more).")] = None,
+        "--version", metavar="VERSION",
+        help="Only calls of this model version (repeat for more).")] = None,
     source: Annotated[str, typer.Option(
-        help="Only calls of this source; 'any' for every source.")] = "production",
+        metavar="SOURCE", help="Only calls of this source; 'any' for every source.")
+    ] = "production",
     meta: Annotated[list[str] | None, typer.Option(
-        "--meta", help="Only calls whose metadata has key=value (repeat: all must hold).")
-    ] = None,
-    rate: Annotated[float, typer.Option(help="Share of matching calls checked, 0 to 1.")] = 1.0,
+        "--meta", metavar="KEY=VALUE",
+        help="Only calls whose metadata has key=value (repeat: all must hold).")] = None,
+    rate: Annotated[float, typer.Option(
+        metavar="SHARE", help="Share of matching calls checked, 0 to 1.")] = 1.0,
     backfill: Annotated[bool, typer.Option(
         help="Also check the calls already stored (default: calls logged from now on).")
     ] = False,
@@ -135,21 +142,21 @@ def _switch(name: str, db: str | None, enabled: bool) -> None:
 
 
 @monitors_app.command("pause")
-def pause_command(name: Annotated[str, typer.Argument(help="Name or id.")],
+def pause_command(name: Annotated[str, typer.Argument(metavar="MONITOR", help="Name or id.")],
                   db: DbOption = None) -> None:
     """Pause a monitor (it keeps its place and resumes after it)."""
     _switch(name, db, False)
 
 
 @monitors_app.command("resume")
-def resume_command(name: Annotated[str, typer.Argument(help="Name or id.")],
+def resume_command(name: Annotated[str, typer.Argument(metavar="MONITOR", help="Name or id.")],
                    db: DbOption = None) -> None:
     """Resume a paused monitor."""
     _switch(name, db, True)
 
 
 @monitors_app.command("remove")
-def remove_command(name: Annotated[str, typer.Argument(help="Name or id.")],
+def remove_command(name: Annotated[str, typer.Argument(metavar="MONITOR", help="Name or id.")],
                    db: DbOption = None) -> None:
     """Remove a monitor with its results."""
     engine = store(db)
