@@ -1,6 +1,6 @@
 """Pairwise review in a real browser (Playwright + Debian's Chromium): 20 pairs with the
-keyboard alone, then the stored answers are checked against the keys pressed and the sides
-the screen showed (`left_is_a`)."""
+keyboard alone (letters and number keys), then the stored answers are checked against the keys
+pressed and the sides the screen showed (`left_is_a`)."""
 
 from __future__ import annotations
 
@@ -25,10 +25,14 @@ SIZE = 20
 UNDO_AT = 6  # the pair whose answer is undone with Z and given again
 DIFF_AT = 9  # the pair looked at with the word diff (D) before answering
 TIMEOUT = 15_000  # ms, per step
-KEYS = {"a": "left", "b": "right", "t": "tie", "x": "both_bad"}
+KEYS = {"a": "left", "b": "right", "t": "tie", "x": "both_bad", "1": "left", "2": "right",
+        "3": "tie", "4": "both_bad"}
+NUMBER_KEYS = {3: "3", 11: "1", 14: "4", 17: "2"}  # the number keys answer like A/B/T/X
 
 
 def _key(position: int) -> str:
+    if position in NUMBER_KEYS:
+        return NUMBER_KEYS[position]
     return "abtx"[position % 4] if position % 5 else "b"
 
 
@@ -48,6 +52,9 @@ def test_review_twenty_pairs_with_the_keyboard_alone(engine, db_url, browser_pag
                          exact=True).wait_for(timeout=TIMEOUT)
         # while the fragment reruns, the old pair's fields stay next to the new pair's ones
         expect(page.get_by_label("Note on B")).to_have_count(1, timeout=TIMEOUT)
+        # the number keys' hidden buttons come last: once there, every key is listened to
+        expect(page.locator(".st-key-pairwise_number_keys button")).to_have_count(
+            4, timeout=TIMEOUT)
 
     with running_app(db_url, log_path=tmp_path / "server.log") as base:
         try:

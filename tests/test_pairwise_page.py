@@ -238,3 +238,13 @@ def test_a_viewer_cannot_answer_pairs_and_a_reviewer_answers_as_who_signed_in(en
     start(at, size=2)
     click(at, "pairwise_choice_tie")
     assert [(a.reviewer, a.outcome) for a in answers_of(engine)] == [("rita", "tie")]
+
+
+def test_number_keys_answer_like_the_letters(engine):
+    _store(engine)
+    at = start(open_page())
+    click(at, "pairwise_number_tie")  # key 3
+    click(at, "pairwise_number_left")  # key 1
+    items = pair_items(engine, session_of(at))
+    assert [a.outcome for a in answers_of(engine)] == [
+        "tie", "a" if items[1].left_is_a else "b"]

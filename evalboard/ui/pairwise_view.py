@@ -1,9 +1,9 @@
 """The pairwise screen: one input, two versions' outputs side by side, blind, answered with the
 keyboard alone.
 
-Keys: A the left response (A) is better, B the right one (B), T tie, X both bad, Z undo,
-D word diff on/off, K previous pair, J next pair. Which version wrote which response is
-shown only once the pair is answered. The view is a fragment: a keypress reruns only it.
+Keys: A (or 1) the left response (A) is better, B (2) the right one (B), T (3) tie, X (4)
+both bad, Z undo, D word diff on/off, K previous pair, J next pair. Which version wrote which
+response is shown only once the pair is answered. The view is a fragment: a keypress reruns only it.
 """
 
 from __future__ import annotations
@@ -38,12 +38,13 @@ from evalboard.store.models import Call
 from evalboard.ui.text_view import display_mode, show_conversation, show_text
 from evalboard.ui.word_diff_view import show_diff_side
 
-CHOICES = {  # screen choice: (button text, key, icon)
-    "left": ("A is better", "A", ":material/arrow_back:"),
-    "right": ("B is better", "B", ":material/arrow_forward:"),
-    "tie": ("Tie", "T", ":material/drag_handle:"),
-    "both_bad": ("Both bad", "X", ":material/block:"),
+CHOICES = {  # screen choice: (button text, key, number key, icon)
+    "left": ("A is better", "A", "1", ":material/arrow_back:"),
+    "right": ("B is better", "B", "2", ":material/arrow_forward:"),
+    "tie": ("Tie", "T", "3", ":material/drag_handle:"),
+    "both_bad": ("Both bad", "X", "4", ":material/block:"),
 }
+_NUMBER_KEYS = "pairwise_number_keys"  # a hidden row: 1-4 answer like A/B/T/X
 SAID = {"left": "A (left) is better", "right": "B (right) is better", "tie": "a tie",
         "both_bad": "both bad"}
 _MESSAGE = "pairwise_message"
@@ -191,9 +192,10 @@ def _side_panel(view: PairwiseSessionView, item: PairItemView, screen_side: str,
 def _controls(engine: Engine, view: PairwiseSessionView, item: PairItemView,
               reviewer: str) -> None:
     row = st.container(horizontal=True, gap="small")
-    for choice, (text, key, icon) in CHOICES.items():
+    for choice, (text, key, number, icon) in CHOICES.items():
         row.button(text, key=f"pairwise_choice_{choice}", shortcut=key, icon=icon,
                    type="primary" if choice in ("left", "right") else "secondary",
+                   help=f"{key} or {number}",
                    on_click=_answer, args=(engine, view, item, reviewer, choice))
     nav = st.container(horizontal=True, gap="small")
     nav.button("Prev", key="pairwise_prev", shortcut="K", disabled=item.position == 0,
@@ -206,6 +208,16 @@ def _controls(engine: Engine, view: PairwiseSessionView, item: PairItemView,
     diff_on = st.session_state.get(_DIFF, False)
     nav.button("Hide word diff" if diff_on else "Word diff", key="pairwise_diff_toggle",
                shortcut="D", icon=":material/difference:", on_click=_toggle_diff)
+
+
+def _number_keys(engine: Engine, view: PairwiseSessionView, item: PairItemView,
+                 reviewer: str) -> None:
+    """1-4 answer like A/B/T/X: buttons with those shortcuts in a row the page hides."""
+    st.html(f"<style>.st-key-{_NUMBER_KEYS} {{display: none;}}</style>")
+    numbers = st.container(key=_NUMBER_KEYS)
+    for choice, (text, _key, number, _icon) in CHOICES.items():
+        numbers.button(f"{text} ({number})", key=f"pairwise_number_{choice}", shortcut=number,
+                       on_click=_answer, args=(engine, view, item, reviewer, choice))
 
 
 @st.fragment
@@ -257,3 +269,4 @@ def pairwise_view(engine: Engine, session_id: int, reviewer: str) -> None:
                                                 right_version)):
         with column:
             _side_panel(view, item, screen_side, call, diff_pieces, mode, labels, version)
+    _number_keys(engine, view, item, reviewer)
