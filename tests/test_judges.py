@@ -280,12 +280,15 @@ def test_a_checkpoint_directory_that_is_missing_is_one_line(engine, tmp_path) ->
     assert "cannot load the judge's checkpoint" in outcome.error and "\n" not in outcome.error
 
 
-def test_a_suite_case_with_a_judge_check_runs_and_a_rerun_asks_nothing(engine) -> None:
+def test_a_suite_case_with_a_judge_check_runs_and_a_rerun_asks_nothing(tmp_path) -> None:
+    """On a store that is not the configured one: the runner binds its own store."""
     from evalboard.cases.draft import CaseDraft
     from evalboard.cases.repository import create_case
     from evalboard.runs.generators import CallableGenerator
     from evalboard.runs.runner import run_suite
+    from evalboard.store import open_store
 
+    engine = open_store(f"sqlite:///{tmp_path / 'suite.db'}")
     spec = CheckSpec.from_dict({"type": "judge", "params": {"judge": "hallucination"}})
     for name in ("caesar", "hamlet"):
         create_case(engine, "history", CaseDraft(name=name, input=f"Who was {name}?",
@@ -293,13 +296,16 @@ def test_a_suite_case_with_a_judge_check_runs_and_a_rerun_asks_nothing(engine) -
                                                  checks=(spec,)))
     generator = CallableGenerator("tests.tiny_models:echo_model")
     with fake_openai(answer=lambda body: FAIL if "caesar" in body["messages"][-1]["content"]
-                     else PASS) as server, use_store(engine):
+                     else PASS) as server:
         openai_judge(engine, server.url)
         first = run_suite(engine, "history", "v1", generator)
         second = run_suite(engine, "history", "v2", generator)
+        replayed = run_suite(engine, "history", "v1", None)  # the logged outputs again
+    engine.dispose()
     assert (first.passed, first.failed, first.errors) == (1, 1, 0)
     assert (second.passed, second.failed) == (1, 1)
-    assert len(server.requests) == 2  # v2 gave the same outputs: answered from the cache
+    assert (replayed.passed, replayed.failed, replayed.errors) == (1, 1, 0)
+    assert len(server.requests) == 2  # the same outputs again: answered from the cache
 
 
 def test_retries_wait_longer_each_time(engine) -> None:

@@ -20,6 +20,7 @@ from evalboard.cases.repository import CaseQuery, CaseView, list_cases
 from evalboard.checks import CaseOutcome
 from evalboard.errors import EvalboardError
 from evalboard.iterutil import chunked
+from evalboard.judges.binding import use_store
 from evalboard.runs.generators import Generated, Generator
 from evalboard.runs.replay import match_logged_calls
 from evalboard.runs.results import RunSummary, run_summary
@@ -128,7 +129,7 @@ def _score_logged(engine: Engine, cases: Sequence[CaseView], call_ids: dict[int,
                   ) -> list[Scored]:
     """Score each case on the output its call stored."""
     items = []
-    with Session(engine) as session:
+    with Session(engine) as session, use_store(engine):  # judge checks: this store's judges
         for case in cases:
             call = session.get(Call, call_ids[case.id])
             assert call is not None
@@ -244,7 +245,7 @@ def _replay(engine: Engine, run_id: int, model_version: str, pending: Sequence[C
             progress: Progress | None, finished: int, total: int) -> None:
     """Score the outputs already logged for the version whose input matches each case's, each
     logged call once (see `replay`)."""
-    with Session(engine) as session:
+    with Session(engine) as session, use_store(engine):  # judge checks: this store's judges
         version_id = session.scalar(select(ModelVersion.id).where(
             ModelVersion.name == model_version))
         matches = match_logged_calls(session, run_id, version_id, pending)
