@@ -71,16 +71,18 @@ PAGES = tuple(PageSpec("" if page is HOME else page.name, page.title) for page i
 # Installed before any page script: marks the user's action and watches Streamlit's run state.
 PROBE_JS = """
 (() => {
-  const eb = window.__eb = {t0: null, armed: false, sawRunning: false};
+  const eb = window.__eb = {t0: null, armed: false, sawRunning: false, ranUntil: null};
   const mark = (event) => { if (eb.armed) { eb.t0 = event.timeStamp; eb.armed = false; } };
   document.addEventListener('pointerdown', mark, true);
   document.addEventListener('keydown', (e) => { if (e.key === 'Enter') mark(e); }, true);
   new MutationObserver(() => {
     const app = document.querySelector('[data-testid=stApp]');
-    if (app && app.getAttribute('data-test-script-state') === 'running') eb.sawRunning = true;
+    const state = app && app.getAttribute('data-test-script-state');
+    if (state === 'running') eb.sawRunning = true;
+    if (state === 'notRunning' && eb.sawRunning) eb.ranUntil = performance.now();
   }).observe(document, {subtree: true, attributes: true,
                         attributeFilter: ['data-test-script-state']});
-  eb.arm = () => { eb.armed = true; eb.t0 = null; eb.sawRunning = false; };
+  eb.arm = () => { eb.armed = true; eb.t0 = null; eb.sawRunning = false; eb.ranUntil = null; };
   eb.settled = () => {
     const app = document.querySelector('[data-testid=stApp]');
     if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
@@ -317,7 +319,7 @@ def measure_browse_actions(page: Page, base: str, url: str, figures: StoreFigure
 
     full_load(page, base, browse)
     page.get_by_text("More filters", exact=False).first.click()
-    toggle = page.get_by_text("Errors only", exact=True)
+    toggle = page.locator("[data-testid=stCheckbox] label", has_text="Errors only")
     toggle.wait_for()
     switched = []
     for k in range(repeats):

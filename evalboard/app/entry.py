@@ -11,8 +11,10 @@ import streamlit as st
 if __name__ != "__main__":
     from starlette.middleware import Middleware
 
+    from evalboard.ui.preload import preload_pages
     from evalboard.ui.server_guard import AccessGuard
 
+    preload_pages()  # the pages' imports, once, before the first visit
     app = st.App(__file__, middleware=[Middleware(AccessGuard)])
 else:
     from evalboard.app.session import run_session
