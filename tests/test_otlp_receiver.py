@@ -192,6 +192,31 @@ def test_a_writer_that_falls_behind_gets_503_with_retry_after_and_loses_nothing(
     assert call_count(engine) == 3
 
 
+def test_the_queue_is_bounded_by_calls_not_only_by_requests(engine):
+    release, entered = threading.Event(), threading.Event()
+    write = blocking_writer(release, store_writer(engine), entered)
+    three, two = (protobuf_body(make_spans(*[LLM] * n)) for n in (3, 2))
+    options = {"max_queued": 64, "max_queued_rows": 4}
+    answers: list[int] = []
+    with running_receiver(engine, write=write, writer_options=options) as server:
+        def send(body: bytes) -> None:
+            answers.append(post(server, body, PROTOBUF)[0])
+
+        first = threading.Thread(target=send, args=(two,))
+        first.start()
+        assert entered.wait(10)  # being written: no longer queued
+        waiting = threading.Thread(target=send, args=(three,))  # 3 queued calls of 4
+        waiting.start()
+        assert when(lambda: server.writer.queued() == 1)
+        assert post(server, two, PROTOBUF)[0] == 503  # 3 + 2 > 4, though 1 request of 64
+        release.set()
+        first.join(30)
+        waiting.join(30)
+        assert answers == [200, 200]
+        assert post(server, two, PROTOBUF)[0] == 200  # the retry: stored already
+    assert call_count(engine) == 5
+
+
 def test_a_failing_store_is_503_so_the_exporter_retries(engine):
     def broken(rows):
         raise OSError("disk full")

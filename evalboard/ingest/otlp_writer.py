@@ -67,22 +67,36 @@ def store_writer(engine: Engine) -> WriteRows:
 
 
 class OtlpWriter:
-    """Drains queued jobs, writing up to `batch_rows` rows of several requests at once."""
+    """Drains queued jobs, writing up to `batch_rows` rows of several requests at once.
 
-    def __init__(self, write: WriteRows, *, max_queued: int = 64, batch_rows: int = 2000) -> None:
+    The queue holds at most `max_queued` requests and `max_queued_rows` calls (a request
+    larger than that alone is taken when the queue is empty, else it could never be stored):
+    memory stays bounded by calls, however large the requests are.
+    """
+
+    def __init__(self, write: WriteRows, *, max_queued: int = 64, batch_rows: int = 2000,
+                 max_queued_rows: int = 20_000) -> None:
         self._write = write
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=max_queued)
         self._batch_rows = batch_rows
+        self._max_queued_rows = max_queued_rows
+        self._queued_rows = 0
+        self._rows_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="evalboard-otlp-writer",
                                         daemon=True)
         self._thread.start()
 
     def submit(self, rows: Rows) -> Job:
         job = Job(rows)
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full:
-            raise Busy("the store writer is behind; retry later") from None
+        with self._rows_lock:
+            queued = self._queued_rows
+            if queued and queued + len(rows) > self._max_queued_rows:
+                raise Busy(f"{queued:,} calls are waiting to be written; retry later")
+            try:
+                self._queue.put_nowait(job)
+            except queue.Full:
+                raise Busy("the store writer is behind; retry later") from None
+            self._queued_rows += len(rows)
         return job
 
     def store(self, rows: Rows, wait_s: float) -> tuple[int, int]:
@@ -111,6 +125,8 @@ class OtlpWriter:
                 break
             jobs.append(job)
             size += len(job.rows)
+        with self._rows_lock:
+            self._queued_rows -= size
         return jobs
 
     def _write_jobs(self, jobs: Sequence[Job]) -> None:
