@@ -359,3 +359,25 @@ def test_the_late_look_back_never_reaches_calls_stored_before_the_monitor(engine
     assert run_pass(engine).checked == 0
     write_calls(engine, [normalize_call(input="q", output="new", model_version="v1")], fast)
     assert run_pass(engine).checked == 1
+
+
+def test_a_judge_that_cannot_answer_holds_its_monitor_not_the_others(engine):
+    from tests.support.fake_openai import PASS, Reply, fake_openai
+    from tests.support.judge_stores import openai_judge
+
+    add_calls(engine, make_rows(4, model_version="v1"))
+    with fake_openai(default=Reply("down", status=500)) as server:
+        openai_judge(engine, server.url, max_retries=0)
+        judged = create_monitor(engine, MonitorSpec(
+            "judged", (CheckSpec("judge", {"judge": "hallucination"}), NO_DIGITS)),
+            backfill=True)
+        create_monitor(engine, MonitorSpec("plain", (NO_DIGITS,)), backfill=True)
+        report = run_pass(engine)
+        assert list(report.errors) == ["judged"]
+        assert "every model-based check failed" in report.errors["judged"]
+        assert report.per_monitor == {"plain": 4} and len(_results(engine)) == 4
+        assert get_monitor(engine, judged).last_call_id == 0  # the calls wait
+        server.default = PASS
+        again = run_pass(engine)
+    assert again.errors == {} and again.per_monitor["judged"] == 4
+    assert len(_results(engine)) == 12

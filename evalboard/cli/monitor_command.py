@@ -36,8 +36,10 @@ monitors_app = typer.Typer(help="Define, list, pause and remove monitors.",
 
 
 def _summary(report: PassReport) -> str:
-    return (f"{report.monitors} monitors: {report.checked} calls checked, "
-            f"{report.results} results, {report.failures} failing")
+    lines = [f"{report.monitors} monitors: {report.checked} calls checked, "
+             f"{report.results} results, {report.failures} failing",
+             *(f"waiting: {error}" for error in report.errors.values())]
+    return "\n".join(lines)
 
 
 def monitor_command(
@@ -71,7 +73,8 @@ def monitor_command(
     try:
         typer.echo(f"monitoring every {interval:g} s (Ctrl+C stops)")
         run_forever(engine, stop, interval=interval, settings=settings,
-                    on_pass=lambda r: typer.echo(_summary(r)) if r.checked else None)
+                    on_pass=lambda r: typer.echo(_summary(r)) if r.checked or r.errors
+                    else None)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

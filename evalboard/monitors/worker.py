@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, Row, func, select, update
 
 from evalboard.checks.base import CheckContext, CheckResult, CheckSpec, catalogue, run_check
+from evalboard.errors import EvalboardError
 from evalboard.judges.binding import use_store
 from evalboard.monitors.definitions import MonitorView, check_names, list_monitors
 from evalboard.monitors.sampling import is_sampled
@@ -72,6 +73,7 @@ class PassReport:
     failures: int = 0
     per_monitor: dict[str, int] = field(default_factory=dict)  # name -> calls checked
     late: int = 0  # calls checked that were stored below a cursor
+    errors: dict[str, str] = field(default_factory=dict)  # monitor -> why it stopped this pass
 
     def add(self, monitor: str, outcome: BatchOutcome, *, late: bool = False) -> None:
         """Count one batch (or the late calls) of a monitor."""
@@ -136,15 +138,27 @@ class Checker:
                 pending.append((row, name, outcome))
         now = utcnow()
         out = []
+        slow_errors: list[str] = []
         for row, name, outcome in pending:
             result = outcome.result() if isinstance(outcome, Future) else outcome
+            if isinstance(outcome, Future) and result.error is not None:
+                slow_errors.append(result.error)
             out.append({"monitor_id": monitor.id, "call_id": row.id,
                         "model_version_id": row.model_version_id,
                         "call_created_at": row.created_at, "check_name": name,
                         "passed": result.passed, "score": result.score,
                         "reason": result.reason[:10_000], "error": result.error,
                         "judge_version_id": result.judge_version_id, "created_at": now})
+        slow_total = sum(slow) * len(rows)
+        if slow_total and len(slow_errors) == slow_total:
+            raise BackendDown(f"monitor {monitor.name!r}: every model-based check failed "
+                              f"({slow_errors[0]}); its calls wait for the next pass")
         return out
+
+
+class BackendDown(EvalboardError):
+    """Every model-based check of a batch failed (a judge's server down, say): the batch is
+    not written and the cursor stays, so those calls are checked once the backend answers."""
 
 
 class _Overtaken(Exception):
@@ -255,6 +269,19 @@ def process_batch(engine: Engine, monitor: MonitorView, head: int, checker: Chec
     return BatchOutcome(len(ids), len(rows), len(results), failures, done)
 
 
+def _catch_up(engine: Engine, monitor: MonitorView, head: int, checker: Checker,
+              settings: WorkerSettings, stop: threading.Event | None,
+              report: PassReport) -> None:
+    """Batches of one monitor up to `head`, then its late calls."""
+    while not (stop is not None and stop.is_set()):
+        outcome = process_batch(engine, monitor, head, checker, settings.batch_size)
+        report.add(monitor.name, outcome)
+        if outcome.done:
+            break
+    if not (stop is not None and stop.is_set()):
+        report.add(monitor.name, check_late_calls(engine, monitor, checker), late=True)
+
+
 def run_pass(engine: Engine, settings: WorkerSettings | None = None,
              stop: threading.Event | None = None,
              monitors: Sequence[MonitorView] | None = None) -> PassReport:
@@ -270,14 +297,11 @@ def run_pass(engine: Engine, settings: WorkerSettings | None = None,
             for monitor in chosen:
                 ensure_cursor(engine, monitor.id)
                 report.monitors += 1
-                while not (stop is not None and stop.is_set()):
-                    outcome = process_batch(engine, monitor, head, checker, settings.batch_size)
-                    report.add(monitor.name, outcome)
-                    if outcome.done:
-                        break
-                if not (stop is not None and stop.is_set()):
-                    report.add(monitor.name, check_late_calls(engine, monitor, checker),
-                               late=True)
+                try:
+                    _catch_up(engine, monitor, head, checker, settings, stop, report)
+                except BackendDown as exc:  # the other monitors go on
+                    log.warning("%s", exc)
+                    report.errors[monitor.name] = str(exc)
     finally:
         checker.close()
     return report

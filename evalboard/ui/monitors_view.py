@@ -71,6 +71,8 @@ def _run_now(engine: Engine) -> None:
         report = run_pass(engine)
     clear_cached_reads()
     st.success(f"{report.checked:,} calls checked, {report.failures:,} failing results.")
+    for error in report.errors.values():
+        st.warning(error)
 
 
 def monitors_table(engine: Engine) -> list[MonitorView]:
