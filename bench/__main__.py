@@ -7,8 +7,9 @@ for the page-memory comparison. Then, each in its own process so their memory fi
 mix: the store benchmark on the large store (logging, import, Browse pages, search, counts;
 ratios to raw sqlite3), the check throughput, every Home and Metrics chart query, and the page
 scripts under AppTest with their peak memory plus opening a call, the review session, promoting
-and a 1k-case run, on both stores. Last, one table of every figure (bench/summary.py), also
-written to bench/results/summary.json.
+and a 1k-case run, on both stores; then what a person waits for in Chromium (page loads,
+sidebar navigation, Browse actions, the server's memory) on the demo and both stores. Last,
+one table of every figure (bench/summary.py), also written to bench/results/summary.json.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def main() -> int:
         run("bench.bench_metrics", "--db", str(large)),
         run("bench.bench_pages", "--db", str(small), "--label", str(args.small)),
         run("bench.bench_pages", "--db", str(large), "--label", str(args.calls)),
+        run("bench.bench_browser", "--large", str(large), "--small", str(small),
+            "--stores", f"demo,{args.small},{args.calls}"),
         run("bench.summary", "--large", str(args.calls), "--small", str(args.small)),
     ]
     return max(codes)

@@ -104,6 +104,11 @@ def summary(large: str, small: str) -> list[Row]:
             rows += page_rows(report, f"{int(label):,}" if label.isdigit() else label)
     if small_pages and large_pages:
         rows += memory_rows(small_pages, large_pages, f"{int(small):,}", f"{int(large):,}")
+    if report := _load("browser.json"):
+        from bench.bench_browser import rows as browser_rows
+
+        rows += [Row(figure, measured, "-", budget, verdict)
+                 for figure, measured, budget, verdict in browser_rows(report)]
     return rows
 
 
