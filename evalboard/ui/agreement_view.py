@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import Engine
 
-from evalboard.review.agreement_query import Agreement, agreement_report, disagreements
+from evalboard.review.agreement_query import (
+    Agreement,
+    Disagreement,
+    agreement_report,
+    disagreements,
+)
 from evalboard.ui.pairwise_agreement_view import pairwise_agreement_section
 from evalboard.ui.store import engine_for, store_url
 
@@ -55,10 +59,15 @@ def agreement_section(versions: tuple[str, ...]) -> None:
                 for subject, p in pairs]), hide_index=True, width="stretch")
 
 
-def disagreements_section(engine: Engine, versions: tuple[str, ...]) -> None:
+@st.cache_data(ttl=30, show_spinner=False)
+def _disagreements(url: str, versions: tuple[str, ...]) -> list[Disagreement]:
+    return disagreements(engine_for(url), limit=100, model_versions=versions)
+
+
+def disagreements_section(versions: tuple[str, ...]) -> None:
     pairwise_agreement_section(versions)
     st.subheader("Disagreements to settle")
-    found = disagreements(engine, limit=100, model_versions=versions)
+    found = _disagreements(store_url(), versions)
     if not found:
         st.caption("None: every call judged by several reviewers got the same answer.")
         return

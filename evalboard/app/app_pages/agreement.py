@@ -12,6 +12,6 @@ st.title("Reviewer agreement")
 versions = tuple(st.multiselect("Model versions", [v.name for v in list_model_versions(engine)],
                                 placeholder="All versions"))
 agreement_section(versions)
-disagreements_section(engine, versions)
+disagreements_section(versions)
 st.divider()
 judge_alignment_section(engine)
