@@ -71,6 +71,15 @@ def test_add_a_monitor_check_calls_and_review_its_failures(engine):
     session_id = int(re.search(r"#(\d+)", link.proto.label)[1])
     assert [i.call_id for i in items(engine, session_id)] == [ids[3], ids[1]]
 
+    next(t for t in at.toggle if t.label == "Edit").set_value(True).run()
+    [edit_rate, _new_rate] = [n for n in at.number_input if n.label == "Share checked"]
+    edit_rate.set_value(0.5)
+    [edit_checks, _new_checks] = [t for t in at.text_area if t.label.startswith("Checks")]
+    assert "pattern: ^\\D*$" in edit_checks.value
+    next(b for b in at.button if b.label == "Save monitor").click().run()
+    assert not at.exception and not at.error
+    assert list_monitors(engine)[0].spec.sampling_rate == 0.5
+
     _button(at, "Pause").click().run()
     assert not list_monitors(engine)[0].spec.enabled
     _button(at, "Remove with its results").click().run()

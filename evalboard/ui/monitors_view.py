@@ -18,6 +18,7 @@ from evalboard.monitors.definitions import (
     list_monitors,
     parse_checks,
     set_enabled,
+    update_monitor,
 )
 from evalboard.monitors.failure_actions import review_failing
 from evalboard.monitors.results import failing_calls, pass_rate_over_time, pass_rates
@@ -130,6 +131,8 @@ def monitor_details(engine: Engine, views: list[MonitorView]) -> None:
             else:
                 st.caption("No failing calls.")
             if may("admin"):
+                if st.toggle("Edit", key=f"monitor_edit_{view.id}"):
+                    edit_monitor_form(engine, view)
                 cols = st.columns(2)
                 label = "Pause" if view.spec.enabled else "Resume"
                 if cols[0].button(label, key=f"monitor_toggle_{view.id}"):
@@ -159,33 +162,82 @@ def _checks(text: str):  # type: ignore[no-untyped-def]
     return parse_checks(data if data is not None else [])
 
 
+def _checks_yaml(spec: MonitorSpec) -> str:
+    return yaml.safe_dump([c.to_dict() for c in spec.checks], sort_keys=False,
+                          allow_unicode=True)
+
+
+def _monitor_form(engine: Engine, key: str, initial: MonitorSpec | None
+                  ) -> tuple[MonitorSpec, bool] | None:
+    """The fields of a monitor (prefilled from `initial`); the spec and the backfill choice
+    once submitted (raises EvalboardError naming a bad field), else None."""
+    with st.form(key):
+        name = st.text_input("Name", value=initial.name if initial else "")
+        checks = st.text_area("Checks (YAML, as in a test case file)",
+                              value=_checks_yaml(initial) if initial else EXAMPLE_CHECKS,
+                              height=160)
+        cols = st.columns([3, 1, 1])
+        known = [v.name for v in list_model_versions(engine)]
+        chosen = list(initial.model_versions) if initial else []
+        versions = cols[0].multiselect("Model versions", list(dict.fromkeys([*known, *chosen])),
+                                       default=chosen, placeholder="Every version")
+        sources = [*SOURCES, "any"]
+        source = cols[1].selectbox("Source", sources, index=sources.index(
+            (initial.source or "any") if initial else "production"))
+        rate = cols[2].number_input("Share checked", min_value=0.0, max_value=1.0,
+                                    value=initial.sampling_rate if initial else 1.0, step=0.05)
+        metadata = st.text_area("Metadata (key=value, one per line; all must hold)",
+                                value="\n".join(f"{k}={v}" for k, v in
+                                                (initial.metadata if initial else {}).items()),
+                                height=70)
+        backfill = False if initial else st.checkbox(
+            "Also check the calls already logged", help="Otherwise only calls logged from now on.")
+        if not st.form_submit_button("Save monitor", type="primary"):
+            return None
+    spec = MonitorSpec(name, _checks(checks), tuple(versions),
+                       None if source == "any" else source, _metadata(metadata), float(rate),
+                       initial.enabled if initial else True)
+    return spec, bool(backfill)
+
+
 def new_monitor_form(engine: Engine) -> None:
     """A form that saves a new monitor (admins only)."""
     if not may("admin"):
         return
     st.subheader("New monitor")
-    with st.form("new_monitor"):
-        name = st.text_input("Name")
-        checks = st.text_area("Checks (YAML, as in a test case file)", value=EXAMPLE_CHECKS,
-                              height=160)
-        cols = st.columns([3, 1, 1])
-        versions = cols[0].multiselect("Model versions", [v.name for v in
-                                                          list_model_versions(engine)],
-                                       placeholder="Every version")
-        source = cols[1].selectbox("Source", [*SOURCES, "any"])
-        rate = cols[2].number_input("Share checked", min_value=0.0, max_value=1.0, value=1.0,
-                                    step=0.05)
-        metadata = st.text_area("Metadata (key=value, one per line; all must hold)",
-                                height=70)
-        backfill = st.checkbox("Also check the calls already logged",
-                               help="Otherwise only calls logged from now on.")
-        if st.form_submit_button("Save monitor", type="primary"):
-            def save() -> None:
-                spec = MonitorSpec(name, _checks(checks), tuple(versions),
-                                   None if source == "any" else source, _metadata(metadata),
-                                   float(rate))
-                create_monitor(engine, spec, backfill=backfill)
-            _act(save, f"Saved monitor “{name.strip()}”.")
+
+    def save() -> None:
+        submitted = _monitor_form(engine, "new_monitor", None)
+        if submitted is not None:
+            create_monitor(engine, submitted[0], backfill=submitted[1])
+            st.session_state["monitor_saved"] = submitted[0].name
+
+    _save(save)
+
+
+def edit_monitor_form(engine: Engine, view: MonitorView) -> None:
+    """The monitor's own form: new calls get the changed checks, results stay."""
+    def save() -> None:
+        submitted = _monitor_form(engine, f"edit_monitor_{view.id}", view.spec)
+        if submitted is not None:
+            update_monitor(engine, view.id, submitted[0])
+            st.session_state["monitor_saved"] = submitted[0].name
+
+    _save(save)
+
+
+def _save(action) -> None:  # type: ignore[no-untyped-def]
+    """Run a form; after a save, clear cached reads and rerun with a toast."""
+    try:
+        action()
+    except EvalboardError as exc:
+        st.error(str(exc))
+        return
+    saved = st.session_state.pop("monitor_saved", None)
+    if saved is not None:
+        clear_cached_reads()
+        st.toast(f"Saved monitor “{saved.strip()}”.")
+        st.rerun()
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
