@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from itertools import islice
 from typing import Any
@@ -16,6 +17,8 @@ from evalboard.store.calls_counts import SPLIT_BOUND, MatchCounts, browse_counts
 from evalboard.store.calls_pages import CallPage, Cursor, list_calls
 from evalboard.store.calls_query import SORTS, CallFilter, iter_calls
 from evalboard.store.review_models import VERDICTS
+from evalboard.ui.bulk_label import bulk_panel
+from evalboard.ui.call_detail import open_call_dialog
 from evalboard.ui.label_badges import VERDICT_COLOURS, settings_label_colours
 from evalboard.ui.store import engine_for, store_url
 
@@ -183,7 +186,7 @@ def results_table(
         width="stretch",
         on_select="rerun",
         selection_mode="multi-row" if bulk else "single-row",
-        key=f"browse_table_{'bulk' if bulk else 'open'}_{_page_key(page)}",
+        key=f"browse_table_{'bulk' if bulk else 'open'}_{_page_key(f, sort_key, page)}",
         column_config={
             "id": st.column_config.NumberColumn(format="%d", width="small"),
             "time (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
@@ -205,10 +208,23 @@ def results_table(
     return selected
 
 
-def _page_key(page: CallPage) -> str:
-    """Names a page by its first row, however it was reached (a table keeps no selection
-    from another page)."""
-    return page.previous_cursor.encode() if page.previous_cursor else "first"
+@st.fragment
+def results_view(engine: Engine, f: CallFilter, sort_key: str, total: int, *,
+                 bulk: bool = False) -> None:
+    """The table, its paging, the bulk panel, downloads and the call dialog, as a fragment: a
+    page turn or an opened row reruns this part only (the filters and counts stay as drawn)."""
+    selected = results_table(engine, f, sort_key, total, bulk=bulk)
+    if bulk:
+        bulk_panel(engine, f, selected, total)
+    download_buttons(f, total)
+    open_call_dialog(engine)
+
+
+def _page_key(f: CallFilter, sort_key: str, page: CallPage) -> str:
+    """Names a view's page by its filter, sort and first row, however it was reached (a
+    table keeps no selection from another page or another filter's first page)."""
+    where = page.previous_cursor.encode() if page.previous_cursor else "first"
+    return hashlib.sha1(repr((f, sort_key, where)).encode()).hexdigest()[:16]
 
 
 def _open_selected_call(selected_ids: list[int]) -> None:

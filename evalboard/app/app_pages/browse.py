@@ -6,9 +6,9 @@ from evalboard.store.calls_counts import has_calls
 from evalboard.store.calls_query import list_model_versions
 from evalboard.ui.auth_gate import may
 from evalboard.ui.browse_filters import filter_bar
-from evalboard.ui.browse_results import download_buttons, results_table, version_counts
+from evalboard.ui.browse_results import results_view, version_counts
 from evalboard.ui.browse_state import remember_browse_view
-from evalboard.ui.bulk_label import bulk_mode, bulk_panel
+from evalboard.ui.bulk_label import bulk_mode
 from evalboard.ui.call_detail import open_call_dialog
 from evalboard.ui.first_run import first_run
 from evalboard.ui.review_start import review_view_button
@@ -32,9 +32,6 @@ if chosen is not None:
                           horizontal_alignment="distribute"):
             bulk = bulk_mode()
             review_view_button(engine, call_filter, sort_key, total)
-    selected = results_table(engine, call_filter, sort_key, total, bulk=bulk)
-    if bulk:
-        bulk_panel(engine, call_filter, selected, total)
-    download_buttons(call_filter, total)
-
-open_call_dialog(engine)
+    results_view(engine, call_filter, sort_key, total, bulk=bulk)  # opens the call dialog too
+else:
+    open_call_dialog(engine)
