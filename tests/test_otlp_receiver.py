@@ -217,6 +217,30 @@ def test_the_queue_is_bounded_by_calls_not_only_by_requests(engine):
     assert call_count(engine) == 5
 
 
+def test_a_request_is_written_in_chunks_as_it_is_mapped_and_flows_through_a_small_queue(
+        engine, monkeypatch):
+    from evalboard.ingest import otlp_server
+
+    monkeypatch.setattr(otlp_server, "MAP_CHUNK_ROWS", 2)
+    real_write = store_writer(engine)
+    written: list[int] = []
+
+    def counting_write(rows):
+        written.append(len(rows))
+        return real_write(rows)
+
+    spans = make_spans(*[LLM] * 9)
+    options = {"max_queued_rows": 4}
+    with running_receiver(engine, write=counting_write, writer_options=options) as server:
+        status, _, body = post(server, protobuf_body(spans), PROTOBUF)
+        assert post(server, protobuf_body(spans), PROTOBUF)[0] == 200  # a retry
+    assert status == 200
+    assert not ExportTraceServiceResponse.FromString(body).HasField("partial_success")
+    assert sum(written) == 18 and len(written) > 2 and max(written) <= 4
+    assert server.totals["stored"] == 9 and server.totals["already_stored"] == 9
+    assert call_count(engine) == 9
+
+
 def test_a_failing_store_is_503_so_the_exporter_retries(engine):
     def broken(rows):
         raise OSError("disk full")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -36,34 +36,50 @@ TRACES_PATH = "/v1/traces"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 RETRY_AFTER_S = 2
 WRITE_WAIT_S = 60.0
+# Calls handed to the writer at a time while a request is mapped: with one exporter waiting
+# for each answer, the store writes the first chunk while the next is mapped.
+MAP_CHUNK_ROWS = 128
 _GRPC_INVALID_ARGUMENT, _GRPC_UNAVAILABLE = 3, 14
 
 
-@dataclass
-class Mapped:
-    rows: Rows
-    ignored: int  # non-LLM spans
-    rejected: list[str]  # one reason per LLM span that could not become a call
+class RequestMapping:
+    """The calls of an ExportTraceServiceRequest, mapped chunk by chunk (`chunks`): the
+    writer can write the first calls while the rest are still being mapped. Non-LLM spans
+    are counted in `ignored`, LLM spans that cannot be calls in `rejected` (one reason each)."""
 
+    def __init__(self, request: Any, *, source: str, model_version_from: str) -> None:
+        self._request = request
+        self._source = source
+        self._model_version_from = model_version_from
+        self.ignored = 0
+        self.rejected: list[str] = []
 
-def map_request(request: Any, *, source: str, model_version_from: str) -> Mapped:
-    """The call rows of an ExportTraceServiceRequest, the non-LLM spans and the rejects."""
-    rows: Rows = []
-    ignored = 0
-    rejected: list[str] = []
-    for resource_spans in request.resource_spans:
-        resource = attributes(resource_spans.resource.attributes)
-        for scope_spans in resource_spans.scope_spans:
-            for span in scope_spans.spans:
-                fields = span_to_call(span, resource, model_version_from=model_version_from)
-                if fields is None:
-                    ignored += 1
-                    continue
-                try:
-                    rows.append(normalize_call(source=source, **fields))
-                except (CallValidationError, TypeError) as error:
-                    rejected.append(f"span {span.span_id.hex()}: {error}")
-    return Mapped(rows, ignored, rejected)
+    def chunks(self, size: int) -> Iterator[Rows]:
+        """Lists of at most `size` call rows, each as soon as it is mapped."""
+        rows: Rows = []
+        for resource_spans in self._request.resource_spans:
+            resource = attributes(resource_spans.resource.attributes)
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    row = self._row(span, resource)
+                    if row is not None:
+                        rows.append(row)
+                        if len(rows) >= size:
+                            yield rows
+                            rows = []
+        if rows:
+            yield rows
+
+    def _row(self, span: Any, resource: dict[str, Any]) -> dict[str, Any] | None:
+        fields = span_to_call(span, resource, model_version_from=self._model_version_from)
+        if fields is None:
+            self.ignored += 1
+            return None
+        try:
+            return normalize_call(source=self._source, **fields)
+        except (CallValidationError, TypeError) as error:
+            self.rejected.append(f"span {span.span_id.hex()}: {error}")
+            return None
 
 
 class OtlpHandler(BaseHTTPRequestHandler):
@@ -117,22 +133,21 @@ class OtlpHandler(BaseHTTPRequestHandler):
         except BadRequest as error:
             self._error(400, content_type, str(error), _GRPC_INVALID_ARGUMENT)
             return
-        mapped = map_request(request, source=self.server.source,
-                             model_version_from=self.server.model_version_from)
-        stored = already = 0
-        if mapped.rows:
-            try:
-                stored, already = self.server.writer.store(mapped.rows, WRITE_WAIT_S)
-            except Busy as busy:
-                self._error(503, content_type, str(busy), _GRPC_UNAVAILABLE,
-                            {"Retry-After": str(RETRY_AFTER_S)})
-                return
-        self.server.count(stored, already, mapped.ignored, len(mapped.rejected))
-        message = "; ".join(mapped.rejected[:5])
-        if mapped.rejected:
-            message = f"{len(mapped.rejected)} LLM span(s) not stored as calls: {message}"
-        self._reply(200, content_type, encode_response(content_type, len(mapped.rejected),
-                                                       message))
+        mapping = RequestMapping(request, source=self.server.source,
+                                 model_version_from=self.server.model_version_from)
+        try:
+            stored, already = self.server.writer.store(mapping.chunks(MAP_CHUNK_ROWS),
+                                                       WRITE_WAIT_S)
+        except Busy as busy:
+            self._error(503, content_type, str(busy), _GRPC_UNAVAILABLE,
+                        {"Retry-After": str(RETRY_AFTER_S)})
+            return
+        rejected = mapping.rejected
+        self.server.count(stored, already, mapping.ignored, len(rejected))
+        message = "; ".join(rejected[:5])
+        if rejected:
+            message = f"{len(rejected)} LLM span(s) not stored as calls: {message}"
+        self._reply(200, content_type, encode_response(content_type, len(rejected), message))
 
 
 class OtlpServer(ThreadingHTTPServer):

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,7 +37,7 @@ class Busy(Exception):
 
 
 class Writer(Protocol):
-    def store(self, rows: Rows, wait_s: float) -> tuple[int, int]: ...
+    def store(self, chunks: Iterable[Rows], wait_s: float) -> tuple[int, int]: ...
 
     def close(self) -> None: ...
 
@@ -64,6 +65,13 @@ def store_writer(engine: Engine) -> WriteRows:
     """Rows written through the store's one write path (ids from a pool of reserved blocks)."""
     ids = IdPool(engine, block_size=10_000)
     return lambda rows: write_calls(engine, rows, ids)
+
+
+def _wait(job: Job, deadline: float) -> WriteSummary:
+    """The job's summary once written; Busy when it failed or is not written by `deadline`."""
+    if not job.done.wait(max(0.0, deadline - time.monotonic())) or job.summary is None:
+        raise Busy(job.error or "the store is slow; retry later")
+    return job.summary
 
 
 class OtlpWriter:
@@ -99,13 +107,30 @@ class OtlpWriter:
             self._queued_rows += len(rows)
         return job
 
-    def store(self, rows: Rows, wait_s: float) -> tuple[int, int]:
-        """Write `rows` and wait for it: (inserted, already stored); Busy when the queue is
-        full, the write failed or took longer than `wait_s`."""
-        job = self.submit(rows)
-        if not job.done.wait(wait_s) or job.summary is None:
-            raise Busy(job.error or "the store is slow; retry later")
-        return job.summary.inserted, job.summary.already_present
+    def store(self, chunks: Iterable[Rows], wait_s: float) -> tuple[int, int]:
+        """Write the rows of `chunks` (each queued as soon as the iterator gives it) and wait
+        for them: (inserted, already stored). Busy when the queue is full of other requests,
+        a write failed or the whole took longer than `wait_s`. A request's own queued chunks
+        make a later chunk wait for room (not fail), so a large request flows through a
+        small queue."""
+        deadline = time.monotonic() + wait_s
+        jobs: list[Job] = []
+        for rows in chunks:
+            while True:
+                try:
+                    jobs.append(self.submit(rows))
+                    break
+                except Busy:
+                    waiting = [job for job in jobs if not job.done.is_set()]
+                    if not waiting:
+                        raise
+                    _wait(waiting[0], deadline)
+        inserted = already = 0
+        for job in jobs:
+            summary = _wait(job, deadline)
+            inserted += summary.inserted
+            already += summary.already_present
+        return inserted, already
 
     def queued(self) -> int:
         return self._queue.qsize()
@@ -169,8 +194,10 @@ class QueuedWriter:
         self._batch = BatchWriter(write, batch_size=batch_rows, max_pending=max_pending,
                                   dead_letter=dead_letter, flush_timeout=30.0)
 
-    def store(self, rows: Rows, wait_s: float) -> tuple[int, int]:
-        """Queue `rows`: (queued, 0); Busy when they do not fit in the queue."""
+    def store(self, chunks: Iterable[Rows], wait_s: float) -> tuple[int, int]:
+        """Queue the rows of `chunks`: (queued, 0); Busy when they do not fit in the queue
+        (then none of them is queued)."""
+        rows = [row for chunk in chunks for row in chunk]
         with self._lock:  # one request's rows at a time, so the check below holds
             pending = self._batch.pending
             if pending and pending + len(rows) > self._max_pending:
