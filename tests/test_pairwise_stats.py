@@ -300,6 +300,22 @@ def test_metrics_page_shows_the_leaderboard_and_win_rates(engine):
     assert [layer["mark"]["type"] for layer in layers] == ["errorbar", "point", "rule"]
 
 
+def test_metrics_page_counts_the_answers_of_chosen_reviewers(engine):
+    ensure_versions(engine, ["A", "B"])
+    add_answers(engine, "B", "A", ["a", "a", "b"], reviewer="ana")
+    add_answers(engine, "B", "A", ["b"], reviewer="judge-gpt")
+    at = _pairwise_tab()
+
+    def pairs():
+        return next(f.value for f in at.dataframe if "lc_win_rate" in f.value.columns)
+
+    assert pairs().iloc[0].answers == 4
+    next(m for m in at.multiselect if m.label == "Answers by").set_value(["judge-gpt"]).run()
+    assert not at.exception
+    row = pairs().iloc[0]
+    assert (row.wins, row.losses, row.answers) == (0, 1, 1)
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed")
 def test_the_rating_chart_draws_every_version_in_a_browser(engine, db_url, browser_page,

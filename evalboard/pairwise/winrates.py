@@ -200,3 +200,11 @@ def compared_versions(engine: Engine) -> list[str]:
     comparisons = load_comparisons(engine)
     seen = set(comparisons.first.tolist()) | set(comparisons.second.tolist())
     return [ref.name for ref in axis if ref.order in seen]
+
+
+def answer_reviewers(engine: Engine) -> list[str]:
+    """Who gave live answers (people, or judges answering as a reviewer), by name."""
+    with engine.connect() as conn:
+        return list(conn.scalars(select(PairwiseAnswer.reviewer)
+                                 .where(PairwiseAnswer.is_current.is_(True)).distinct()
+                                 .order_by(PairwiseAnswer.reviewer)))

@@ -15,6 +15,7 @@ from evalboard.pairwise.winrates import (
     AnswerFilter,
     Comparisons,
     against_baseline,
+    answer_reviewers,
     load_comparisons,
     win_rate_table,
 )
@@ -42,13 +43,21 @@ EMPTY = ("No pairwise answers yet. On the **Pairwise** page, pick two model vers
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def _comparisons(url: str, versions: tuple[str, ...]) -> Comparisons:
-    return load_comparisons(engine_for(url), AnswerFilter(versions=versions))
+def _comparisons(url: str, versions: tuple[str, ...], reviewers: tuple[str, ...]
+                 ) -> Comparisons:
+    return load_comparisons(engine_for(url), AnswerFilter(versions=versions, reviewers=reviewers))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def _leaderboard(url: str, versions: tuple[str, ...]) -> pd.DataFrame:
-    return leaderboard(_comparisons(url, versions), np.random.default_rng(SEED), ROUNDS)
+def _leaderboard(url: str, versions: tuple[str, ...], reviewers: tuple[str, ...]
+                 ) -> pd.DataFrame:
+    return leaderboard(_comparisons(url, versions, reviewers), np.random.default_rng(SEED),
+                       ROUNDS)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _reviewers(url: str) -> list[str]:
+    return answer_reviewers(engine_for(url))
 
 
 def rating_chart_spec(board: pd.DataFrame, axis: list[str]) -> alt.LayerChart:
@@ -104,13 +113,19 @@ def _pairs_table(table: pd.DataFrame) -> None:
 def pairwise_section(versions: tuple[str, ...]) -> None:
     """Leaderboard, win rates per pair and against a baseline, or how to get pairwise answers."""
     url = store_url()
-    comparisons = _comparisons(url, versions)
-    if comparisons.scores.size == 0:
+    everyone = _reviewers(url)
+    if not everyone:
         st.info(EMPTY, icon=":material/compare:")
         st.page_link(PAIRWISE.path, label="Open the Pairwise page", icon=":material/compare:")
         return
+    reviewers = tuple(st.multiselect("Answers by", everyone, key="metrics_pairwise_reviewers",
+                                     bind="query-params", placeholder="Every reviewer"))
+    comparisons = _comparisons(url, versions, reviewers)
+    if comparisons.scores.size == 0:
+        st.caption("No live answers between these versions by these reviewers.")
+        return
     axis = version_names(engine_for(url), list(versions) or None)
-    board = _leaderboard(url, versions)
+    board = _leaderboard(url, versions, reviewers)
     st.markdown("**Bradley–Terry leaderboard**")
     st.caption(f"Ratings on the Elo scale (1000 is the average version) from every live answer, "
                f"ties as half a win; whiskers: 95% bootstrap interval ({ROUNDS} resamples)."
