@@ -2,12 +2,10 @@
 
 import streamlit as st
 
-from evalboard.store.calls_counts import has_calls
-from evalboard.store.calls_query import list_model_versions
 from evalboard.ui.auth_gate import may
 from evalboard.ui.browse_filters import filter_bar
 from evalboard.ui.browse_results import results_view, version_counts
-from evalboard.ui.browse_state import remember_browse_view
+from evalboard.ui.browse_state import remember_browse_view, store_has_calls, version_names
 from evalboard.ui.bulk_label import bulk_mode
 from evalboard.ui.call_detail import open_call_dialog
 from evalboard.ui.first_run import first_run
@@ -15,12 +13,12 @@ from evalboard.ui.review_start import review_view_button
 from evalboard.ui.store import get_engine
 
 engine = get_engine()
-if not has_calls(engine):
+if not store_has_calls():
     first_run(engine)
     st.stop()
 
 st.title("Browse calls")
-chosen = filter_bar(engine, [v.name for v in list_model_versions(engine)])
+chosen = filter_bar(engine, version_names())
 if chosen is not None:
     call_filter, sort_key = chosen
     remember_browse_view(call_filter, sort_key)
