@@ -284,6 +284,10 @@ def test_trl_plain_text_form(store, tmp_path, tokenizer):
         "p-win", "v2 on p-win", "v1 on p-win")
     assert not is_conversational(example)
     assert maybe_apply_chat_template(example, tokenizer)["prompt"] == "p-win"
+    datasets = pytest.importorskip("datasets")
+    export_preferences(store, tmp_path / "plain.parquet", spec)
+    assert datasets.load_dataset("parquet", data_files=str(tmp_path / "plain.parquet"),
+                                 split="train").to_list() == dataset.to_list()
 
 
 def test_openai_dpo_format(store, tmp_path):
