@@ -270,7 +270,8 @@ def measure_navigation(page: Page, base: str, figures: StoreFigures, rounds: int
                 if _exceptions_on_page(page):
                     figures.errors.append(f"error shown on {spec.link} (navigation)")
                 continue
-            full_load(page, base, spec)
+            with attempt(figures, f"reload of {spec.link} after a failed navigation", page):
+                full_load(page, base, spec)
     figures.navigation = {link: timing(values) for link, values in samples.items() if values}
     figures.navigation_all = timing([v for values in samples.values() for v in values])
     figures.navigation_cpu = {link: timing(values) for link, values in cpu.items() if values}
