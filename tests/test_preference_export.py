@@ -421,26 +421,46 @@ def test_review_page_builds_preference_files_for_download(store):
 # ------------------------------------------------------------------ a DPOTrainer reads it
 
 
+def _tiny_causal_lm(folder: Path) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tests.tiny_models import save_tiny_gpt2
+
+    model_dir = save_tiny_gpt2(folder)
+    return (AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True),
+            AutoTokenizer.from_pretrained(model_dir, local_files_only=True))
+
+
+def _one_step(folder: Path) -> dict[str, Any]:
+    return {"output_dir": str(folder), "max_steps": 1, "report_to": [], "use_cpu": True,
+            "save_strategy": "no", "logging_steps": 1}
+
+
 @pytest.mark.slow
 def test_dpo_trainer_trains_a_step_on_the_export(store, tmp_path):
     """The exported file, loaded with datasets, goes to TRL's DPOTrainer as it is (the extra
     `source` and `metadata` columns included) and trains a step of a tiny local GPT-2."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
-
-    from tests.tiny_models import save_tiny_gpt2
 
     out = tmp_path / "dpo.jsonl"
     export_preferences(store, out)
-    model_dir = save_tiny_gpt2(tmp_path / "model")
-    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-    config = DPOConfig(output_dir=str(tmp_path / "run"), max_steps=1,
-                       per_device_train_batch_size=2, report_to=[], use_cpu=True,
-                       save_strategy="no", logging_steps=1)
+    model, tokenizer = _tiny_causal_lm(tmp_path / "model")
+    config = DPOConfig(per_device_train_batch_size=2, **_one_step(tmp_path / "run"))
     trainer = DPOTrainer(model=model, args=config, train_dataset=_load_json(out),
                          processing_class=tokenizer)
     assert {"prompt_ids", "chosen_ids", "rejected_ids"} <= set(
         trainer.train_dataset.column_names)
-    result = trainer.train()
-    assert result.global_step == 1
+    assert trainer.train().global_step == 1
+
+
+@pytest.mark.slow
+def test_kto_trainer_trains_a_step_on_the_kto_export(store, tmp_path):
+    from trl import KTOConfig, KTOTrainer
+
+    out = tmp_path / "kto.jsonl"
+    export_preferences(store, out, PreferenceExport(fmt="kto"))
+    model, tokenizer = _tiny_causal_lm(tmp_path / "model")
+    config = KTOConfig(per_device_train_batch_size=4, **_one_step(tmp_path / "run"))
+    trainer = KTOTrainer(model=model, args=config, train_dataset=_load_json(out),
+                         processing_class=tokenizer)
+    assert trainer.train().global_step == 1
