@@ -43,7 +43,10 @@ def _asset(name: str) -> str:
 
 
 _focus_component = st.components.v2.component(
-    COMPONENT_NAME, html=_asset("focus.html"), css=_asset("focus.css"), js=_asset("focus.js"))
+    COMPONENT_NAME, html=_asset("focus.html"), css=_asset("focus.css"), js=_asset("focus.js"),
+    # in the page's own DOM (its classes are prefixed eb-): keyboard focus, labels and text
+    # are then where the page's accessibility checks and the browser's tools look
+    isolate_styles=False)
 
 
 def component_key(session_id: int) -> str:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-ROOT = "document.querySelector('[data-testid=stBidiComponentIsolated]').shadowRoot"
+ROOT = "document.querySelector('.eb-focus')"
 
 PROBE = """() => {
   window.__ebTimings = [];
   window.addEventListener('keydown', (event) => {
     if (event.key !== 'Enter' || event.ctrlKey || event.metaKey) return;
-    const root = document.querySelector('[data-testid=stBidiComponentIsolated]').shadowRoot;
+    const root = document.querySelector('.eb-focus');
     const panel = root.querySelector('.eb-call');
     const before = panel.dataset.callId;
     const t0 = performance.now();
