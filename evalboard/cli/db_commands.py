@@ -1,4 +1,4 @@
-"""`evalboard db`: schema migrations, backups and copies between stores."""
+"""`evalboard db`: schema migrations, backups, copies between stores and retention."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ import typer
 from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
-from evalboard.cli.common import DbOption
+from evalboard.cli.common import DbOption, store
 from evalboard.config import DB_URL_ENV
 from evalboard.store import migrate
 from evalboard.store.backup import backup_sqlite
 from evalboard.store.copy import copy_store
 from evalboard.store.engine import make_engine
+from evalboard.store.prune import PruneOptions, PruneReport, parse_age, prune_calls
 
-app = typer.Typer(help="Manage the store: schema, backups, copies.", no_args_is_help=True)
+app = typer.Typer(help="Manage the store: schema, backups, copies, retention.",
+                  no_args_is_help=True)
 
 
 @app.command()
@@ -91,6 +93,63 @@ def copy(
     copied = ", ".join(f"{table} {rows:,}" for table, rows in summary.rows.items() if rows)
     typer.echo(f"copied {summary.total:,} rows in {summary.seconds:.1f} s ({copied or 'no rows'})")
     typer.echo(f"to use the copy, point {DB_URL_ENV} (or --db) at {_shown(to_url)}")
+
+
+@app.command()
+def prune(
+    older_than: Annotated[str, typer.Option(
+        "--older-than", help="Delete calls older than this: 90d, 12w or 36h.",
+        show_default=False)],
+    keep_reviewed: Annotated[bool, typer.Option(
+        help="Keep calls a reviewer annotated, queued or compared.")] = True,
+    keep_cases: Annotated[bool, typer.Option(
+        help="Keep calls a test case came from (else the case forgets its origin).")] = True,
+    keep_runs: Annotated[bool, typer.Option(
+        help="Keep calls a run produced (else the result forgets its call).")] = True,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Count what would go; change nothing.")] = False,
+    archive: Annotated[Path | None, typer.Option(
+        "--archive", help="Write every removed row to Parquet files in this folder first.",
+        show_default=False)] = None,
+    vacuum: Annotated[bool, typer.Option(
+        "--vacuum", help="SQLite: VACUUM once into incremental auto-vacuum mode, so the file "
+                         "shrinks now and after every later prune (writers wait meanwhile).")]
+    = False,
+    db: DbOption = None,
+) -> None:
+    """Delete old calls in short batches; daily rollups (charts over time) stay whole."""
+    options = PruneOptions(parse_age(older_than), keep_reviewed=keep_reviewed,
+                           keep_cases=keep_cases, keep_runs=keep_runs, dry_run=dry_run,
+                           archive=archive, vacuum=vacuum)
+    engine = store(db)
+    try:
+        report = prune_calls(engine, options)
+    finally:
+        engine.dispose()
+    for line in prune_lines(report):
+        typer.echo(line)
+
+
+def prune_lines(report: PruneReport) -> list[str]:
+    """A prune's report as the lines the command prints."""
+    verb = "would remove" if report.dry_run else "removed"
+    removed = ", ".join(f"{table} {rows:,}" for table, rows in report.removed.items())
+    lines = [f"{verb} calls created before {report.cutoff:%Y-%m-%d %H:%M} UTC: "
+             f"{removed or 'nothing'}"]
+    if report.unlinked:
+        lines.append("links cleared: " + ", ".join(
+            f"{table} {rows:,}" for table, rows in report.unlinked.items()))
+    lines.append(f"kept {report.kept_calls:,} older calls that are reviewed, cases or run "
+                 "results")
+    if report.bytes_freed is not None:
+        lines.append(f"freed {report.bytes_freed / 1e6:,.1f} MB"
+                     + (f" ({report.space_note})" if report.space_note else ""))
+    elif report.space_note:
+        lines.append(report.space_note)
+    if report.archive_files:
+        lines.append(f"archived to {len(report.archive_files)} Parquet file(s) under "
+                     f"{report.archive_files[0].parent.parent}")
+    return lines
 
 
 def _shown(url: str) -> str:
