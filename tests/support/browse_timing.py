@@ -111,7 +111,8 @@ def _filter_switches(page: Any, rounds: int) -> list[float]:
 def browse_timings(page: Any, base_url: str, rounds: int = 5,
                    words: tuple[str, ...] = ("refund", "password", "order")
                    ) -> dict[str, list[float]]:
-    """Each action `rounds` times or so on Browse at `base_url` (a store with calls)."""
+    """Each action `rounds` times or so on Browse at `base_url` (a store with calls); each
+    search word must match fewer calls than the store holds (its caption must change)."""
     open_browse(page, base_url)
     timings = {"page turn": _page_turns(page, rounds)}
     timings["search"] = _searches(page, list(words))
