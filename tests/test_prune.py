@@ -7,6 +7,9 @@ shrinks."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -291,3 +294,32 @@ def test_archive_needs_a_folder(engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(PruneError, match="a file"):
         prune_calls(engine, PruneOptions(AGE, archive=afile))
     assert len(_call_ids(engine)) == 3
+
+
+EVALBOARD = shutil.which("evalboard")
+
+
+@pytest.mark.skipif(EVALBOARD is None, reason="the evalboard script is not installed")
+def test_cli_prunes_and_reports_in_lines(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    add_calls(engine, make_rows(30, start=CUTOFF - timedelta(days=1)))
+    add_calls(engine, make_rows(5, start=NOW - timedelta(hours=5)))
+    env = {**os.environ, "EVALBOARD_DB_URL": db_url, clock.NOW_ENV: NOW.isoformat()}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        assert EVALBOARD is not None
+        return subprocess.run([EVALBOARD, "db", "prune", *args], env=env, cwd=tmp_path,
+                              text=True, capture_output=True, timeout=120)
+
+    bad = run("--older-than", "3 months")
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines() == [
+        "error: not an age: '3 months' (expected e.g. 90d, 12w or 36h, above 0)"]
+    dry = run("--older-than", "14d", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines()[0].startswith("would remove calls created before "
+                                                 f"{CUTOFF:%Y-%m-%d %H:%M} UTC: calls 30")
+    assert len(_call_ids(engine)) == 35
+    done = run("--older-than", "14d", "--archive", str(tmp_path / "archive"))
+    assert done.returncode == 0, done.stderr
+    assert "calls 30" in done.stdout and "archived to 1 Parquet file(s)" in done.stdout
+    assert len(_call_ids(engine)) == 5
