@@ -534,9 +534,8 @@ def main(argv: list[str] | None = None) -> int:
             log = RESULTS_FILE.with_name(f"browser-server-{label}.log")
             report["stores"].append(
                 measure_store(browser, url, label, calls, args.quick, log).__dict__)
+            RESULTS_FILE.write_text(json.dumps(report, indent=2) + "\n")  # after each store
         browser.close()
-    report["stores"] = [dict(s) for s in report["stores"]]
-    RESULTS_FILE.write_text(json.dumps(report, indent=2) + "\n")
     print_table(report)
     print(f"\nwrote {RESULTS_FILE}")
     return 0
