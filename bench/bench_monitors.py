@@ -118,9 +118,15 @@ def with_worker(url: str, engine: Engine, calls: list[FakeCall],
             time.sleep(0.02)
         caught_up = time.perf_counter()
     finally:
+        stopping = time.perf_counter()
         worker.terminate()
-        worker.wait(30)
-    return {"logging_calls_per_s": logging_rate,
+        try:
+            worker.wait(120)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            raise
+    stop_s = time.perf_counter() - stopping
+    return {"worker_stop_s": stop_s, "logging_calls_per_s": logging_rate,
             "monitor_calls_per_s_while_logging": (len(calls) - behind) / (logged - began),
             "monitor_calls_per_s": len(calls) / (caught_up - began),
             "behind_when_logging_ended": behind,
@@ -179,6 +185,8 @@ def main() -> None:
           f"calls/s ({flat_out['monitor_calls_per_s'] / flat_out['logging_calls_per_s']:.2f}x "
           f"logging; caught up {flat_out['lag_after_logging_s']:.2f} s after the last call)")
     print(f"monitor worker alone on a backlog      {backlog:10,.0f} calls/s")
+    print(f"worker stopped (SIGTERM) in            {paced['worker_stop_s']:.2f} s, "
+          f"{flat_out['worker_stop_s']:.2f} s")
     print(f"results written                        {results_written:10,}")
 
 
