@@ -88,6 +88,8 @@ def statistics_bench(repeat: int) -> None:
     comparisons = synthetic()
     table = timed("win rates of 45 pairs of 10 versions (20k answers)", repeat,
                   lambda: win_rate_table(comparisons))
+    timed("  with the 100-round interval of each length-controlled rate", repeat,
+          lambda: win_rate_table(comparisons, np.random.default_rng(0)))
     last = table[(table["model_version"] == "v9") & (table["opponent"] == "v0")].iloc[0]
     print(f"  {len(table)} pairs; v9 against v0: {last.win_rate:.3f} "
           f"(length-controlled {last.lc_win_rate:.3f})")

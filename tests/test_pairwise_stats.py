@@ -132,6 +132,20 @@ def test_length_controlled_rate_without_length_differences_is_the_raw_rate():
     assert math.isnan(length_controlled_win_rate(np.array([]), np.array([]), np.array([])))
 
 
+def test_length_controlled_interval_is_seeded_and_brackets_the_rate():
+    from evalboard.pairwise.length_control import length_controlled_interval
+
+    scores = np.array([1, 1, 1, 1, 0, 1, 1, 0, 0] * 4, dtype=float)
+    len_a = np.array(([20] * 5 + [10] * 4) * 4)
+    len_b = np.array(([10] * 5 + [20] * 4) * 4)
+    low, high = length_controlled_interval(scores, len_a, len_b, np.random.default_rng(5))
+    assert (low, high) == length_controlled_interval(scores, len_a, len_b,
+                                                     np.random.default_rng(5))
+    assert low < 2 / 3 < high and high - low > 0.1
+    assert all(map(math.isnan, length_controlled_interval(
+        np.array([]), np.array([]), np.array([]), np.random.default_rng(0))))
+
+
 def test_logistic_fit_matches_scikit_learn():
     linear_model = pytest.importorskip("sklearn.linear_model")
     rng = np.random.default_rng(3)
@@ -166,6 +180,11 @@ def test_win_rates_from_live_answers(engine):
     assert (row.low, row.high) == pytest.approx(wilson(4.5, 7))
     # same lengths on both sides: the length-controlled rate is the raw rate
     assert row.lc_win_rate == pytest.approx(4.5 / 7, abs=1e-7)
+    assert math.isnan(row.lc_low)  # no interval without a generator
+    from evalboard.pairwise.winrates import win_rate_table
+
+    seeded = win_rate_table(load_comparisons(engine), np.random.default_rng(2)).iloc[0]
+    assert seeded.lc_low <= seeded.lc_win_rate <= seeded.lc_high
     assert row.chars == pytest.approx(len("answer a"))
 
 

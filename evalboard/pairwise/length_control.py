@@ -15,6 +15,7 @@ import numpy as np
 
 RIDGE = 1e-8  # keeps the Newton step defined when one side always wins (separation)
 MAX_ITER = 100
+BOOTSTRAP_ITER = 30  # a separated resample's intercept grows ~1 a step: sigmoid(30) is 1
 TOLERANCE = 1e-10
 
 
@@ -59,3 +60,39 @@ def length_controlled_win_rate(scores: np.ndarray, len_a: np.ndarray,
     columns = [np.ones_like(y)] + ([feature] if np.any(feature != 0) else [])
     beta = fit_logistic(np.column_stack(columns), y)
     return float(_sigmoid(np.array([beta[0]]))[0])
+
+
+def length_controlled_interval(scores: np.ndarray, len_a: np.ndarray, len_b: np.ndarray,
+                               rng: np.random.Generator, rounds: int = 100,
+                               level: float = 0.95) -> tuple[float, float]:
+    """(low, high) percentile bootstrap interval of the length-controlled win rate: `rounds`
+    resamples with replacement (as counts per comparison; a seeded Generator passed in), each
+    fitted by Newton's method, all rounds at once (at most two coefficients: each step is a
+    2 x 2 solve in closed form). The length feature keeps the full sample's scale. NaN without
+    comparisons."""
+    y = np.asarray(scores, dtype=float)
+    if y.size == 0:
+        return math.nan, math.nan
+    x = length_feature(len_a, len_b)
+    n = y.size
+    draws = rng.integers(0, n, (rounds, n)) + n * np.arange(rounds)[:, None]
+    weights = np.bincount(draws.ravel(), minlength=rounds * n).reshape(rounds, n).astype(float)
+    intercept, slope = np.zeros(rounds), np.zeros(rounds)
+    with_length = bool(np.any(x != 0))
+    for _ in range(BOOTSTRAP_ITER):
+        p = _sigmoid(intercept[:, None] + slope[:, None] * x[None, :])
+        residual, curvature = weights * (y - p), weights * p * (1 - p)
+        g0, h00 = residual.sum(axis=1) - RIDGE * intercept, curvature.sum(axis=1) + RIDGE
+        if with_length:
+            g1 = residual @ x - RIDGE * slope
+            h01, h11 = curvature @ x, curvature @ (x * x) + RIDGE
+            det = h00 * h11 - h01 * h01
+            step0, step1 = (h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det
+        else:
+            step0, step1 = g0 / h00, np.zeros(rounds)
+        intercept, slope = intercept + step0, slope + step1
+        if float(max(np.max(np.abs(step0)), np.max(np.abs(step1)))) < TOLERANCE:
+            break
+    rates = _sigmoid(intercept)
+    tail = (1 - level) / 2 * 100
+    return float(np.percentile(rates, tail)), float(np.percentile(rates, 100 - tail))

@@ -21,7 +21,10 @@ from sqlalchemy.orm import aliased
 
 from evalboard.metrics.axis import VersionRef, version_axis
 from evalboard.metrics.intervals import wilson_interval
-from evalboard.pairwise.length_control import length_controlled_win_rate
+from evalboard.pairwise.length_control import (
+    length_controlled_interval,
+    length_controlled_win_rate,
+)
 from evalboard.store.models import Call
 from evalboard.store.pairwise_models import PairwiseAnswer
 
@@ -29,7 +32,7 @@ SCORES = {"a": 1.0, "tie": 0.5, "b": 0.0}
 WIN_RATE_COLUMNS = [
     "model_version", "version_order", "opponent", "opponent_order", "wins", "ties", "losses",
     "both_bad", "answers", "win_rate", "low", "high", "chars", "opponent_chars", "tokens",
-    "opponent_tokens", "lc_win_rate"]
+    "opponent_tokens", "lc_win_rate", "lc_low", "lc_high"]
 
 
 @dataclass(frozen=True)
@@ -125,8 +128,10 @@ def _mean(values: np.ndarray) -> float:
     return float(kept.mean()) if kept.size else float("nan")
 
 
-def pair_row(c: Comparisons, i: int, j: int) -> dict[str, object] | None:
-    """The win-rate row of version i (axis index) against version j; None without answers."""
+def pair_row(c: Comparisons, i: int, j: int, rng: np.random.Generator | None = None
+             ) -> dict[str, object] | None:
+    """The win-rate row of version i (axis index) against version j; None without answers.
+    With `rng`, lc_low and lc_high bound the length-controlled rate (bootstrap); else NaN."""
     scores, chars_i, chars_j, tokens_i, tokens_j, bad = _oriented(c, i, j)
     if scores.size == 0:
         return None
@@ -136,6 +141,8 @@ def pair_row(c: Comparisons, i: int, j: int) -> dict[str, object] | None:
     losses = int(s.size - wins - ties)
     n = wins + ties + losses
     low, high = wilson_interval(wins + ties / 2, n)  # a tie is half a success
+    lc_low, lc_high = ((float("nan"), float("nan")) if rng is None else
+                       length_controlled_interval(s, chars_i[kept], chars_j[kept], rng))
     return {
         "model_version": c.axis[i].name, "version_order": i,
         "opponent": c.axis[j].name, "opponent_order": j,
@@ -144,6 +151,7 @@ def pair_row(c: Comparisons, i: int, j: int) -> dict[str, object] | None:
         "chars": _mean(chars_i[kept]), "opponent_chars": _mean(chars_j[kept]),
         "tokens": _mean(tokens_i[kept]), "opponent_tokens": _mean(tokens_j[kept]),
         "lc_win_rate": length_controlled_win_rate(s, chars_i[kept], chars_j[kept]),
+        "lc_low": lc_low, "lc_high": lc_high,
     }
 
 
@@ -151,11 +159,14 @@ def _frame(rows: Sequence[dict[str, object] | None]) -> pd.DataFrame:
     return pd.DataFrame([row for row in rows if row is not None], columns=WIN_RATE_COLUMNS)
 
 
-def win_rate_table(comparisons: Comparisons) -> pd.DataFrame:
+def win_rate_table(comparisons: Comparisons, rng: np.random.Generator | None = None
+                   ) -> pd.DataFrame:
     """One row per pair of versions with answers, the later version on the axis against the
-    earlier one (is the new version better?): WIN_RATE_COLUMNS."""
+    earlier one (is the new version better?): WIN_RATE_COLUMNS (with `rng`, a bootstrap
+    interval of the length-controlled rate)."""
     size = len(comparisons.axis)
-    return _frame([pair_row(comparisons, j, i) for i in range(size) for j in range(i + 1, size)])
+    return _frame([pair_row(comparisons, j, i, rng) for i in range(size)
+                   for j in range(i + 1, size)])
 
 
 def against_baseline(comparisons: Comparisons, baseline: str) -> pd.DataFrame:

@@ -32,9 +32,9 @@ from evalboard.ui.store import engine_for, store_url
 
 TTL = 60
 RATING_TITLE = "Rating (Elo scale)"
-PAIR_COLUMNS = ["model_version", "opponent", "win_rate", "low", "high", "lc_win_rate", "wins",
-                "ties", "losses", "both_bad", "answers", "chars", "opponent_chars", "tokens",
-                "opponent_tokens"]
+PAIR_COLUMNS = ["model_version", "opponent", "win_rate", "low", "high", "lc_win_rate", "lc_low",
+                "lc_high", "wins", "ties", "losses", "both_bad", "answers", "chars",
+                "opponent_chars", "tokens", "opponent_tokens"]
 SEED = 0  # the bootstrap is seeded: the same answers always draw the same intervals
 ROUNDS = 200
 EMPTY = ("No pairwise answers yet. On the **Pairwise** page, pick two model versions and judge "
@@ -53,6 +53,11 @@ def _leaderboard(url: str, versions: tuple[str, ...], reviewers: tuple[str, ...]
                  ) -> pd.DataFrame:
     return leaderboard(_comparisons(url, versions, reviewers), np.random.default_rng(SEED),
                        ROUNDS)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _pairs(url: str, versions: tuple[str, ...], reviewers: tuple[str, ...]) -> pd.DataFrame:
+    return win_rate_table(_comparisons(url, versions, reviewers), np.random.default_rng(SEED))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -104,6 +109,8 @@ def _pairs_table(table: pd.DataFrame) -> None:
         "low": st.column_config.NumberColumn("95% from", format="percent"),
         "high": st.column_config.NumberColumn("95% to", format="percent"),
         "lc_win_rate": st.column_config.NumberColumn("Length-controlled", format="percent"),
+        "lc_low": st.column_config.NumberColumn("LC 95% from", format="percent"),
+        "lc_high": st.column_config.NumberColumn("LC 95% to", format="percent"),
         "chars": st.column_config.NumberColumn("Chars", format="%.0f"),
         "opponent_chars": st.column_config.NumberColumn("Against: chars", format="%.0f"),
         "tokens": st.column_config.NumberColumn("Tokens", format="%.0f"),
@@ -142,9 +149,9 @@ def pairwise_section(versions: tuple[str, ...]) -> None:
     st.caption("The later version against the earlier; ties count half, “both bad” answers are "
                "counted apart and left out. 95% Wilson interval. Judges and people prefer longer "
                "answers: the length-controlled win rate is what a logistic regression on the "
-               "length difference predicts at equal length (as AlpacaEval 2; with few answers it "
-               "swings far).")
-    _pairs_table(win_rate_table(comparisons))
+               "length difference predicts at equal length (as AlpacaEval 2), with a 95% bootstrap "
+               "interval: with few answers it swings far.")
+    _pairs_table(_pairs(url, versions, reviewers))
     compared = [name for name in axis if name in set(board["model_version"])]
     baseline = st.selectbox("Win rate against", compared, key="metrics_baseline",
                             bind="query-params")
