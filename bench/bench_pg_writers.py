@@ -1,0 +1,111 @@
+"""Several machines logging into PostgreSQL: N processes x M calls through the client
+(`evalboard.connect`, batch mode) while the dashboard reads (Browse page 1 and its counts in a
+loop). Checks that every call arrived once (0 lost, 0 duplicated) and prints the throughput
+and the reader's latencies.
+
+`python -m bench.bench_pg_writers --db postgresql+psycopg://127.0.0.1:PORT/writers
+[--processes 8] [--calls 50000]` (an empty database or one this bench filled before: its calls
+of earlier runs are told apart by a run tag).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+
+import evalboard
+from bench.bench_store import BENCH_DIR
+from evalboard.store import open_store
+from evalboard.store.calls_counts import browse_counts
+from evalboard.store.calls_pages import list_calls
+from evalboard.store.calls_query import CallFilter
+from evalboard.store.models import Call
+
+RESULTS_FILE = BENCH_DIR / "results" / "pg_writers.json"
+
+
+def write_calls(url: str, tag: str, worker: int, calls: int, spans: Any) -> None:
+    """One logging process: `calls` calls, each input naming its run, worker and number; puts
+    (first log, all written) wall times on `spans`."""
+    eb = evalboard.connect(url, flush_timeout=120)
+    started = time.time()
+    for i in range(calls):
+        eb.log_call(input=f"{tag} writer {worker} call {i}", output="ok",
+                    model_version=f"writers-v{worker % 2}", latency_ms=10 + i % 90,
+                    session_id=f"{tag}-{worker}")
+    eb.close()
+    spans.put((started, time.time()))
+
+
+def read_loop(url: str, stop: threading.Event, latencies: list[float]) -> None:
+    """The dashboard: Browse page 1 and its counts, again and again."""
+    engine = open_store(url)
+    while not stop.is_set():
+        started = time.perf_counter()
+        list_calls(engine, CallFilter(), "newest", None, 50)
+        browse_counts(engine, CallFilter())
+        latencies.append((time.perf_counter() - started) * 1000)
+    engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--processes", type=int, default=8)
+    parser.add_argument("--calls", type=int, default=50_000, help="calls per process")
+    args = parser.parse_args(argv)
+    open_store(args.db).dispose()  # migrate before the writers race to
+    tag = uuid.uuid4().hex[:8]
+    stop, latencies = threading.Event(), []
+    reader = threading.Thread(target=read_loop, args=(args.db, stop, latencies))
+    reader.start()
+    spawn = multiprocessing.get_context("spawn")
+    spans = spawn.Queue()
+    workers = [spawn.Process(target=write_calls, args=(args.db, tag, k, args.calls, spans))
+               for k in range(args.processes)]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    ends = [spans.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    seconds = time.perf_counter() - started
+    logging_seconds = max(end for _, end in ends) - min(start for start, _ in ends)
+    stop.set()
+    reader.join()
+    engine = open_store(args.db)
+    with engine.connect() as conn:
+        ours = Call.input_text.like(f"{tag} %")
+        stored, distinct = conn.execute(
+            select(func.count(), func.count(func.distinct(Call.input_text))).where(ours)).one()
+    engine.dispose()
+    expected = args.processes * args.calls
+    report = {
+        "processes": args.processes, "calls_per_process": args.calls, "expected": expected,
+        "stored": stored, "lost": expected - distinct, "duplicated": stored - distinct,
+        "seconds_with_process_start": round(seconds, 1),
+        "logging_seconds": round(logging_seconds, 1),
+        "calls_per_second": round(expected / logging_seconds),
+        "exit_codes": [worker.exitcode for worker in workers],
+        "reads": len(latencies),
+        "read_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
+        "read_p95_ms": (round(statistics.quantiles(latencies, n=20)[18], 1)
+                        if len(latencies) >= 20 else None),
+    }
+    print(json.dumps(report, indent=1))
+    RESULTS_FILE.parent.mkdir(exist_ok=True)
+    RESULTS_FILE.write_text(json.dumps(report, indent=1))
+    return 0 if report["lost"] == report["duplicated"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
