@@ -154,3 +154,37 @@ def test_the_feed_carries_progress_items_and_saved_answers(engine, session_id):
     assert by_position[2]["saved"] is None
     assert [label["key"] for label in feed["labels"]] == [str(i) for i in range(1, 9)]
     assert focus_feed(engine, 999, "ann") is None
+
+
+def test_the_feed_carries_chat_turns_a_correction_and_a_case_reference(engine):
+    from evalboard.cases.draft import CaseDraft
+    from evalboard.cases.promote import promote_call
+    from evalboard.cases.repository import create_case
+    from evalboard.checks import CheckSpec
+    from evalboard.review.annotations import Judgement, annotate
+
+    add_calls(engine, [
+        {"input": [{"role": "system", "content": "Be brief."},
+                   {"role": "user", "content": "Who was Caesar?"}],
+         "output": "A film star.", "model_version": "v1"},
+        {"input": "plain", "output": "x" * 10, "model_version": "v1"}])
+    annotate(engine, 1, "bob", Judgement("fail", note="wrong", corrected_output="A Roman."))
+    promotion = promote_call(engine, 1, "bob")
+    draft = CaseDraft(**{**promotion.draft.__dict__, "checks": (
+        CheckSpec("contains_any", {"values": ["Roman"]}),)})
+    create_case(engine, "history", draft, provenance=promotion.provenance)
+    # "as displayed" takes reviewed calls too (the newest strategies skip them)
+    session_id = start_session(engine, "ann", SessionSpec(size=2, strategy="as_displayed"))
+    feed = focus_feed(engine, session_id, "ann")
+    by_call = {item["call_id"]: item for item in feed["items"]}
+    chat = by_call[1]
+    assert chat["call"]["messages"] == [
+        {"role": "system", "content": {"text": "Be brief.", "length": 9}},
+        {"role": "user", "content": {"text": "Who was Caesar?", "length": 15}}]
+    assert chat["corrected"] == {"text": "A Roman.", "length": 8}  # bob's, shown to ann
+    assert chat["reference"] == {"text": "A Roman.", "length": 8}
+    assert chat["saved"] is None  # ann has not answered it
+    assert by_call[2]["reference"] is None and by_call[2]["corrected"] is None
+    # a feed leaves out the calls the page holds already
+    assert [i["position"] for i in focus_feed(engine, session_id, "ann",
+                                              known={0})["items"]] == [1]
