@@ -112,6 +112,13 @@ def test_cli_defines_lists_and_runs_monitors(engine, db_url):
     assert "2 calls checked, 2 results, 1 failing" in ran.stdout
     listed = _cli(db_url, "monitors", "list")
     assert "digits\ton\tregex" in listed.stdout and "2 results, 1 failing" in listed.stdout
+    paused = _cli(db_url, "monitors", "pause", "digits")
+    assert paused.stdout.strip() == "monitor 'digits' paused"
+    assert not get_monitor(engine, "digits").spec.enabled
+    removed = _cli(db_url, "monitors", "remove", "digits")
+    assert removed.stdout.strip() == "monitor 'digits' removed"
+    missing = _cli(db_url, "monitors", "resume", "digits")
+    assert missing.returncode == 1 and missing.stderr == "error: there is no monitor 'digits'\n"
 
 
 def test_cli_monitor_stops_on_sigterm(engine, db_url):
