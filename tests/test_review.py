@@ -55,9 +55,10 @@ FAIL_HALLUCINATION = Judgement("fail", ("hallucination",), note="invented a feat
 
 @pytest.fixture
 def calls(engine):
-    add_calls(engine, make_rows(30, model_version="a"))
-    add_calls(engine, make_rows(10, start=T0 + timedelta(days=1), model_version="b"))
-    add_calls(engine, make_rows(5, start=T0 + timedelta(days=2), model_version="c"))
+    # one write, so the ids are 1..45 on PostgreSQL too (each write reserves a block of ids)
+    add_calls(engine, make_rows(30, model_version="a")
+              + make_rows(10, start=T0 + timedelta(days=1), model_version="b")
+              + make_rows(5, start=T0 + timedelta(days=2), model_version="c"))
     return engine
 
 
