@@ -188,7 +188,7 @@ def ensure_cursor(engine: Engine, monitor_id: int) -> None:
 def _insert_results(conn: Connection, results: list[dict[str, Any]]) -> None:
     """Insert result rows; one already there (written by another worker) stays as it was.
     RETURNING makes SQLAlchemy send multi-row INSERTs ("insertmanyvalues") instead of a
-    statement per row: a third less of the worker's time on SQLite."""
+    statement per row."""
     if results:
         conn.execute(conflict_insert(conn.dialect.name, MonitorResult)
                      .on_conflict_do_nothing().returning(MonitorResult.id), results)
