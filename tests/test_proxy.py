@@ -247,6 +247,26 @@ def test_a_malformed_request_is_a_400_and_not_forwarded(engine, proxy, upstream)
     assert upstream.requests == 0
 
 
+def test_a_chunked_request_is_forwarded_whole_and_a_cut_chunk_is_a_400(engine, proxy,
+                                                                      upstream):
+    body = json.dumps({"model": "fake-model", "messages": MESSAGES}).encode()
+    middle = len(body) // 2
+    framed = b"".join(b"%x\r\n%s\r\n" % (len(part), part)
+                      for part in (body[:middle], body[middle:])) + b"0\r\n\r\n"
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    with socket.create_connection(proxy[0].server_address[:2]) as sock:
+        sock.sendall(head + framed)
+        answer = sock.makefile("rb").read()
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert stored(engine, proxy[1])[0].input_messages == MESSAGES
+    with socket.create_connection(proxy[0].server_address[:2]) as sock:
+        sock.sendall(head + b"ff\r\n{}")
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.makefile("rb").read().startswith(b"HTTP/1.1 400 ")
+    assert upstream.requests == 1
+
+
 def test_a_stop_lets_the_requests_in_flight_finish_and_logs_them(engine, db_url, upstream):
     calls = Evalboard(db_url, model_version=VERSION, handle_signals=False)
     server = make_proxy(upstream.url, calls, port=0)
