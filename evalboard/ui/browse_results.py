@@ -156,7 +156,7 @@ def _review_columns(url: str) -> dict[str, Any]:
             help="The current verdicts of the call's reviewers."),
         "labels": st.column_config.MultiselectColumn(
             "labels", options=list(colours), color=list(colours.values()) or None,
-            width="medium", help="The labels its reviewers currently give it."),
+            width="large", help="The labels its reviewers currently give it."),
     }
 
 
