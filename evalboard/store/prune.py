@@ -149,19 +149,19 @@ class _Step:
     """One table's rows of a batch: deleted (archived) or a link to the calls cleared."""
 
     table: Table
-    where: Callable[[list[int]], ColumnElement[bool]]
+    where: Callable[[Any], ColumnElement[bool]]  # of the batch's ids (a subquery)
     clear: str | None = None  # a column set to NULL instead of deleting the row
 
 
-def _in(*columns: Any) -> Callable[[list[int]], ColumnElement[bool]]:
+def _in(*columns: Any) -> Callable[[Any], ColumnElement[bool]]:
     return lambda ids: or_(*(column.in_(ids) for column in columns))
 
 
-def _annotations_of(ids: list[int]) -> Any:
+def _annotations_of(ids: Any) -> Any:
     return select(Annotation.id).where(Annotation.call_id.in_(ids))
 
 
-def _answers_of(ids: list[int]) -> Any:
+def _answers_of(ids: Any) -> Any:
     return select(PairwiseAnswer.id).where(
         or_(PairwiseAnswer.call_a_id.in_(ids), PairwiseAnswer.call_b_id.in_(ids)))
 
@@ -197,12 +197,12 @@ def _steps(options: PruneOptions) -> list[_Step]:
     return steps
 
 
-def _count_step(conn: Connection, step: _Step, ids: list[int]) -> int:
+def _count_step(conn: Connection, step: _Step, ids: Any) -> int:
     return int(conn.execute(select(func.count()).select_from(step.table)
                             .where(step.where(ids))).scalar_one())
 
 
-def _run_step(conn: Connection, step: _Step, ids: list[int],
+def _run_step(conn: Connection, step: _Step, ids: Any,
               archive: _Archive | None) -> int:
     if step.clear is not None:
         return int(conn.execute(update(step.table).where(step.where(ids))
@@ -216,17 +216,27 @@ def _run_step(conn: Connection, step: _Step, ids: list[int],
 
 
 def _next_batch(conn: Connection, options: PruneOptions, cutoff: datetime,
-                after: tuple[datetime, int] | None) -> list[tuple[int, datetime]]:
+                after: tuple[datetime, int] | None) -> list[tuple[datetime, int]]:
+    """The (created_at, id) keys of the next batch, locked on PostgreSQL (FOR UPDATE: nobody
+    can add a row referencing them until the batch commits)."""
     query = _candidates(options, cutoff)
     if after is not None:
         query = query.where(tuple_(Call.created_at, Call.id) > tuple_(*after))
     query = query.order_by(Call.created_at, Call.id).limit(options.batch_size)
     if not is_sqlite(conn.engine):  # SQLite's BEGIN IMMEDIATE already keeps writers out
-        query = query.with_for_update(of=Call.__table__, skip_locked=True)
-    return [(row.id, row.created_at) for row in conn.execute(query)]
+        query = query.with_for_update(of=Call.__table__)
+    return [(row.created_at, row.id) for row in conn.execute(query)]
 
 
-def _pg_row_bytes(conn: Connection, ids: list[int]) -> int:
+def _batch_ids(options: PruneOptions, cutoff: datetime, first: tuple[datetime, int],
+               last: tuple[datetime, int]) -> Any:
+    """The ids of a batch as a subquery (its key window): no long lists of bound ids."""
+    key = tuple_(Call.created_at, Call.id)
+    return _candidates(options, cutoff).with_only_columns(Call.id).where(
+        key >= tuple_(*first), key <= tuple_(*last))
+
+
+def _pg_row_bytes(conn: Connection, ids: Any) -> int:
     return int(conn.execute(select(func.coalesce(func.sum(
         func.pg_column_size(literal_column("calls.*"))), 0)).where(Call.id.in_(ids)))
         .scalar_one())
@@ -313,7 +323,8 @@ def _sqlite_reclaim(engine: Engine, vacuum: bool, report: PruneReport, before: i
         if mode == 2:
             steps = _sqlite_pages(raw)[2] // _VACUUM_STEP_PAGES + 1
             for _ in range(steps):  # short steps: writers get the lock between them
-                raw.execute(f"PRAGMA incremental_vacuum({_VACUUM_STEP_PAGES})").fetchall()
+                # executescript steps the PRAGMA to its end (execute frees one page a call)
+                raw.executescript(f"PRAGMA incremental_vacuum({_VACUUM_STEP_PAGES});")
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             report.space_note = report.space_note or "incremental vacuum: the file shrank"
         size, pages, free = _sqlite_pages(raw)
@@ -362,7 +373,7 @@ def prune_calls(engine: Engine, options: PruneOptions,
             batch = _next_batch(conn, options, cutoff, after)
             if not batch:
                 break
-            ids = [call_id for call_id, _ in batch]
+            ids = _batch_ids(options, cutoff, batch[0], batch[-1])
             if archive is not None:
                 archive.batch = report.batches + 1
             if not sqlite:
@@ -373,7 +384,7 @@ def prune_calls(engine: Engine, options: PruneOptions,
                            report.unlinked if step.clear else report.removed)
             _record_horizon(conn, cutoff)
         report.batches += 1
-        after = (batch[-1][1], batch[-1][0])
+        after = batch[-1]
         if progress is not None:
             progress(report.removed.get("calls", 0))
     if archive is not None:
@@ -390,15 +401,12 @@ def prune_calls(engine: Engine, options: PruneOptions,
 
 def _dry_counts(conn: Connection, options: PruneOptions, cutoff: datetime,
                 report: PruneReport) -> None:
-    ids_query = _candidates(options, cutoff).with_only_columns(Call.id)
-    ids = list(conn.execute(ids_query).scalars())
+    ids = _candidates(options, cutoff).with_only_columns(Call.id)
     old = int(conn.execute(select(func.count()).where(Call.created_at < cutoff)).scalar_one())
-    report.kept_calls = old - len(ids)
-    for start in range(0, len(ids), 10_000):
-        chunk = ids[start:start + 10_000]
-        for step in _steps(options):
-            report.add({step.table.name: _count_step(conn, step, chunk)},
-                       report.unlinked if step.clear else report.removed)
+    for step in _steps(options):
+        report.add({step.table.name: _count_step(conn, step, ids)},
+                   report.unlinked if step.clear else report.removed)
+    report.kept_calls = old - report.removed.get("calls", 0)
 
 
 def _record_horizon(conn: Connection, cutoff: datetime) -> None:
