@@ -36,7 +36,13 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=1_000_000, help="calls in the large store")
     parser.add_argument("--small", type=int, default=10_000, help="calls in the small store")
     parser.add_argument("--reuse", action="store_true", help="reuse stores that exist")
+    parser.add_argument("--db", help="a PostgreSQL database URL (postgresql+psycopg://...): "
+                        "build the large store there and run the PostgreSQL benchmarks")
     args = parser.parse_args()
+    if args.db:
+        return max(run("bench.bench_pg_store", "--db", args.db, "--calls", str(args.calls),
+                       *(["--reuse"] if args.reuse else [])),
+                   run("bench.bench_pg_writers", "--db", args.db, "--own-database"))
     large, small = store_path(args.calls), store_path(args.small)
     codes = []
     for calls, path in ((args.calls, large), (args.small, small)):

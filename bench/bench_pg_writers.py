@@ -20,7 +20,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 import evalboard
 from bench.bench_store import BENCH_DIR
@@ -57,12 +58,29 @@ def read_loop(url: str, stop: threading.Event, latencies: list[float]) -> None:
     engine.dispose()
 
 
+def own_database(url: str) -> str:
+    """<database>_writers beside the database of `url`, created when it does not exist."""
+    parsed = make_url(url)
+    name = f"{parsed.database}_writers"
+    server = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                        {"name": name}).first() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    server.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--db", required=True)
     parser.add_argument("--processes", type=int, default=8)
     parser.add_argument("--calls", type=int, default=50_000, help="calls per process")
+    parser.add_argument("--own-database", action="store_true",
+                        help="log into <database>_writers on the same server (created if new)")
     args = parser.parse_args(argv)
+    if args.own_database:
+        args.db = own_database(args.db)
     open_store(args.db).dispose()  # migrate before the writers race to
     tag = uuid.uuid4().hex[:8]
     stop, latencies = threading.Event(), []
