@@ -142,3 +142,15 @@ def test_metrics_page_charts_monitor_pass_rates(engine):
     assert not at.exception
     assert "Monitors on production calls" in _text(at)
     assert at.selectbox(key="metrics_monitor").value == "digits"
+
+
+def test_a_call_failing_a_monitor_shows_it_as_a_suggestion(engine):
+    [call_id] = add_calls(engine, [{"input": "q", "output": "call 911",
+                                    "model_version": "v1"}]).ids
+    create_monitor(engine, MonitorSpec("digits", (CheckSpec("regex", {"pattern": r"^\D*$"}),)),
+                   backfill=True)
+    run_pass(engine)
+    at = open_page("browse", call=str(call_id), timeout=60)
+    assert not at.exception
+    [line] = [c.value for c in at.caption if "monitor “digits”" in str(c.value)]
+    assert line.startswith("FAIL · monitor “digits” — regex:")

@@ -19,5 +19,6 @@ def show_suggestions(engine: Engine, call_id: int) -> None:
         for s in suggestions:
             detail = "; ".join(f"{kind}: {reason}" for kind, reason in s.failed_checks[:3])
             st.caption(f"{s.status.upper()} · {s.kind} “{s.case_name}”"
-                       + (f" ({s.mode}, {s.label})" if s.label else f" ({s.mode})")
+                       + ("" if s.kind == "monitor" else
+                          f" ({s.mode}, {s.label})" if s.label else f" ({s.mode})")
                        + (f" — {detail}" if detail else ""))
