@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 
 from evalboard.client.writer import BatchWriter, WriteError
+from evalboard.ingest.otlp_evaluations import record_evaluations
 from evalboard.store.ids import IdPool
 from evalboard.store.writes import WriteSummary, write_calls
 
@@ -62,9 +63,15 @@ def make_writer(engine: Engine, ack: str, write: WriteRows | None = None,
 
 
 def store_writer(engine: Engine) -> WriteRows:
-    """Rows written through the store's one write path (ids from a pool of reserved blocks)."""
+    """Rows written through the store's one write path (ids from a pool of reserved blocks),
+    then their evaluation events as monitor results (evalboard.ingest.otlp_evaluations)."""
     ids = IdPool(engine, block_size=10_000)
-    return lambda rows: write_calls(engine, rows, ids)
+
+    def write(rows: Rows) -> WriteSummary:
+        summary = write_calls(engine, rows, ids)
+        record_evaluations(engine, rows, summary.ids)
+        return summary
+    return write
 
 
 def _wait(job: Job, deadline: float) -> WriteSummary:
