@@ -37,7 +37,8 @@ def _watch(page) -> tuple[list[str], list[str]]:
 
 def test_browse_renders_and_hostile_output_stays_text(engine, db_url, browser_page, tmp_path):
     add_calls(engine, make_rows(120, model_version="v1"))
-    add_calls(engine, [{"input": "render this", "output": HOSTILE_OUTPUT, "model_version": "v2"}])
+    hostile = add_calls(engine, [{"input": "render this", "output": HOSTILE_OUTPUT,
+                                  "model_version": "v2"}]).ids[0]
     page = browser_page
     dialogs, outside = _watch(page)
     with running_app(db_url, log_path=tmp_path / "server.log") as base:
@@ -47,7 +48,7 @@ def test_browse_renders_and_hostile_output_stays_text(engine, db_url, browser_pa
         page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
 
         for mode in ("Raw", "Markdown"):
-            page.goto(f"{base}/browse?call=121&view={mode}")
+            page.goto(f"{base}/browse?call={hostile}&view={mode}")
             dialog = page.get_by_role("dialog")
             dialog.get_by_text("render this").first.wait_for(timeout=30_000)
             page.wait_for_timeout(1000)
@@ -65,19 +66,19 @@ def test_browse_renders_and_hostile_output_stays_text(engine, db_url, browser_pa
 def test_a_one_megabyte_line_and_invisible_characters_stay_readable(engine, db_url,
                                                                     browser_page, tmp_path):
     sneaky = "pay \u202egnp.exe\u202c now\u200b! \u05e9\u05dc\u05d5\u05dd"
-    add_calls(engine, [{"input": "long", "output": "y" * 1_000_000 + " END"},
-                       {"input": "sneaky", "output": sneaky}])
+    long_id, sneaky_id = add_calls(engine, [{"input": "long", "output": "y" * 1_000_000 + " END"},
+                                            {"input": "sneaky", "output": sneaky}]).ids
     page = browser_page
     dialogs, outside = _watch(page)
     with running_app(db_url, log_path=tmp_path / "server.log") as base:
-        page.goto(f"{base}/browse?call=2")
+        page.goto(f"{base}/browse?call={sneaky_id}")
         dialog = page.get_by_role("dialog")
         dialog.get_by_text("sneaky").first.wait_for(timeout=30_000)
         page.wait_for_timeout(800)
         shown = dialog.inner_text()
         # direction overrides and zero-width characters are made visible in raw mode
         assert "<U+202E>" in shown and "<U+200B>" in shown and "\u05e9\u05dc\u05d5\u05dd" in shown
-        page.goto(f"{base}/browse?call=1")
+        page.goto(f"{base}/browse?call={long_id}")
         dialog = page.get_by_role("dialog")
         dialog.get_by_text("Showing the first").wait_for(timeout=60_000)
         assert page.locator("[data-testid='stException']").count() == 0
