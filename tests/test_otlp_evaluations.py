@@ -10,6 +10,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from sqlalchemy import func, select
 
 from evalboard.ingest.otlp_evaluations import evaluation_of, record_evaluations, verdict
+from evalboard.monitors.definitions import get_monitor
 from evalboard.monitors.results import monitor_suggestions, pass_rates
 from evalboard.monitors.worker import run_pass
 from evalboard.store.models import Call
@@ -97,6 +98,8 @@ def test_the_worker_never_runs_an_otel_monitor(engine):
     report = run_pass(engine)
     assert (report.monitors, report.results) == (0, 0)
     assert len(results(engine)) == 1
+    view = get_monitor(engine, "otel: relevance")  # listed like any monitor, paused
+    assert (view.spec.enabled, view.check_names, view.results, view.failures) == (False, [], 1, 0)
 
 
 def test_writers_racing_on_a_new_evaluator_make_one_monitor_and_one_result(engine):
@@ -125,3 +128,10 @@ def test_writers_racing_on_a_new_evaluator_make_one_monitor_and_one_result(engin
     assert monitors(engine) == [("otel: race", False, [])]
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(MonitorResult)) == 1
+
+
+def test_the_queued_writer_stores_evaluations_too(engine):
+    spans = make_spans(llm_span(evaluation("relevance", "yes", 0.8)))
+    with running_receiver(engine, ack="queued") as server:
+        assert export(server, spans) == SpanExportResult.SUCCESS
+    assert results(engine) == [("otel: relevance", "relevance", True, 0.8, "yes")]
