@@ -261,6 +261,8 @@ def run_reads(url: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     with psycopg.connect(raw_url(url), autocommit=True) as conn:
         for case in read_cases(engine, conn):
             result, plan = measure(engine, conn, case)
+            print(f"  {case.operation}: {result['evalboard']} (raw {result['raw']})",
+                  flush=True)
             results.append(result)
             plans[case.operation] = plan
     engine.dispose()
