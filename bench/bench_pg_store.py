@@ -29,6 +29,7 @@ from bench.bench_store import (
     DEEP_PAGE,
     MID_SHARE,
     PAGE_SIZE,
+    REPEAT,
     Target,
     insert_versions,
     latency_result,
@@ -232,12 +233,13 @@ def read_cases(engine: Engine, conn: psycopg.Connection) -> list[ReadCase]:
     return cases
 
 
-def measure(engine: Engine, conn: psycopg.Connection, case: ReadCase
+def measure(engine: Engine, conn: psycopg.Connection, case: ReadCase, repeat: int
             ) -> tuple[dict[str, Any], dict[str, Any]]:
     with captured(engine) as seen:
         answer = case.ours()
     raw_answer = conn.execute(case.raw_sql, case.raw_params).fetchall()
-    ours, raw = timeit(case.ours, lambda: conn.execute(case.raw_sql, case.raw_params).fetchall())
+    ours, raw = timeit(case.ours, lambda: conn.execute(case.raw_sql, case.raw_params).fetchall(),
+                       repeat=repeat)
     result = latency_result(case.operation, ours, raw, case.target)
     if case.key(answer) != case.key(raw_answer):
         result.verdict += " (answers differ!)"
@@ -255,12 +257,12 @@ def measure(engine: Engine, conn: psycopg.Connection, case: ReadCase
     return asdict(result), plans
 
 
-def run_reads(url: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def run_reads(url: str, repeat: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     engine = open_store(url)
     results, plans = [], {}
     with psycopg.connect(raw_url(url), autocommit=True) as conn:
         for case in read_cases(engine, conn):
-            result, plan = measure(engine, conn, case)
+            result, plan = measure(engine, conn, case, repeat)
             print(f"  {case.operation}: {result['evalboard']} (raw {result['raw']})",
                   flush=True)
             results.append(result)
@@ -286,13 +288,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--reuse", action="store_true", help="measure the store as it is")
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--repeat", type=int, default=REPEAT, help="timed runs of each query")
     args = parser.parse_args(argv)
     build_seconds = None
     if not args.reuse:
         build_seconds = build_store(args.db, args.calls)
     if args.build_only:
         return 0
-    results, plans = run_reads(args.db)
+    results, plans = run_reads(args.db, args.repeat)
     print(format_table(results))
     for operation, plan in plans.items():
         print(f"\n--- {operation}")
