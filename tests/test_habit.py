@@ -39,13 +39,14 @@ def test_reviewed_per_day_counts_distinct_live_calls(engine):
 
 
 def test_coverage_is_per_logging_day_and_ignores_retracted_reviews(engine):
-    add_calls(engine, make_rows(4, start=_at(TODAY - timedelta(days=1)), step=timedelta(hours=1)))
-    add_calls(engine, make_rows(2, start=_at(TODAY), step=timedelta(hours=1)))
+    yesterday = add_calls(engine, make_rows(4, start=_at(TODAY - timedelta(days=1)),
+                                            step=timedelta(hours=1))).ids
+    today = add_calls(engine, make_rows(2, start=_at(TODAY), step=timedelta(hours=1))).ids
     add_calls(engine, [{"input": "eval", "source": "eval", "created_at": _at(TODAY)}])
-    for call_id in (1, 2, 5):
+    for call_id in (yesterday[0], yesterday[1], today[0]):
         annotate(engine, call_id, "ann", Judgement("fail"))
-    annotate(engine, 6, "ann", Judgement("pass"))
-    undo_last(engine, "ann")  # call 6 is no longer reviewed
+    annotate(engine, today[1], "ann", Judgement("pass"))
+    undo_last(engine, "ann")  # today's second call is no longer reviewed
     days = coverage_per_day(engine, days=7, today=TODAY)
     assert [(d.day, d.logged, d.reviewed) for d in days] == [
         (TODAY - timedelta(days=1), 4, 2), (TODAY, 2, 1)]
