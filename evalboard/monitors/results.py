@@ -143,6 +143,11 @@ def monitor_names(engine: Engine) -> list[str]:
     return list(_monitor_ids(engine, None).values())
 
 
+def monitor_ids_by_name(engine: Engine) -> dict[str, int]:
+    """Every monitor's id by its name, sorted by name."""
+    return {name: monitor_id for monitor_id, name in _monitor_ids(engine, None).items()}
+
+
 def unreviewed_failures(engine: Engine) -> int:
     """Calls that failed an enabled monitor and that nobody has judged yet."""
     with engine.connect() as conn:

@@ -230,7 +230,7 @@ def _page_plan(conn: Connection, request: PageRequest
             statement = _request_query(conn, request, NamedBinds())
             prepared = _PREPARED[shape] = PreparedSelect.compile(conn, statement)
         plan = (prepared, binds.values)
-        if not request.filter.asks_review_state():  # its plan follows the data: choose anew
+        if not request.filter.plan_follows_data():  # else choose anew on every page
             if len(_PAGE_PLANS) >= PAGE_PLANS_KEPT:
                 _PAGE_PLANS.clear()
             _PAGE_PLANS[key] = plan

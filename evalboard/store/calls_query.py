@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, joinedload
 
 from evalboard.store.models import Call, ModelVersion
+from evalboard.store.monitor_filter import failing_monitor_condition
 from evalboard.store.prepared import NamedBinds
 from evalboard.store.review_filter import has_review_state, review_conditions
 from evalboard.store.search import (
@@ -50,12 +51,17 @@ class CallFilter:
     corrected: bool = False  # has a corrected output
     reviewed: bool | None = None  # True: someone judged it; False: nobody (of `reviewers`)
     promoted: bool = False  # a test case was made from it
+    failing_monitors: tuple[int, ...] = ()  # monitor ids: failed a check of any of them
 
     def without_versions(self) -> CallFilter:
         return replace(self, model_versions=())
 
     def asks_review_state(self) -> bool:
         return has_review_state(self)
+
+    def plan_follows_data(self) -> bool:
+        """Whether a page's plan is chosen from counts of the data (so never kept)."""
+        return self.asks_review_state() or bool(self.failing_monitors)
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,9 @@ def filter_conditions(
         conditions.append(Call.error.isnot(None))
     if f.asks_review_state():
         conditions.extend(review_conditions(f, bind, conn if for_page else None))
+    if f.failing_monitors:
+        conditions.append(failing_monitor_condition(f.failing_monitors, bind,
+                                                    conn if for_page else None))
     return conditions
 
 

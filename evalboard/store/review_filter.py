@@ -88,10 +88,11 @@ def _plain(name: str, value: Any, column: Any, *, of: str) -> Any:
     return value
 
 
-def _membership(conn: Connection | None, build: Callable[[Bind, str], Select[Any]],
+def membership(conn: Connection | None, build: Callable[[Bind, str], Select[Any]],
                 bind: Bind, column: Any, prefix: str) -> ColumnElement[bool]:
     """Call.id among the ids `build` selects: looked up by id when they are rare (or off
-    SQLite, where the planner chooses), else probed per row of the page's walk."""
+    SQLite, where the planner chooses), else probed per row of the page's walk (`column`:
+    the selected id column). `prefix` names the bound parameters of each plan."""
     if conn is None or conn.dialect.name != "sqlite":
         return Call.id.in_(build(bind, f"{prefix}_"))
     counted = build(_plain, f"{prefix}_count_").limit(RARE_MATCHES).subquery()
@@ -106,12 +107,12 @@ def review_conditions(f: ReviewState, bind: Bind, conn: Connection | None = None
     plan of each membership is chosen from a bounded count (see the module docstring)."""
     conditions: list[ColumnElement[bool]] = []
     if judges(f) or f.reviewed is True or (f.reviewers and f.reviewed is None):
-        conditions.append(_membership(
+        conditions.append(membership(
             conn, lambda b, prefix: _judged(f, b, prefix), bind, Annotation.call_id, "judged"))
     if f.reviewed is False:
         anyone = _judged(f, bind, "unjudged_", with_judgement=False)
         conditions.append(~exists(anyone.where(Annotation.call_id == Call.id)))
     if f.promoted:
-        conditions.append(_membership(conn, _promoted, bind, EvalCase.origin_call_id,
+        conditions.append(membership(conn, _promoted, bind, EvalCase.origin_call_id,
                                       "promoted"))
     return conditions
