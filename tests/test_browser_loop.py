@@ -213,9 +213,9 @@ def test_bulk_label_the_filter(loop: Loop) -> None:
         page.get_by_text(f"all {total} calls matching the filter").click()
         confirm = page.get_by_text(f"Yes, label all {total} calls as {REVIEWER}")
         confirm.wait_for(timeout=TIMEOUT)
-        page.get_by_role("combobox", name="Verdict").click()
+        page.get_by_role("combobox", name="Verdict to give").click()
         page.get_by_role("option", name=BULK_VERDICT, exact=True).click()
-        page.get_by_role("combobox", name="Labels").click()
+        page.get_by_role("combobox", name="Labels to give").click()
         page.get_by_role("option", name=BULK_LABEL, exact=True).click()
         page.keyboard.press("Escape")  # close the multiselect's list
         apply = loop.button(f"Apply to {total} calls")

@@ -478,10 +478,12 @@ def test_call_aggregates_read_only_the_metrics_index(engine, scope, stats):
         nth = " ".join(query_plan(conn, _call_queries(conn, scope)[0]))
         if scope.source:  # walks the index in latency order, no sort
             assert "TEMP B-TREE" not in nth and "latency_ms>?" in nth
-        # current judgements (their flag's index) drive the review metrics; calls by id
+        # current judgements with a verdict (the covering index of 0011 seeks past the
+        # label-only ones) drive the review metrics; calls by id
         verdicts = " | ".join(query_plan(conn, verdict_query(conn, scope)))
         assert verdicts.startswith("SEARCH annotations USING COVERING INDEX "
-                                   "ix_annotations_current (is_current=?)"), verdicts
+                                   "ix_annotations_current_verdict (is_current=? AND verdict>?)"
+                                   ), verdicts
         assert "SEARCH calls USING INTEGER PRIMARY KEY" in verdicts
         # the control: reading the error text itself would go to the table rows
         assert reads_table_rows(conn, select(func.count(Call.error)).where(

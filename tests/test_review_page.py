@@ -455,14 +455,14 @@ def test_a_session_whose_calls_were_deleted_says_so(session5, calls):
 # Browse bulk mode --------------------------------------------------------------------------
 
 def test_bulk_label_every_call_of_the_filter_then_undo(calls):
-    add_calls(calls, make_rows(7, model_version="v2"))
+    v2_ids = add_calls(calls, make_rows(7, model_version="v2")).ids
     at = open_page(BROWSE, bulk="true", version=["v2"])
     assert next(t for t in at.toggle if t.label == "Bulk label").value
     next(r for r in at.radio if r.label == "Apply to").set_value("filter").run()
     apply = next(b for b in at.button if b.label.startswith("Apply to"))
     assert apply.label == "Apply to 7 calls" and apply.disabled  # not confirmed yet
-    next(s for s in at.selectbox if s.label == "Verdict").set_value("fail")
-    next(m for m in at.multiselect if m.label == "Labels").set_value(
+    next(s for s in at.selectbox if s.label == "Verdict to give").set_value("fail")
+    next(m for m in at.multiselect if m.label == "Labels to give").set_value(
         ["hallucination", "wrong format"])
     next(c for c in at.checkbox if c.label == "Yes, label all 7 calls as ann").check().run()
     apply = next(b for b in at.button if b.label == "Apply to 7 calls")
@@ -471,7 +471,7 @@ def test_bulk_label_every_call_of_the_filter_then_undo(calls):
     assert not at.exception and not _errors(at)
 
     rows = annotations(calls)
-    assert sorted(r["call_id"] for r in rows) == list(range(31, 38))
+    assert sorted(r["call_id"] for r in rows) == sorted(v2_ids)
     assert {r["batch"] for r in rows} != {None} and len({r["batch"] for r in rows}) == 1
     assert {(r["action"], r["reviewer"], r["verdict"], tuple(r["labels"])) for r in rows} == {
         ("judge", "ann", "fail", ("hallucination", "wrong format"))}
@@ -491,7 +491,7 @@ def test_bulk_labels_only_the_calls_that_were_confirmed(calls):
     add_calls(calls, make_rows(7, model_version="v2"))
     at = open_page(BROWSE, bulk="true", version=["v2"])
     next(r for r in at.radio if r.label == "Apply to").set_value("filter").run()
-    next(s for s in at.selectbox if s.label == "Verdict").set_value("fail")
+    next(s for s in at.selectbox if s.label == "Verdict to give").set_value("fail")
     add_calls(calls, make_rows(3, model_version="v2", input="logged meanwhile"))
     next(c for c in at.checkbox if c.label == "Yes, label all 7 calls as ann").check().run()
     next(b for b in at.button if b.label == "Apply to 7 calls").click().run()

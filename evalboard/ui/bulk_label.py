@@ -49,9 +49,10 @@ def bulk_panel(engine: Engine, f: CallFilter, selected_ids: list[int], total: in
             else f"all {total:,} calls matching the filter",
         )
         cols = st.columns([1, 3])
-        verdict = cols[0].selectbox("Verdict", [None, *VERDICTS],
+        verdict = cols[0].selectbox("Verdict to give", [None, *VERDICTS],
                                     format_func=lambda v: "— none —" if v is None else v)
-        labels = cols[1].multiselect("Labels", [label.name for label in list_labels(engine)])
+        labels = cols[1].multiselect("Labels to give",
+                                     [label.name for label in list_labels(engine)])
         count = len(selected_ids) if target == "selected" else total
         confirmed = True
         if target == "filter":
