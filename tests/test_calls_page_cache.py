@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import and_, select, true
+from sqlalchemy import and_, insert, select, true
 
 from evalboard.cases.draft import CaseDraft
 from evalboard.cases.repository import Provenance, create_case
@@ -20,7 +20,9 @@ from evalboard.store.calls_counts import count_by_version
 from evalboard.store.calls_pages import Cursor, list_calls
 from evalboard.store.calls_query import SORTS, CallFilter
 from evalboard.store.case_models import EvalCase
+from evalboard.store.engine import write_connection
 from evalboard.store.models import Call, ModelVersion
+from evalboard.store.monitor_models import Monitor, MonitorResult
 from evalboard.store.review_models import Annotation, Label, annotation_labels
 from evalboard.store.search import search_condition
 from tests.support.calls import T0, add_calls
@@ -33,6 +35,7 @@ REVIEWERS = ("ann", "bo", "cy", "nobody")
 VERDICTS = ("pass", "fail", "unsure")
 LABELS = ("hallucination", "wrong format", "edge case mishandled", "not a label")
 RARE_BOUNDS = (1, 5, 20, 2000)  # review_filter.RARE_MATCHES: both page plans get used
+MONITORS = (1, 2, 3, 99)  # 99: no such monitor
 
 
 @pytest.fixture
@@ -77,6 +80,33 @@ def _add_reviews(engine: Any, rng: random.Random, call_ids: tuple[int, ...]) -> 
                     provenance=Provenance(call_id=call_id))
 
 
+def _add_monitor_results(engine: Any, rng: random.Random, call_ids: tuple[int, ...]) -> None:
+    """Monitors 1-3 with results on some calls: two checks each, failing at different rates
+    (monitor 3 checks few calls and rarely fails)."""
+    with write_connection(engine) as conn:
+        conn.execute(insert(Monitor), [
+            {"id": k, "name": f"m{k}", "checks": [], "model_versions": [], "source": None,
+             "metadata_filter": {}} for k in MONITORS[:3]])
+        calls = conn.execute(select(Call.id, Call.model_version_id, Call.created_at)
+                             .where(Call.id.in_(call_ids))).all()
+        rows = []
+        for monitor_id, checked, failing in ((1, 0.9, 0.5), (2, 0.7, 0.1), (3, 0.2, 0.1)):
+            for call_id, version_id, created_at in calls:
+                if rng.random() < checked:
+                    rows.extend({"monitor_id": monitor_id, "call_id": call_id,
+                                 "model_version_id": version_id, "call_created_at": created_at,
+                                 "check_name": check, "passed": rng.random() >= failing,
+                                 "score": 1.0} for check in ("a", "b"))
+        conn.execute(insert(MonitorResult), rows)
+
+
+def _plant(engine: Any, rng: random.Random, count: int) -> None:
+    """Calls, reviews and monitor results."""
+    ids = add_calls(engine, _store_rows(rng, count)).ids
+    _add_reviews(engine, rng, ids)
+    _add_monitor_results(engine, rng, ids)
+
+
 def _maybe(rng: random.Random, value: Any) -> Any:
     return value if rng.random() < 0.4 else None
 
@@ -104,6 +134,7 @@ def _random_filter(rng: random.Random) -> CallFilter:
         "corrected": rng.random() < 0.15,
         "reviewed": rng.choice([None, None, None, True, False]),
         "promoted": rng.random() < 0.15,
+        "failing_monitors": tuple(rng.sample(MONITORS, rng.choice([0, 0, 1, 1, 2]))),
     }
     assert set(values) == {field.name for field in dataclasses.fields(CallFilter)}, (
         "a CallFilter field this test does not vary")
@@ -189,13 +220,24 @@ def _plain_ids(conn: Any, f: CallFilter, sort_key: str) -> list[int]:
              .join(ModelVersion, ModelVersion.id == Call.model_version_id)
              .where(and_(true(), *conditions)).order_by(*order))
     reviewed = _review_matches(conn, f)
-    return [tuple(row) for row in conn.execute(query) if reviewed is None or row[0] in reviewed]
+    failing = _monitor_matches(conn, f)
+    return [tuple(row) for row in conn.execute(query)
+            if (reviewed is None or row[0] in reviewed) and (failing is None or row[0] in failing)]
+
+
+def _monitor_matches(conn: Any, f: CallFilter) -> set[int] | None:
+    """The calls with a failed check of a chosen monitor, from every result read here (None:
+    every call)."""
+    if not f.failing_monitors:
+        return None
+    return {result.call_id for result in conn.execute(select(MonitorResult))
+            if result.monitor_id in f.failing_monitors and not result.passed}
 
 
 def test_cached_pages_match_a_plain_query_for_random_filters(engine, fresh_caches,
                                                             monkeypatch):
     rng = random.Random(20261202)
-    _add_reviews(engine, rng, add_calls(engine, _store_rows(rng, 160)).ids)
+    _plant(engine, rng, 160)
     checked_directions = {"first": 0, "after": 0, "before": 0}
     with engine.connect() as conn:
         for iteration in range(700):
@@ -225,8 +267,9 @@ def test_cached_pages_match_a_plain_query_for_random_filters(engine, fresh_cache
     assert min(checked_directions.values()) > 50
     bound_names = {name for shape in calls_pages._PREPARED for name in shape[1]}
     plans = (("judged_lookup_current", "judged_probe_current", "promoted_lookup_first_id",
-              "promoted_probe_first_id") if engine.dialect.name == "sqlite"
-             else ("judged_current", "promoted_first_id"))
+              "promoted_probe_first_id", "failing_lookup_monitor_0", "failing_probe_monitor_0")
+             if engine.dialect.name == "sqlite"
+             else ("judged_current", "promoted_first_id", "failing_monitor_0"))
     assert {*plans, "unjudged_current"} <= bound_names  # every review plan was compiled
 
 
@@ -255,7 +298,7 @@ def test_a_page_before_a_cursor_leads_back_to_the_first_page(engine, fresh_cache
 
 def test_counts_per_version_match_a_plain_query_for_random_filters(engine, monkeypatch):
     rng = random.Random(20261203)
-    _add_reviews(engine, rng, add_calls(engine, _store_rows(rng, 120)).ids)
+    _plant(engine, rng, 120)
     with engine.connect() as conn:
         versions = dict(conn.execute(
             select(Call.id, ModelVersion.name)
