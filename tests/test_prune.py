@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import threading
@@ -24,6 +25,8 @@ from evalboard import clock
 from evalboard.cli.db_commands import prune_lines
 from evalboard.demo.builder import load_demo
 from evalboard.metrics import calls_over_time, latency_over_time
+from evalboard.store.calls_counts import count_by_version, count_calls
+from evalboard.store.calls_query import CallFilter
 from evalboard.store.case_models import EvalCase
 from evalboard.store.engine import is_sqlite, write_session
 from evalboard.store.models import Call
@@ -323,3 +326,35 @@ def test_cli_prunes_and_reports_in_lines(engine: Engine, db_url: str, tmp_path: 
     assert done.returncode == 0, done.stderr
     assert "calls 30" in done.stdout and "archived to 1 Parquet file(s)" in done.stdout
     assert len(_call_ids(engine)) == 5
+
+
+def test_counts_after_a_prune_are_the_calls_left(demo: Engine) -> None:
+    """Browse's counts read whole days from the rollups, which keep counting pruned calls (so
+    charts stay whole): after a prune they must still equal the calls that are left."""
+
+    prune_calls(demo, PruneOptions(AGE, batch_size=500))
+    with demo.connect() as conn:
+        versions = [name for (name,) in conn.execute(text("SELECT name FROM model_versions"))]
+        by_version = dict(conn.execute(text(
+            "SELECT v.name, count(*) FROM calls c JOIN model_versions v"
+            " ON v.id = c.model_version_id GROUP BY v.name")).all())
+    assert count_calls(demo) == sum(by_version.values())
+    assert dict(count_by_version(demo, CallFilter())) == by_version
+    rng = random.Random(7)
+    for _ in range(25):  # random time ranges on both sides of the cutoff, with versions
+        since = CUTOFF + timedelta(hours=rng.randint(-24 * 20, 24 * 10)) if rng.random() < .7 \
+            else None
+        until = (since or CUTOFF) + timedelta(hours=rng.randint(1, 24 * 25)) \
+            if rng.random() < .7 else None
+        chosen = tuple(rng.sample(versions, rng.randint(0, 2)))
+        f = CallFilter(model_versions=chosen, since=since, until=until,
+                       errors_only=rng.random() < .2)
+        with demo.connect() as conn:
+            rows = conn.execute(select(Call.model_version_id, Call.created_at, Call.error)).all()
+            names = dict(conn.execute(text("SELECT id, name FROM model_versions")).all())
+        expected = sum(1 for vid, created, error in rows
+                       if (not chosen or names[vid] in chosen)
+                       and (since is None or created >= since)
+                       and (until is None or created < until)
+                       and (not f.errors_only or error is not None))
+        assert count_calls(demo, f) == expected, f

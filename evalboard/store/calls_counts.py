@@ -4,6 +4,7 @@ they answer, from the calls (or the full-text index) where they do not."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import (
     Connection,
@@ -16,6 +17,7 @@ from sqlalchemy import (
 
 from evalboard.store.calls_query import CallFilter, filter_conditions, version_ids
 from evalboard.store.models import Call, ModelVersion
+from evalboard.store.prune import pruned_before
 from evalboard.store.review_filter import judges
 from evalboard.store.rollup_models import CallDay
 from evalboard.store.rollups import day_conditions, split_days
@@ -55,6 +57,17 @@ def _counts(conn: Connection, f: CallFilter) -> dict[int, int]:
         return {vid: n for vid, n in left.items() if n}
     if not _rollups_answer(f):
         return _counted_from_calls(conn, f)
+    kept_from = _whole_days_kept_from(conn)
+    if kept_from is not None and (f.since is None or f.since < kept_from):
+        # a prune deleted calls before its cutoff, and the rollups keep counting them (charts
+        # over time stay whole): the days up to the cutoff's are counted from the calls left
+        older = _counted_from_calls(conn, replace(
+            f, until=kept_from if f.until is None else min(f.until, kept_from)))
+        if f.until is not None and f.until <= kept_from:
+            return older
+        newer = _counts(conn, replace(f, since=kept_from))
+        return {vid: older.get(vid, 0) + newer.get(vid, 0)
+                for vid in older.keys() | newer.keys()}
     split = split_days(f.since, f.until)
     counts: dict[int, int] = {}
     if split.whole_days:
@@ -72,6 +85,15 @@ def _counts(conn: Connection, f: CallFilter) -> dict[int, int]:
                                                                    until=end)).items():
             counts[version_id] = counts.get(version_id, 0) + count
     return {version_id: count for version_id, count in counts.items() if count}
+
+
+def _whole_days_kept_from(conn: Connection) -> datetime | None:
+    """The first midnight after the newest prune's cutoff (None if the store was never
+    pruned): from there on the daily rollups count only calls that are still stored."""
+    cutoff = pruned_before(conn)
+    if cutoff is None:
+        return None
+    return datetime.combine(cutoff.date() + timedelta(days=1), time())
 
 
 def count_by_version(engine: Engine, f: CallFilter) -> list[tuple[str, int]]:
