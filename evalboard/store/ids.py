@@ -6,7 +6,7 @@ import threading
 import time
 from collections import deque
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from evalboard.errors import EvalboardError
 from evalboard.store.engine import write_connection
@@ -22,22 +22,29 @@ def reserve_ids(engine: Engine, count: int, table: str = "calls") -> range:
     The counter never falls behind the table's largest id, so rows written by other means
     (a restored backup, a copy) cannot collide with reserved ids.
     """
+    with write_connection(engine) as conn:
+        return reserve_ids_on(conn, count, table)
+
+
+def reserve_ids_on(conn: Connection, count: int, table: str = "calls") -> range:
+    """`reserve_ids` inside the caller's write transaction (the ids are reserved only if it
+    commits)."""
     if count < 1:
         raise ValueError("count must be at least 1")
-    with write_connection(engine) as conn:
-        conn.execute(conflict_insert(engine.dialect.name, IdBlock)
-                     .values(table_name=table, next_id=1).on_conflict_do_nothing())
-        floor = select(func.coalesce(func.max(_ID_COLUMNS[table]), 0) + 1).scalar_subquery()
-        greatest = func.greatest if engine.dialect.name == "postgresql" else func.max
-        start = (
-            conn.execute(
-                update(IdBlock)
-                .where(IdBlock.table_name == table)
-                .values(next_id=greatest(IdBlock.next_id, floor) + count)
-                .returning(IdBlock.next_id)
-            ).scalar_one()
-            - count
-        )
+    dialect = conn.dialect.name
+    conn.execute(conflict_insert(dialect, IdBlock)
+                 .values(table_name=table, next_id=1).on_conflict_do_nothing())
+    floor = select(func.coalesce(func.max(_ID_COLUMNS[table]), 0) + 1).scalar_subquery()
+    greatest = func.greatest if dialect == "postgresql" else func.max
+    start = (
+        conn.execute(
+            update(IdBlock)
+            .where(IdBlock.table_name == table)
+            .values(next_id=greatest(IdBlock.next_id, floor) + count)
+            .returning(IdBlock.next_id)
+        ).scalar_one()
+        - count
+    )
     return range(start, start + count)
 
 
@@ -119,6 +126,33 @@ class PrefetchingIdPool:
     def take_many(self, count: int) -> list[int]:
         return [self.take() for _ in range(count)]
 
+    def reserve_if_low(self, conn: Connection) -> range:
+        """A block reserved in the caller's write transaction when the stock is running low
+        (empty otherwise); hand it to `add` once that transaction has committed. A writer that
+        holds the write lock tops the stock up itself, so on a busy SQLite store the refill
+        never waits for a lock the writers keep taking back."""
+        with self._ready:
+            if not self._refill_wanted:
+                return range(0)
+            size = self._next_block_size()
+        return reserve_ids_on(conn, size)
+
+    def add(self, block: range) -> None:
+        """Ids reserved by a committed transaction join the stock."""
+        if not block:
+            return
+        with self._ready:
+            self._stock.extend(block)
+            self._block_size, self._block_started = len(block), time.monotonic()
+            self._refill_wanted, self._last_error = False, None
+            self._ready.notify_all()
+
+    def _next_block_size(self) -> int:
+        """Twice the last block after a block that lasted under FAST_BLOCK_S, else the first
+        size (call with the lock held)."""
+        fast = time.monotonic() - self._block_started < self.FAST_BLOCK_S
+        return min(self._max_block, self._block_size * 2) if fast else self._min_block
+
     def close(self) -> None:
         with self._ready:
             self._closed = True
@@ -139,9 +173,7 @@ class PrefetchingIdPool:
                 self._ready.wait_for(lambda: self._refill_wanted or self._closed)
                 if self._closed:
                     return
-                now = time.monotonic()
-                fast = now - self._block_started < self.FAST_BLOCK_S
-                size = min(self._max_block, self._block_size * 2) if fast else self._min_block
+                size = self._next_block_size()
             try:
                 block = reserve_ids(self._engine, size)
             except Exception as exc:  # noqa: BLE001 - locked or unreachable: try again later
@@ -151,8 +183,4 @@ class PrefetchingIdPool:
                 delay = min(delay * 2, 2.0)
                 continue
             delay = 0.05
-            with self._ready:
-                self._stock.extend(block)
-                self._block_size, self._block_started = size, time.monotonic()
-                self._refill_wanted, self._last_error = False, None
-                self._ready.notify_all()
+            self.add(block)

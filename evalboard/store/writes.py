@@ -143,11 +143,19 @@ def write_calls(
     missing = [row for row in rows if row.get("id") is None]
     for row, new_id in zip(missing, ids.take_many(len(missing)), strict=True):
         row["id"] = new_id
+    topped_up = range(0)
     with write_connection(engine) as conn:
         versions = ensure_model_versions(conn, (row["model_version"] for row in rows))
+        if isinstance(ids, PrefetchingIdPool):  # the writer holds the lock: top the stock up
+            topped_up = ids.reserve_if_low(conn)
         if not skip_stored_ids:
-            return insert_calls(conn, rows, versions)
-        stored = _existing_ids(conn, rows)
-        fresh = insert_calls(conn, [row for row in rows if row["id"] not in stored], versions)
-        return WriteSummary(inserted=fresh.inserted,
-                            already_present=len(rows) - fresh.inserted)
+            summary = insert_calls(conn, rows, versions)
+        else:
+            stored = _existing_ids(conn, rows)
+            fresh = insert_calls(conn, [row for row in rows if row["id"] not in stored],
+                                 versions)
+            summary = WriteSummary(inserted=fresh.inserted,
+                                   already_present=len(rows) - fresh.inserted)
+    if isinstance(ids, PrefetchingIdPool):
+        ids.add(topped_up)  # only once the reservation has committed
+    return summary
