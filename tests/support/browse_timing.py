@@ -92,6 +92,9 @@ def _open_calls(page: Any, rounds: int) -> list[float]:
         _settle(page)
         page.keyboard.press("Escape")
         page.get_by_role("dialog").wait_for(state="detached", timeout=60_000)
+        # closed once the server has dropped the call from the URL (its dismiss rerun ran)
+        page.wait_for_function("!new URLSearchParams(location.search).has('call')",
+                               timeout=60_000)
         _settle(page)
     return times
 
