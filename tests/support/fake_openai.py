@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.fake_openai_upstream import running
+
 PASS = '{"verdict": "pass", "score": 1.0, "reason": "looks right"}'
 FAIL = '{"verdict": "fail", "score": 0.0, "reason": "states a false fact"}'
 
@@ -121,21 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serving(server: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    """Serve on a thread for the block; shut down after, whatever happens."""
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-@contextmanager
 def fake_openai(script: Script = (), **kwargs: Any) -> Iterator[FakeOpenAI]:
     """A started FakeOpenAI for the block."""
-    with serving(FakeOpenAI(script, **kwargs)) as server:
+    with running(FakeOpenAI(script, **kwargs)) as server:
         yield server
