@@ -35,15 +35,17 @@ def test_filter_by_label_label_from_the_dialog_and_reload(engine, db_url, browse
     with running_app(db_url, log_path=tmp_path / "server.log") as base:
         open_browse(page, base, "?reviewer=ann")
         page.get_by_text("Review: verdict, labels, reviewer").click()
+        chosen = page.locator("[data-testid='stMultiSelect']").filter(has_text="Labels")
         page.get_by_role("combobox", name="Labels").click()
-        page.keyboard.type("halluc")
+        page.keyboard.type("halluc", delay=80)  # a person's pace
+        page.get_by_role("option", name="hallucination").wait_for(timeout=30_000)
         page.keyboard.press("Enter")
+        chosen.get_by_text("hallucination").wait_for(timeout=30_000)  # the tag is chosen
         page.keyboard.press("Escape")
-        page.get_by_text("calls 1–4 of 4").wait_for(timeout=30_000)
+        page.get_by_text("calls 1–4 of 4").wait_for(timeout=60_000)
         assert "label=hallucination" in page.url
         page.reload()  # the link alone reproduces the view
         page.get_by_text("calls 1–4 of 4").wait_for(timeout=60_000)
-        chosen = page.locator("[data-testid='stMultiSelect']").filter(has_text="Labels")
         assert "hallucination" in chosen.inner_text()  # the widget shows the choice again
 
         # label the newest call (not among those four) from its dialog
