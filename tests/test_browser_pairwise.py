@@ -67,8 +67,8 @@ def test_review_twenty_pairs_with_the_keyboard_alone(engine, db_url, browser_pag
             for position in range(SIZE):
                 if position == DIFF_AT:
                     page.keyboard.press("d")
-                    page.locator(".word-diff").first.wait_for(timeout=TIMEOUT)
-                    assert page.locator(".word-diff").count() == 2
+                    # one diff per side (drawn one after the other)
+                    expect(page.locator(".word-diff")).to_have_count(2, timeout=TIMEOUT)
                 page.keyboard.press(_key(position))
                 wait_progress(min(position + 1, SIZE - 1), position + 1)
                 page.get_by_text(f"Pair {position + 1}: you said").first.wait_for(timeout=TIMEOUT)
