@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from functools import partial
 from itertools import islice
 from typing import Any
 
@@ -180,13 +181,16 @@ def results_table(
         else " (calls without a value for this sort are not listed)"
     )
     st.caption(f"Page {number} · calls {first:,}–{first + len(page.rows) - 1:,} of {total:,}{note}")
+    row_ids = tuple(row.id for row in page.rows)
+    key = f"browse_table_{'bulk' if bulk else 'open'}_{_page_key(f, sort_key, page)}"
     event = st.dataframe(
-        _frame(page, current_marks(engine, [row.id for row in page.rows])),
+        _frame(page, current_marks(engine, list(row_ids))),
         hide_index=True, placeholder="—",
         width="stretch",
-        on_select="rerun",
+        # a ticked row opens its call in the callback, before the rerun draws the dialog
+        on_select="rerun" if bulk else partial(_open_ticked_row, key, row_ids),
         selection_mode="multi-row" if bulk else "single-row",
-        key=f"browse_table_{'bulk' if bulk else 'open'}_{_page_key(f, sort_key, page)}",
+        key=key,
         column_config={
             "id": st.column_config.NumberColumn(format="%d", width="small"),
             "time (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
@@ -197,8 +201,6 @@ def results_table(
         },
     )
     selected = [page.rows[i].id for i in (event.selection.rows if event is not None else [])]
-    if not bulk:
-        _open_selected_call(selected)
     newer, _, older = st.columns([1, 4, 1])
     # callbacks: the URL moves before the rerun, so a page turn is one run, not two
     newer.button("← Newer", disabled=page.previous_cursor is None, width="stretch",
@@ -212,12 +214,13 @@ def results_table(
 def results_view(engine: Engine, f: CallFilter, sort_key: str, total: int, *,
                  bulk: bool = False) -> None:
     """The table, its paging, the bulk panel, downloads and the call dialog, as a fragment: a
-    page turn or an opened row reruns this part only (the filters and counts stay as drawn)."""
+    page turn or an opened row reruns this part only (the filters and counts stay as drawn).
+    The dialog comes first: an opened call is drawn before the table is sent again."""
+    open_call_dialog(engine)
     selected = results_table(engine, f, sort_key, total, bulk=bulk)
     if bulk:
         bulk_panel(engine, f, selected, total)
     download_buttons(f, total)
-    open_call_dialog(engine)
 
 
 def _page_key(f: CallFilter, sort_key: str, page: CallPage) -> str:
@@ -225,6 +228,12 @@ def _page_key(f: CallFilter, sort_key: str, page: CallPage) -> str:
     table keeps no selection from another page or another filter's first page)."""
     where = page.previous_cursor.encode() if page.previous_cursor else "first"
     return hashlib.sha1(repr((f, sort_key, where)).encode()).hexdigest()[:16]
+
+
+def _open_ticked_row(key: str, row_ids: tuple[int, ...]) -> None:
+    """The table's selection callback: open the call of the row just ticked."""
+    rows = st.session_state[key].selection.rows
+    _open_selected_call([row_ids[i] for i in rows if i < len(row_ids)])
 
 
 def _open_selected_call(selected_ids: list[int]) -> None:
