@@ -14,7 +14,7 @@ from evalboard.store.models import SOURCES
 if TYPE_CHECKING:
     from evalboard.ingest.otlp_server import OtlpServer
 
-ACKS = ("stored", "queued")
+ACKS = ("stored", "queued", "spooled")
 
 
 def bound_receiver(engine: Engine, host: str, port: int, **options: Any) -> OtlpServer:
@@ -45,8 +45,11 @@ def collect_command(
     ack: Annotated[
         str,
         typer.Option(help="When to answer an export: 'stored' (once its calls are written: "
-                          "a 200 means stored) or 'queued' (once they are queued, faster for "
-                          "one exporter; calls the store refuses go to a dead-letter file)."),
+                          "a 200 means stored), 'spooled' (once they are queued and fsynced "
+                          "to a spool file beside the store, written at the next start if the "
+                          "receiver dies: as safe, and faster for one exporter) or 'queued' "
+                          "(once they are queued in memory; calls the store refuses go to a "
+                          "dead-letter file)."),
     ] = "stored",
     source: Annotated[str, typer.Option(help=f"Source of the calls ({', '.join(SOURCES)}).")]
     = "production",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 from sqlalchemy import Engine
 
 from evalboard.client import shutdown
-from evalboard.client.writer import BatchWriter, Rows, WriteError
+from evalboard.client.writer import BatchWriter, Rows
 from evalboard.store import open_store
 from evalboard.store.ids import IdPool, PrefetchingIdPool
 from evalboard.store.records import normalize_call
@@ -94,17 +94,13 @@ class Evalboard:
                                       max_block=max_pending, wait_s=flush_timeout)
         writer_options: dict[str, Any] = {}
         if mode == "durable":
+            from evalboard.client.durable import replay_spools, spooled_writer_options
             from evalboard.client.spool import Spool
 
             folder = Path(spool_dir) if spool_dir else default_spool_dir(self.engine)
-            self._replay_spools(folder, flush_timeout)
+            replay_spools(self.engine, self._ids, folder, self.dead_letter, flush_timeout)
             self._spool = Spool(folder)
-            writer_options = {
-                "before_write": self._spool.sync,
-                "on_done": self._spool.settled,
-                "abandon": lambda rows: f"they are kept in the spool {folder} and written "
-                                        "when the store is next opened in durable mode",
-            }
+            writer_options = spooled_writer_options(self._spool)
         self._writer = BatchWriter(
             self._write_batch,
             batch_size=batch_size,
@@ -124,29 +120,6 @@ class Evalboard:
                     self._resolved[row["id"]] = stored
                     while len(self._resolved) > _RESOLVED_KEPT:
                         self._resolved.popitem(last=False)
-
-    def _replay_spools(self, folder: Path, timeout: float) -> None:
-        """Write the calls that durable clients of dead processes spooled and did not store."""
-        from evalboard.client.spool import orphaned_spools
-
-        def write(rows: Rows) -> None:
-            write_calls(self.engine, rows, self._ids, skip_stored_ids=True)
-
-        for rows, files in orphaned_spools(folder):
-            writer = BatchWriter(write, dead_letter=self.dead_letter, flush_timeout=timeout,
-                                 abandon=lambda rows: f"they stay in the spool {folder}")
-            for row in rows:
-                writer.put(row)
-            try:
-                writer.close()
-            except WriteError as exc:
-                log.error("evalboard: replaying the spool %s: %s", files[0], exc)
-                if writer.pending:
-                    continue  # not written in time: the spool stays for the next start
-            for path in files:
-                path.unlink(missing_ok=True)
-            if rows:
-                log.info("evalboard: replayed %d spooled call(s) from %s", len(rows), folder)
 
     def log_call(
         self,
