@@ -28,6 +28,9 @@ TIMEOUT = 15_000  # ms, per step
 KEYS = {"a": "left", "b": "right", "t": "tie", "x": "both_bad", "1": "left", "2": "right",
         "3": "tie", "4": "both_bad"}
 NUMBER_KEYS = {3: "3", 11: "1", 14: "4", 17: "2"}  # the number keys answer like A/B/T/X
+SETTLED_JS = ("document.querySelector('[data-testid=stApp]')"
+              "?.getAttribute('data-test-script-state') === 'notRunning'"
+              " && !document.querySelector('[data-stale=true]')")
 
 
 def _key(position: int) -> str:
@@ -55,6 +58,8 @@ def test_review_twenty_pairs_with_the_keyboard_alone(engine, db_url, browser_pag
         # the number keys' hidden buttons come last: once there, every key is listened to
         expect(page.locator(".st-key-pairwise_number_keys button")).to_have_count(
             4, timeout=TIMEOUT)
+        # and the run is over: a key pressed while the fragment still runs can be dropped
+        page.wait_for_function(SETTLED_JS, timeout=TIMEOUT)
 
     with running_app(db_url, log_path=tmp_path / "server.log") as base:
         try:
