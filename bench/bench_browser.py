@@ -71,18 +71,29 @@ PAGES = tuple(PageSpec("" if page is HOME else page.name, page.title) for page i
 # Installed before any page script: marks the user's action and watches Streamlit's run state.
 PROBE_JS = """
 (() => {
-  const eb = window.__eb = {t0: null, armed: false, sawRunning: false, ranUntil: null};
+  const eb = window.__eb = {t0: null, armed: false, sawRunning: false, ranUntil: null,
+                            armedTitles: null};
   const mark = (event) => { if (eb.armed) { eb.t0 = event.timeStamp; eb.armed = false; } };
   document.addEventListener('pointerdown', mark, true);
   document.addEventListener('keydown', (e) => { if (e.key === 'Enter') mark(e); }, true);
-  new MutationObserver(() => {
+  // A quick run can flip the state to running and back before the observer is called: the
+  // records' old values say it ran even when the current value is notRunning again.
+  new MutationObserver((records) => {
     const app = document.querySelector('[data-testid=stApp]');
     const state = app && app.getAttribute('data-test-script-state');
-    if (state === 'running') eb.sawRunning = true;
+    if (state === 'running' || records.some((r) => r.oldValue === 'running')) {
+      eb.sawRunning = true;
+    }
     if (state === 'notRunning' && eb.sawRunning) eb.ranUntil = performance.now();
-  }).observe(document, {subtree: true, attributes: true,
+  }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
                         attributeFilter: ['data-test-script-state']});
-  eb.arm = () => { eb.armed = true; eb.t0 = null; eb.sawRunning = false; eb.ranUntil = null; };
+  eb.arm = () => {
+    eb.armed = true; eb.t0 = null; eb.sawRunning = false; eb.ranUntil = null;
+    eb.armedTitles = JSON.stringify(eb.title());
+  };
+  // A quick page's run can arrive in one frame and be drawn in one commit, the run state never
+  // changing in the DOM: a navigation has also run once the page's titles are new ones.
+  eb.navigated = () => eb.sawRunning || JSON.stringify(eb.title()) !== eb.armedTitles;
   eb.settled = () => {
     const app = document.querySelector('[data-testid=stApp]');
     if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
@@ -101,6 +112,19 @@ PROBE_JS = """
 LOADED_JS = "(marker) => window.__eb && __eb.settled() && eval(marker) ? performance.now() : false"
 ACTED_JS = ("(marker) => window.__eb && __eb.t0 !== null && __eb.sawRunning && __eb.settled()"
             " && eval(marker) ? performance.now() - __eb.t0 : false")
+NAVIGATED_JS = ("(marker) => window.__eb && __eb.t0 !== null && __eb.navigated()"
+                " && __eb.settled() && eval(marker) ? performance.now() - __eb.t0 : false")
+
+
+# What a navigation that did not settle left: the probe's state, the run state, stale
+# elements, charts (shown, drawn) and the page the browser is on.
+PAGE_STATE_JS = """() => ({probe: {t0: __eb.t0, sawRunning: __eb.sawRunning,
+                                    armedTitles: __eb.armedTitles},
+  run: document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state'),
+  stale: document.querySelectorAll('[data-stale=true]').length,
+  charts: [...document.querySelectorAll('[data-testid=stVegaLiteChart]')]
+    .map((c) => [c.getClientRects().length > 0, !!c.querySelector('svg, canvas')]),
+  path: location.pathname, titles: __eb.title()})"""
 
 
 def page_marker(spec: PageSpec) -> str:
@@ -152,7 +176,8 @@ def navigate(page: Page, spec: PageSpec) -> float:
     page.evaluate("__eb.arm()")
     page.locator("[data-testid=stSidebarNavLink]").filter(
         has=page.get_by_text(spec.link, exact=True)).click()
-    return wait_acted(page, page_marker(spec))
+    return float(page.wait_for_function(NAVIGATED_JS, arg=page_marker(spec),
+                                        polling="raf").json_value())
 
 
 # --- the server side --------------------------------------------------------------------------
@@ -358,9 +383,12 @@ def attempt(figures: StoreFigures, what: str, page: Page | None = None) -> Itera
     except PlaywrightError as exc:
         name = "-".join(what.split())
         shot = RESULTS_FILE.with_name(f"browser-{figures.label}-{name}.png")
+        state = ""
         if page is not None:
             page.screenshot(path=shot)
-        figures.errors.append(f"{what} failed: {str(exc).splitlines()[0]} (see {shot.name})")
+            state = f", the page: {page.evaluate(PAGE_STATE_JS)}"
+        figures.errors.append(f"{what} failed: {str(exc).splitlines()[0]} (see {shot.name})"
+                              f"{state}")
         print(f"  {figures.errors[-1]}", flush=True)
 
 

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from bench.bench_browser import (
+    PAGE_STATE_JS,
     PAGES,
     full_load,
     navigate,
@@ -37,14 +38,6 @@ COLD_LOAD_ANY_MS = 12000.0
 MEMORY_MB = 600.0
 ROUNDS = 3
 ERRORS = "[data-testid=stException], [data-testid=stAlertContentError]"
-# What a navigation that did not settle left: the probe's state, the run state, stale
-# elements, charts (shown, drawn) and the page the browser is on.
-PAGE_STATE_JS = """() => ({probe: {t0: __eb.t0, sawRunning: __eb.sawRunning},
-  run: document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state'),
-  stale: document.querySelectorAll('[data-stale=true]').length,
-  charts: [...document.querySelectorAll('[data-testid=stVegaLiteChart]')]
-    .map((c) => [c.getClientRects().length > 0, !!c.querySelector('svg, canvas')]),
-  path: location.pathname, titles: __eb.title()})"""
 
 
 @dataclass
