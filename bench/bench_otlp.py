@@ -9,9 +9,9 @@ requests of `--batch` spans, posted to the receiver (`evalboard collect`'s serve
 process on 127.0.0.1): with `--ack stored` (a request is answered once its calls are written)
 one request at a time, as an SDK BatchSpanProcessor sends them, and from four senders at once,
 as a Collector's sending queue does; with `--ack queued` and `--ack spooled` (answered once
-queued and fsynced to a spool) one at a time. Each rate is calls
-stored per second, from the first call to the last one written (every call is counted in the
-store); CPU is this process's CPU time per call (steadier than wall time on a shared machine).
+queued and fsynced to a spool) one at a time. Each rate is calls stored per second, from the
+first call to the last one written (every call is counted in the store); CPU is this process's
+CPU time per call (steadier than wall time on a shared machine).
 
 Figures go to stdout and bench/results/otlp.json; ~2 minutes on the 1M-call store.
 """

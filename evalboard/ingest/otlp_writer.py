@@ -7,9 +7,8 @@ request is answered once its calls are queued; the writer retries a busy store a
 it cannot write in a dead-letter file, as the client's batch mode does. `SpooledWriter`
 (`--ack spooled`): the same, answered once the calls are also fsynced to a spool file (the
 client's durable mode), so an answered export survives a crash: as fast for one exporter as
-`queued`, and as safe as `stored`. Both queues are
-bounded: a full one raises `Busy`, answered 503 with Retry-After, so the exporter retries and
-nothing is dropped.
+`queued`, and as safe as `stored`. Every writer's queue is bounded: a full one raises `Busy`,
+answered 503 with Retry-After, so the exporter retries and nothing is dropped.
 """
 
 from __future__ import annotations
