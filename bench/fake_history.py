@@ -12,7 +12,7 @@ from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from evalboard.review.annotations import rebuild_current_flags
+from evalboard.review.annotations import rebuild_answer_flags
 from evalboard.runs.totals import record_run_totals
 from evalboard.store import open_store
 from evalboard.store.rollups import rebuild_rollups
@@ -119,7 +119,7 @@ def load_history(path: Path, *, start: datetime, days: int, seed: int,
     engine = open_store(f"sqlite:///{path}")
     with engine.begin() as conn:
         rebuild_rollups(conn)
-        rebuild_current_flags(conn)
+        rebuild_answer_flags(conn)
         for run_id in range(1, len(version_ids) + 1):
             record_run_totals(conn, run_id)
     engine.dispose()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, MetaData, Table, func, insert, select, text
 
-from evalboard.review.annotations import rebuild_current_flags
+from evalboard.review.annotations import rebuild_current_flags, rebuild_final_flags
 from evalboard.runs.totals import record_run_totals
 from evalboard.store import migrate
 from evalboard.store.engine import make_engine
@@ -187,10 +187,11 @@ def test_a_store_filled_at_an_earlier_revision_upgrades_with_its_data(db_url, re
             lambda: [record_run_totals(conn, run_id) for run_id in finished])
         if written.get("eval_runs"):
             assert conn.scalar(text("SELECT count(DISTINCT run_id) FROM run_totals")) == 2
-        flags = "SELECT id, is_current FROM annotations ORDER BY id"
+        flags = "SELECT id, is_current, is_final FROM annotations ORDER BY id"
         stored_flags = conn.execute(text(flags)).all()
         transaction = conn.begin_nested()
         rebuild_current_flags(conn)
+        rebuild_final_flags(conn)
         assert stored_flags == conn.execute(text(flags)).all()
         transaction.rollback()
         if written.get("annotations"):

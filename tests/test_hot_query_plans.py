@@ -103,8 +103,8 @@ def test_run_and_review_charts_read_their_kept_tables(store):
         scope = CallScope()
         verdicts = " | ".join(query_plan(conn, verdict_query(conn, scope)))
         labels = " | ".join(query_plan(conn, label_calls_query(conn, scope)))
-    assert verdicts.startswith("SEARCH annotations USING COVERING INDEX ix_annotations_current")
-    assert "ix_annotations_current" in labels
+    assert verdicts.startswith("SEARCH annotations USING COVERING INDEX ix_annotations_final")
+    assert "ix_annotations_final" in labels
     for statement in (pass_rate_query(latest_runs(), "check"),
                       reference_score_query(latest_runs(), ("rouge", "bleu"))):
         plan = _plan(store, statement)

@@ -478,11 +478,11 @@ def test_call_aggregates_read_only_the_metrics_index(engine, scope, stats):
         nth = " ".join(query_plan(conn, _call_queries(conn, scope)[0]))
         if scope.source:  # walks the index in latency order, no sort
             assert "TEMP B-TREE" not in nth and "latency_ms>?" in nth
-        # current judgements with a verdict (the covering index of 0011 seeks past the
-        # label-only ones) drive the review metrics; calls by id
+        # final answers with a verdict (the covering index of 0016 seeks past the label-only
+        # ones) drive the review metrics; calls by id
         verdicts = " | ".join(query_plan(conn, verdict_query(conn, scope)))
         assert verdicts.startswith("SEARCH annotations USING COVERING INDEX "
-                                   "ix_annotations_current_verdict (is_current=? AND verdict>?)"
+                                   "ix_annotations_final_verdict (is_final=? AND verdict>?)"
                                    ), verdicts
         assert "SEARCH calls USING INTEGER PRIMARY KEY" in verdicts
         # the control: reading the error text itself would go to the table rows

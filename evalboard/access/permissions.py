@@ -26,9 +26,10 @@ AUTH_ENV, DEFAULT_ROLE_ENV = "EVALBOARD_AUTH", "EVALBOARD_OIDC_DEFAULT_ROLE"
 MODES = ("off", "local", "oidc")
 RANK = {role: rank for rank, role in enumerate(ROLES)}
 # What each role may do: viewer reads; reviewer also annotates, edits cases, starts runs;
-# admin also changes settings and labels, and deletes.
+# admin also changes settings and labels, and deletes. Adjudicating (recording the final answer
+# where reviewers disagree) is an admin's, or a reviewer's given the right.
 PERMISSIONS = {"read": "viewer", "review": "reviewer", "edit_cases": "reviewer",
-               "run": "reviewer", "admin": "admin"}
+               "run": "reviewer", "adjudicate": "admin", "admin": "admin"}
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
@@ -40,8 +41,11 @@ class AccessError(EvalboardError, ValueError):
 class Identity:
     username: str
     role: str
+    can_adjudicate: bool = False
 
     def may(self, permission: str) -> bool:
+        if permission == "adjudicate" and self.can_adjudicate:
+            return RANK[self.role] >= RANK["reviewer"]
         return RANK[self.role] >= RANK[PERMISSIONS[permission]]
 
 
@@ -82,8 +86,10 @@ def _check_role(role: str) -> str:
     return role
 
 
-def add_user(engine: Engine, username: str, password: str | None, role: str) -> None:
-    """Create or update an account; without a password it is an identity-provider user."""
+def add_user(engine: Engine, username: str, password: str | None, role: str,
+             can_adjudicate: bool | None = None) -> None:
+    """Create or update an account; without a password it is an identity-provider user.
+    `can_adjudicate` (None: unchanged) lets a reviewer record final answers."""
     name = username.strip()
     if not name:
         raise AccessError("a user needs a name")
@@ -97,6 +103,8 @@ def add_user(engine: Engine, username: str, password: str | None, role: str) -> 
         user.role, user.disabled = _check_role(role), False
         if password is not None:
             user.password_hash = hash_password(password)
+        if can_adjudicate is not None:
+            user.can_adjudicate = can_adjudicate
 
 
 def disable_user(engine: Engine, username: str) -> bool:
@@ -127,18 +135,18 @@ def authenticate(engine: Engine, username: str, password: str) -> Identity | Non
         return None
     if not verify_password(password, user.password_hash):
         return None
-    return Identity(user.username, user.role)
+    return Identity(user.username, user.role, user.can_adjudicate)
 
 
 def account_identity(engine: Engine, username: str) -> Identity | None:
     """The account as the store has it now (None when it is gone or disabled): the gate reads
     it on every run, so disabling an account or changing its role reaches open sessions."""
     with Session(engine) as session:
-        row = session.execute(select(User.role, User.disabled)
+        row = session.execute(select(User.role, User.disabled, User.can_adjudicate)
                               .where(User.username == username)).first()
     if row is None or row.disabled:
         return None
-    return Identity(username, row.role)
+    return Identity(username, row.role, row.can_adjudicate)
 
 
 def provider_identity(engine: Engine, email: str) -> Identity | None:
@@ -146,5 +154,5 @@ def provider_identity(engine: Engine, email: str) -> Identity | None:
     with Session(engine) as session:
         user = session.scalar(select(User).where(User.username == email))
     if user is not None:
-        return None if user.disabled else Identity(email, user.role)
+        return None if user.disabled else Identity(email, user.role, user.can_adjudicate)
     return Identity(email, _check_role(os.environ.get(DEFAULT_ROLE_ENV) or "viewer"))

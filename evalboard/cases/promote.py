@@ -114,11 +114,13 @@ def _chosen_judgement(
 
 
 def promote_call(engine: Engine, call_id: int, reviewer: str | None = None) -> Promotion:
-    """A draft case from a call and (preferably this reviewer's) current judgement of it."""
+    """A draft case from a call and its final answer (the adjudication, else preferably this
+    reviewer's current judgement)."""
     call = get_call(engine, call_id)
     if call is None:
         raise ValueError(f"there is no call {call_id}")
-    judgement = _chosen_judgement(current_judgements(engine, [call_id]).get(call_id, []), reviewer)
+    final = current_judgements(engine, [call_id], final=True).get(call_id, [])
+    judgement = _chosen_judgement(final, reviewer)
     labels = judgement.labels if judgement else ()
     reference = judgement.corrected_output if judgement else None
     checks, hints = suggest_checks(call, labels, reference)

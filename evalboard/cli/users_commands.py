@@ -22,18 +22,22 @@ def add(
                               ] = False,
     no_password: Annotated[bool, typer.Option(help="An identity-provider (OIDC) user: only "
                                               "the role is stored.")] = False,
+    adjudicate: Annotated[bool | None, typer.Option(
+        "--adjudicate/--no-adjudicate",
+        help="Let a reviewer record final answers where reviewers disagree (admins always "
+             "may). Unchanged when not given.")] = None,
     db: DbOption = None,
 ) -> None:
-    """Create an account (or change its role and password)."""
+    """Create an account (or change its role, password and right to adjudicate)."""
     password: str | None = None
     if not no_password:
         password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
             "Password", hide_input=True, confirmation_prompt=True)
     try:
-        add_user(store(db), username, password, role)
+        add_user(store(db), username, password, role, can_adjudicate=adjudicate)
     except AccessError as exc:
         fail(str(exc), 2)
-    typer.echo(f"{username}: {role}")
+    typer.echo(f"{username}: {role}" + (" (may adjudicate)" if adjudicate else ""))
 
 
 @app.command("list")

@@ -69,9 +69,9 @@ def add_demo_reviews(engine: Engine, seed: int = 0, now: datetime | None = None)
                 verdict, names, note = _judgement(rng, reviewer, meta.get("planted"),
                                                   meta.get("scenario"))
                 at = created_at + timedelta(hours=rng.uniform(1, 30))
-                annotation = Annotation(  # each reviewer judges a call once: it is current
+                annotation = Annotation(  # each reviewer judges a call once: current and final
                     call_id=call_id, reviewer=reviewer, action="judge", is_current=True,
-                    verdict=verdict,
+                    is_final=True, verdict=verdict,
                     note=note, seconds_spent=round(rng.uniform(4, 40), 1),
                     created_at=min(at, latest) if latest else at)
                 annotation.labels = [labels[n] for n in names if n in labels]

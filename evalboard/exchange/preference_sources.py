@@ -5,14 +5,14 @@ rejected) or `Verdict` (prompt, completion, desirable or not) values with their 
 filter selects like Browse and the review exports: calls of some model versions, logged in
 [since, until) (both calls of a pair), judged by some reviewers and carrying some labels.
 
-- corrections: a reviewer's current judgement with a corrected output: chosen = the correction,
+- corrections: a final answer with a corrected output: chosen = the correction,
   rejected = the model's output.
 - pairwise: the live answers on a pair of calls (every reviewer's, either orientation) decide
   by plurality among a / b / tie / both bad; only a unique a or b plurality gives a pair (the
   winner's output chosen). Ties, both-bad and undecided pairs are counted, not exported.
 - runs: for a case, the latest finished run of each version: every output that passed its
   checks against every output that failed, for the same prompt.
-- verdicts: a call whose current judgements all pass (desirable) or all fail (undesirable).
+- verdicts: a call whose final answers all pass (desirable) or all fail (undesirable).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, Engine, and_, exists, func, select, true
 from sqlalchemy.orm import Session, aliased
 
 from evalboard.errors import EvalboardError
-from evalboard.review.annotations import is_current_judgement
+from evalboard.review.annotations import is_final_answer
 from evalboard.store.case_models import EvalCase
 from evalboard.store.models import Call, ModelVersion
 from evalboard.store.pairwise_models import PairwiseAnswer, pairwise_answer_labels
@@ -187,7 +187,7 @@ def _annotation_label_filter(labels: Sequence[str]) -> ColumnElement[bool]:
 
 def correction_pairs(engine: Engine, f: PreferenceFilter, skipped: Skipped,
                      batch_size: int = BATCH_SIZE) -> Iterator[PreferencePair]:
-    """chosen = a current judgement's corrected output, rejected = the call's own output."""
+    """chosen = a final answer's corrected output, rejected = the call's own output."""
     last_id = 0
     while True:
         with Session(engine) as session:
@@ -198,7 +198,7 @@ def correction_pairs(engine: Engine, f: PreferenceFilter, skipped: Skipped,
                        Call.output, ModelVersion.name)
                 .join(Call, Call.id == Annotation.call_id)
                 .join(ModelVersion, ModelVersion.id == Call.model_version_id)
-                .where(Annotation.id > last_id, is_current_judgement(),
+                .where(Annotation.id > last_id, is_final_answer(),
                        Annotation.corrected_output.is_not(None),
                        Annotation.corrected_output != "",
                        _in(Annotation.reviewer, f.reviewers),
@@ -402,9 +402,9 @@ def run_verdicts(engine: Engine, f: PreferenceFilter, skipped: Skipped,
 
 def judgement_verdicts(engine: Engine, f: PreferenceFilter, skipped: Skipped,
                        batch_size: int = BATCH_SIZE) -> Iterator[Verdict]:
-    """A call's output is desirable when its current judgements (pass or fail ones; unsure
+    """A call's output is desirable when its final answers (pass or fail ones; unsure
     ones do not count) all pass, undesirable when they all fail; mixed calls are skipped."""
-    decisive = and_(is_current_judgement(), Annotation.verdict.in_(("pass", "fail")),
+    decisive = and_(is_final_answer(), Annotation.verdict.in_(("pass", "fail")),
                     _in(Annotation.reviewer, f.reviewers), _annotation_label_filter(f.labels))
     last_call = 0
     while True:

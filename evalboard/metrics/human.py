@@ -1,11 +1,12 @@
-"""Human review metrics per model version, over current judgements of the calls in scope.
+"""Human review metrics per model version, over the final answers of the calls in scope.
 
-A current judgement is a reviewer's newest unretracted judge row on a call (see
-`is_current_judgement`); with several reviewers a call has several.
+A call's final answer is its adjudication when reviewers' disagreement was settled, else each
+reviewer's current judgement (newest unretracted judge row; see `is_final_answer`): a call
+nobody adjudicated and several reviewers judged has several.
 
-- verdict rates: share of pass / fail / unsure among current judgements that carry a verdict;
-- label rates: share of judged calls (calls with at least one current judgement) on which some
-  current judgement carries the label.
+- verdict rates: share of pass / fail / unsure among final answers that carry a verdict;
+- label rates: share of judged calls (calls with at least one final answer) on which some
+  final answer carries the label.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import Connection, Engine, String, cast, func, literal, null, se
 
 from evalboard.metrics.axis import PRODUCTION, CallScope, VersionRef, on_axis, version_axis
 from evalboard.metrics.intervals import with_wilson
-from evalboard.review.annotations import is_current_judgement
+from evalboard.review.annotations import is_final_answer
 from evalboard.store.models import Call
 from evalboard.store.review_models import VERDICTS, Annotation, Label, annotation_labels
 
@@ -28,7 +29,7 @@ def _judged(conn: Connection, scope: CallScope, columns: Sequence[Any]) -> Any:
     the join: the scope's conditions do not seek on calls, which are reached by id."""
     return (select(Call.model_version_id, *columns).select_from(Annotation)
             .join(Call, Call.id == Annotation.call_id)
-            .where(is_current_judgement(), *scope.conditions(conn.dialect.name, seek=False)))
+            .where(is_final_answer(), *scope.conditions(conn.dialect.name, seek=False)))
 
 
 def verdict_query(conn: Connection, scope: CallScope) -> Any:

@@ -290,13 +290,15 @@ def disagreements(
     model_versions: Sequence[str] = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> list[Disagreement]:
     """Calls whose current judgements differ (verdict, or a label ticked by some reviewers but
-    not all), newest call first, at most `limit`, with each reviewer's judgement."""
+    not all), newest call first, at most `limit`, with each reviewer's judgement. `where`
+    narrows the calls further (conditions on Call)."""
     if limit <= 0:
         return []
     with engine.connect() as conn:
-        conditions = _conditions(conn, model_versions, since, until)
+        conditions = [*_conditions(conn, model_versions, since, until), *where]
         current = current_judgements(conditions)
         shared = select(current).where(current.c.raters >= 2).subquery("shared")
         verdict_split = (

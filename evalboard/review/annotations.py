@@ -8,7 +8,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    exists,
+    func,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from evalboard.errors import EvalboardError
@@ -16,6 +26,7 @@ from evalboard.review.labels import labels_by_name
 from evalboard.store.engine import write_session
 from evalboard.store.models import Call
 from evalboard.store.review_models import VERDICTS, Annotation, Label
+from evalboard.teams.scores import ScoreError, score_rows
 
 BULK_CHUNK = 500
 
@@ -32,6 +43,7 @@ class Judgement:
     labels: tuple[str, ...] = ()
     note: str = ""
     corrected_output: str | None = None
+    scores: tuple[tuple[str, object], ...] = ()  # (score configuration name, raw value)
 
     def check(self) -> None:
         if self.verdict is not None and self.verdict not in VERDICTS:
@@ -41,6 +53,7 @@ class Judgement:
             and not self.labels
             and not self.note.strip()
             and not self.corrected_output
+            and not self.scores
         ):
             raise AnnotationError("choose a verdict or a label, or write a note")
 
@@ -90,6 +103,12 @@ def is_current_judgement() -> ColumnElement[bool]:
     return Annotation.is_current.is_(True)
 
 
+def is_final_answer() -> ColumnElement[bool]:
+    """WHERE clause (on Annotation): the row is (part of) the call's final answer: its newest
+    live adjudication, or, on a call nobody adjudicated, each current judgement."""
+    return Annotation.is_final.is_(True)
+
+
 def current_by_definition(row: type[Annotation] | Any = Annotation) -> ColumnElement[bool]:
     """WHERE clause (on `row`): a live judge row with no newer live judge row by the same
     reviewer on the same call, i.e. the reviewer's current judgement of the call."""
@@ -134,6 +153,42 @@ def _clear_current(session: Session, reviewer: str, call_ids: Sequence[int]) -> 
                     .execution_options(synchronize_session=False))
 
 
+def _set_final(session: Session | Connection, call_ids: Sequence[int] | None) -> None:
+    """Mark the final answer of each call (every call when `call_ids` is None)."""
+    chunks = ([None] if call_ids is None else
+              [list(call_ids[i : i + BULK_CHUNK]) for i in range(0, len(call_ids), BULK_CHUNK)])
+    for chunk in chunks:
+        def within(column: Any, chunk: list[int] | None = chunk) -> ColumnElement[bool]:
+            return true() if chunk is None else column.in_(chunk)
+
+        row, retract = aliased(Annotation), aliased(Annotation)
+        live_adjudication = and_(within(row.call_id), row.action == "adjudicate",
+                                 ~exists().where(retract.retracts_id == row.id))
+        session.execute(update(Annotation)
+                        .where(within(Annotation.call_id), Annotation.is_final.is_(True))
+                        .values(is_final=False).execution_options(synchronize_session=False))
+        session.execute(update(Annotation)
+                        .where(Annotation.id.in_(select(func.max(row.id)).where(live_adjudication)
+                                                 .group_by(row.call_id)))
+                        .values(is_final=True).execution_options(synchronize_session=False))
+        session.execute(update(Annotation)
+                        .where(within(Annotation.call_id), Annotation.is_current.is_(True),
+                               Annotation.call_id.not_in(select(row.call_id)
+                                                         .where(live_adjudication)))
+                        .values(is_final=True).execution_options(synchronize_session=False))
+
+
+def rebuild_final_flags(conn: Connection) -> None:
+    """Set every annotation's is_final from the annotations and their is_current flags."""
+    _set_final(conn, None)
+
+
+def rebuild_answer_flags(conn: Connection) -> None:
+    """Both flags, is_current then is_final, from the annotations alone (after a bulk load)."""
+    rebuild_current_flags(conn)
+    rebuild_final_flags(conn)
+
+
 def rebuild_current_flags(conn: Connection) -> None:
     """Set every annotation's is_current from the annotations themselves (after rows were
     written without the flag: a migration, a bulk load)."""
@@ -149,19 +204,25 @@ def _new_annotation(
     reviewer: str,
     judgement: Judgement,
     label_ids: dict[str, int],
+    action: str = "judge",
     **extra: object,
 ) -> Annotation:
     annotation = Annotation(
         call_id=call_id,
         reviewer=reviewer,
-        action="judge",
-        is_current=True,
+        action=action,
+        is_current=action == "judge",
         verdict=judgement.verdict,
         note=judgement.note.strip() or None,
         corrected_output=judgement.corrected_output if judgement.corrected_output else None,
         **extra,
     )
     annotation.labels = [session.get(Label, label_ids[name]) for name in judgement.labels]
+    if judgement.scores:
+        try:
+            annotation.scores = score_rows(session, judgement.scores)
+        except ScoreError as exc:
+            raise AnnotationError(str(exc)) from None
     session.add(annotation)
     return annotation
 
@@ -209,7 +270,31 @@ def annotate_in(
         review_session_id=review_session_id,
     )
     session.flush()
+    _set_final(session, [call_id])
     return annotation.id
+
+
+def adjudicate_in(session: Session, call_id: int, adjudicator: str, judgement: Judgement,
+                  label_ids: dict[str, int]) -> int:
+    """Record the call's final answer (an `adjudicate` row, undone like any other by a
+    retract); reviewers' own judgements stay as they are, for agreement. Returns its id."""
+    judgement.check()
+    if session.get(Call, call_id) is None:
+        raise AnnotationError(f"there is no call {call_id}")
+    annotation = _new_annotation(session, call_id, clean_reviewer(adjudicator), judgement,
+                                 label_ids, action="adjudicate")
+    session.flush()
+    _set_final(session, [call_id])
+    return annotation.id
+
+
+def retract_in(session: Session, reviewer: str, annotation_id: int) -> UndoResult:
+    """Retract one live annotation by id (the reviewer who retracts is recorded)."""
+    target = session.scalars(select(Annotation).where(
+        Annotation.id == annotation_id, Annotation.action != "retract", ~_retracted())).first()
+    if target is None:
+        return UndoResult()
+    return _retract(session, clean_reviewer(reviewer), [target])
 
 
 def record_skip(
@@ -250,6 +335,7 @@ def bulk_annotate(
             for call_id in chunk:
                 _new_annotation(session, call_id, reviewer, judgement, label_ids, batch_id=batch_id)
             session.flush()
+            _set_final(session, chunk)
     return batch_id
 
 
@@ -264,10 +350,11 @@ def _retract(session: Session, reviewer: str, targets: Sequence[Annotation]) -> 
     session.flush()
     judged: dict[str, list[int]] = {}
     for target in targets:
-        if target.action == "judge":
+        if target.action == "judge":  # an adjudication is never current, only final
             judged.setdefault(target.reviewer, []).append(target.call_id)
     for judge, call_ids in judged.items():  # the judgement before the retracted one is current
         _set_current(session, judge, call_ids)
+    _set_final(session, list(dict.fromkeys(result.call_ids)))
     return result
 
 
@@ -363,13 +450,16 @@ def call_history(engine: Engine, call_id: int) -> list[AnnotationView]:
         return _views(session, rows)
 
 
-def current_judgements(engine: Engine, call_ids: Sequence[int]) -> dict[int, list[AnnotationView]]:
-    """Each call's current judgement per reviewer, newest first."""
+def current_judgements(engine: Engine, call_ids: Sequence[int], *, final: bool = False
+                       ) -> dict[int, list[AnnotationView]]:
+    """Each call's current judgement per reviewer, newest first; with `final`, its final
+    answer instead (the adjudication, or else the current judgements)."""
     if not call_ids:
         return {}
     with Session(engine) as session:
         rows = list(session.scalars(
-            select(Annotation).where(Annotation.call_id.in_(call_ids), is_current_judgement())
+            select(Annotation).where(Annotation.call_id.in_(call_ids),
+                                     is_final_answer() if final else is_current_judgement())
             .order_by(Annotation.id.desc())))
         current: dict[int, list[AnnotationView]] = {}
         for view in _views(session, rows):

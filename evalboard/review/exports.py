@@ -28,7 +28,7 @@ from sqlalchemy import ColumnElement, Engine, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from evalboard.exchange.exporting import write_jsonl
-from evalboard.review.annotations import is_current_judgement
+from evalboard.review.annotations import is_final_answer
 from evalboard.store.calls_query import CallFilter, filter_conditions
 from evalboard.store.models import Call, ModelVersion
 from evalboard.store.review_models import Annotation
@@ -127,9 +127,9 @@ def iter_sft_examples(
 ) -> Iterator[dict[str, Any]]:
     """Fine-tuning examples from corrected outputs, oldest call first.
 
-    A call gives one example when a current judgement carries a non-empty corrected output
+    A call gives one example when a final answer carries a non-empty corrected output
     (the newest such correction across reviewers is the assistant turn). With
-    `include_passing`, a call without a correction whose current judgements all pass gives
+    `include_passing`, a call without a correction whose final answers all pass gives
     its own output as the assistant turn (a positive example). The call's input chat is kept
     whole, even when it ends with an assistant turn.
     """
@@ -143,7 +143,7 @@ def iter_sft_examples(
             candidate = exists().where(
                 Annotation.call_id == Call.id,
                 _reviewer_condition(reviewer),
-                is_current_judgement(),
+                is_final_answer(),
                 wanted,
             )
             calls = session.execute(
@@ -165,7 +165,7 @@ def iter_sft_examples(
                 .where(
                     Annotation.call_id.in_([call.id for call, _ in calls]),
                     _reviewer_condition(reviewer),
-                    is_current_judgement(),
+                    is_final_answer(),
                 )
                 .order_by(Annotation.id.desc())
             ):
@@ -210,7 +210,7 @@ def iter_annotation_rows(
 ) -> Iterator[dict[str, Any]]:
     """Annotations as flat dicts (keys: `ANNOTATION_COLUMNS`), oldest first.
 
-    By default only current judgements; `current_only=False` gives the whole append-only
+    By default only final answers; `current_only=False` gives the whole append-only
     history, skips and retracts included, with `retracted` set on the rows later undone.
     """
     last_id = 0
@@ -223,7 +223,7 @@ def iter_annotation_rows(
                 .where(
                     Annotation.id > last_id,
                     _reviewer_condition(reviewer),
-                    is_current_judgement() if current_only else true(),
+                    is_final_answer() if current_only else true(),
                     *_call_conditions(session, model_versions, since, until),
                 )
                 .order_by(Annotation.id)

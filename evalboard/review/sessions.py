@@ -21,6 +21,7 @@ from evalboard.review.sampling import STRATEGIES, ReviewSessionError, SessionSpe
 from evalboard.store.engine import write_session
 from evalboard.store.models import utcnow
 from evalboard.store.review_models import ReviewItem, ReviewSession
+from evalboard.teams.claims import settle_in
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class ItemView:
     status: str
 
 
-def _filters_as_json(spec: SessionSpec) -> dict[str, object]:
+def filters_as_json(spec: SessionSpec) -> dict[str, object]:
     def plain(value: object) -> object:
         return value.isoformat() if isinstance(value, date | datetime) else value
 
@@ -77,7 +78,7 @@ def start_session(engine: Engine, reviewer: str, spec: SessionSpec, name: str = 
             name=name.strip() or f"{STRATEGIES[spec.strategy]} · {utcnow():%Y-%m-%d}",
             reviewer=reviewer,
             strategy=spec.strategy,
-            filters=_filters_as_json(spec),
+            filters=filters_as_json(spec),
             size=len(call_ids),
             position=0,
         )
@@ -194,6 +195,7 @@ def _finish_item(
         .where(ReviewItem.session_id == session_id, ReviewItem.position == position)
         .values(status=status, annotation_id=annotation_id)
     )
+    settle_in(session, session_id, position)
     review = session.get(ReviewSession, session_id)
     assert review is not None
     following = _next_pending(session, session_id, position)
@@ -292,6 +294,8 @@ def undo_in_session_in(session: Session, session_id: int, reviewer: str) -> Undo
     else:
         item.status = "done" if live.action == "judge" else "skipped"
         item.annotation_id = live.id
+    session.flush()
+    settle_in(session, session_id, item.position)
     review = session.get(ReviewSession, session_id)
     assert review is not None
     review.position = item.position

@@ -28,7 +28,7 @@ import numpy as np
 from sqlalchemy import Engine, select
 
 from evalboard.errors import EvalboardError
-from evalboard.review.annotations import is_current_judgement
+from evalboard.review.annotations import is_final_answer
 from evalboard.similarity.embeddings import embed_calls, from_blobs
 from evalboard.similarity.similar import combine
 from evalboard.store.models import Call, ModelVersion
@@ -105,13 +105,13 @@ class ClusterReport:
 
 
 def failure_groups(engine: Engine) -> list[FailureGroup]:
-    """Failure labels on some current judgement, then monitors with a failing result."""
+    """Failure labels on some final answer, then monitors with a failing result."""
     with engine.connect() as conn:
         labels = conn.scalars(
             select(Label.name).where(Label.kind == "failure", Label.id.in_(
                 select(annotation_labels.c.label_id).join(
                     Annotation, Annotation.id == annotation_labels.c.annotation_id)
-                .where(is_current_judgement())))
+                .where(is_final_answer())))
             .order_by(Label.position, Label.name)).all()
         monitors = conn.scalars(
             select(Monitor.name).where(Monitor.id.in_(
@@ -139,7 +139,7 @@ def group_call_ids(engine: Engine, group: FailureGroup, limit: int = MAX_CALLS) 
             query = (select(Annotation.call_id).distinct()
                      .join(annotation_labels,
                            annotation_labels.c.annotation_id == Annotation.id)
-                     .where(is_current_judgement(), annotation_labels.c.label_id == label_id)
+                     .where(is_final_answer(), annotation_labels.c.label_id == label_id)
                      .order_by(Annotation.call_id.desc()))
         else:
             raise ClusterError(f"a failure group is a label or a monitor, not {group.kind!r}")

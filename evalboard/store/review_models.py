@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -26,9 +26,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from evalboard.store.models import Base, utcnow
 
+if TYPE_CHECKING:
+    from evalboard.store.team_models import AnnotationScore
+
 LABEL_KINDS = ("failure", "success")
 VERDICTS = ("pass", "fail", "unsure")
-ACTIONS = ("judge", "skip", "retract")
+ACTIONS = ("judge", "skip", "retract", "adjudicate")
 
 annotation_labels = Table(
     "annotation_labels",
@@ -77,10 +80,16 @@ class Annotation(Base):
     )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     is_current: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The call's final answer: its newest live `adjudicate` row when it has one, else every
+    # current judgement (kept on every write by evalboard.review.annotations). Metrics,
+    # exports and promotion read final answers; agreement reads current judgements.
+    is_final: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     labels: Mapped[list[Label]] = relationship(
         secondary=annotation_labels, lazy="selectin", order_by=lambda: (Label.position, Label.id)
     )
+    # scores under score configurations (evalboard.store.team_models), written with the row
+    scores: Mapped[list[AnnotationScore]] = relationship(cascade="all")
 
     __table_args__ = (
         Index("ix_annotations_call_reviewer", "call_id", "reviewer", "id"),
@@ -92,6 +101,9 @@ class Annotation(Base):
         # Browse's review-state filters (migration 0011)
         Index("ix_annotations_current_verdict", "is_current", "verdict", "call_id"),
         Index("ix_annotations_current_reviewer", "is_current", "reviewer", "call_id"),
+        # the same two for final answers (migration 0016): metrics, exports, promotion
+        Index("ix_annotations_final", "is_final", "call_id", "verdict"),
+        Index("ix_annotations_final_verdict", "is_final", "verdict", "call_id"),
         Index("ix_annotations_corrected", "is_current", "call_id",
               sqlite_where=text("corrected_output IS NOT NULL"),
               postgresql_where=text("corrected_output IS NOT NULL")),

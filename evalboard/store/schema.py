@@ -10,9 +10,11 @@ from evalboard.store import (
     review_models,
     rollup_models,
     run_models,
+    team_models,
     user_models,
 )
 from evalboard.store.models import Base
 
 __all__ = ["Base", "case_models", "judge_models", "metric_models", "models", "monitor_models",
-           "pairwise_models", "review_models", "rollup_models", "run_models", "user_models"]
+           "pairwise_models", "review_models", "rollup_models", "run_models", "team_models",
+           "user_models"]

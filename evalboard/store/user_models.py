@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, String
+from sqlalchemy import Boolean, DateTime, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evalboard.store.models import Base, utcnow
@@ -22,4 +22,6 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(300))
     role: Mapped[str] = mapped_column(String(10), default="viewer")
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # a reviewer who may also record final answers where reviewers disagree (admins always may)
+    can_adjudicate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""Reviewing as a team: queues, reservations, adjudication, comments, scores, audit."""

@@ -1,0 +1,68 @@
+"""A comment thread per call: append-only messages with their author and time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from evalboard.errors import EvalboardError
+from evalboard.review.annotations import clean_reviewer
+from evalboard.store.engine import write_session
+from evalboard.store.models import Call
+from evalboard.store.team_models import CallComment
+
+MAX_COMMENT = 10_000
+
+
+class CommentError(EvalboardError, ValueError):
+    """A comment that cannot be posted; the message says why."""
+
+
+@dataclass(frozen=True)
+class CommentView:
+    id: int
+    call_id: int
+    author: str
+    body: str
+    created_at: datetime
+
+
+def add_comment(engine: Engine, call_id: int, author: str, body: str,
+                now: datetime | None = None) -> int:
+    """Post a comment on a call; returns its id."""
+    text = body.strip()
+    if not text:
+        raise CommentError("write something to post")
+    if len(text) > MAX_COMMENT:
+        raise CommentError(f"a comment has at most {MAX_COMMENT:,} characters; this one has "
+                           f"{len(text):,}")
+    with write_session(engine) as session:
+        if session.get(Call, call_id) is None:
+            raise CommentError(f"there is no call {call_id}")
+        comment = CallComment(call_id=call_id, author=clean_reviewer(author), body=text)
+        if now is not None:
+            comment.created_at = now
+        session.add(comment)
+        session.flush()
+        return comment.id
+
+
+def comments(engine: Engine, call_id: int) -> list[CommentView]:
+    """The call's thread, oldest first."""
+    with Session(engine) as session:
+        return [CommentView(c.id, c.call_id, c.author, c.body, c.created_at)
+                for c in session.scalars(select(CallComment).where(CallComment.call_id == call_id)
+                                         .order_by(CallComment.id))]
+
+
+def comment_counts(engine: Engine, call_ids: list[int]) -> dict[int, int]:
+    """How many comments each of these calls has (calls without any are left out)."""
+    if not call_ids:
+        return {}
+    with Session(engine) as session:
+        return dict(session.execute(  # type: ignore[arg-type]
+            select(CallComment.call_id, func.count()).where(CallComment.call_id.in_(call_ids))
+            .group_by(CallComment.call_id)).all())
