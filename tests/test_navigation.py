@@ -41,6 +41,6 @@ def test_a_role_without_a_permission_keeps_the_page_by_link_but_not_in_the_menu(
     rows = [text.value.split("|") for text in at.text]
     assert [title for title, _, _ in rows] == [page.title for page in PAGES]
     assert {title for title, visibility, _ in rows if visibility == "hidden"} == {
-        "Test cases", "Settings"}
+        "Adjudicate", "Test cases", "Settings"}
     assert [title for title, _, url in rows if url == ""] == [HOME.title]
     assert {url for _, _, url in rows} - {""} == {page.name for page in PAGES} - {HOME.name}

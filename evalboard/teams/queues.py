@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Engine, exists, func, select
+from sqlalchemy import Engine, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from evalboard.errors import EvalboardError
@@ -249,6 +249,25 @@ def take_batch(engine: Engine, queue_id: int, reviewer: str, now: datetime,
             session.add(ReviewItem(session_id=batch.id, position=position, call_id=call_id))
             reserve(session, queue, call_id, reviewer, batch.id, now)
         return batch.id
+
+
+def release_batch(engine: Engine, review_session_id: int, now: datetime) -> int:
+    """Finish a batch early: its unanswered items go back to the queue (their reservations
+    end now; nothing answered changes). Returns how many were released."""
+    with write_session(engine) as session:
+        batch = session.get(ReviewSession, review_session_id)
+        if batch is None or session.get(QueueBatch, review_session_id) is None:
+            return 0
+        pending = list(session.scalars(select(ReviewItem).where(
+            ReviewItem.session_id == batch.id, ReviewItem.status == "pending")))
+        for item in pending:
+            item.status = "skipped"  # passed over without an annotation
+        session.execute(update(QueueClaim)
+                        .where(QueueClaim.review_session_id == batch.id,
+                               QueueClaim.status == "reserved")
+                        .values(expires_at=now).execution_options(synchronize_session=False))
+        batch.finished_at = batch.finished_at or now
+        return len(pending)
 
 
 def queue_of_session(engine: Engine, review_session_id: int) -> int | None:

@@ -11,6 +11,9 @@ from evalboard.review.agreement_query import (
     agreement_report,
     disagreements,
 )
+from evalboard.teams.adjudication import adjudicated_calls
+from evalboard.ui.adjudication_view import adjudicate_link
+from evalboard.ui.auth_gate import may
 from evalboard.ui.pairwise_agreement_view import pairwise_agreement_section
 from evalboard.ui.store import engine_for, store_url
 
@@ -71,13 +74,22 @@ def disagreements_section(versions: tuple[str, ...]) -> None:
     if not found:
         st.caption("None: every call judged by several reviewers got the same answer.")
         return
+    settled = adjudicated_calls(engine_for(store_url()), [d.call_id for d in found])
+    adjudicator = may("adjudicate")
     st.dataframe(pd.DataFrame([
-        {"call": f"/browse?call={d.call_id}", "model version": d.model_version,
+        {"call": adjudicate_link(d.call_id) if adjudicator else f"/browse?call={d.call_id}",
+         "final answer": "recorded" if d.call_id in settled else "to adjudicate",
+         "model version": d.model_version,
          "verdicts differ": d.verdict_differs, "labels that differ": ", ".join(d.differing_labels),
          **{j.reviewer: f"{j.verdict or '—'}: {', '.join(j.labels) or 'no labels'}"
             for j in d.judgements}}
         for d in found]), hide_index=True, width="stretch",
         column_config={"call": st.column_config.LinkColumn(
-            "call", display_text=r"\?call=(\d+)", help="Open the call in Browse")})
-    st.caption("Settle them by reviewing these calls together: start a session with the "
-               "strategy “Disagreements first”.")
+            "call", display_text=r"\?call=(\d+)",
+            help="Adjudicate the call" if adjudicator else "Open the call in Browse")})
+    st.caption("Agreement above is computed on the reviewers' own answers, before any "
+               "adjudication. "
+               + ("Open a call to record its final answer, which metrics, exports and promotion "
+                  "use." if adjudicator else "Someone with the right to adjudicate records the "
+                  "final answer; or review these calls together with the strategy "
+                  "“Disagreements first”."))

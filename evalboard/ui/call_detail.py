@@ -9,7 +9,9 @@ from sqlalchemy import Engine
 from evalboard.cases.repository import cases_from_call
 from evalboard.review.annotations import call_history
 from evalboard.store.calls_query import get_call
+from evalboard.store.models import Call
 from evalboard.ui.auth_gate import may
+from evalboard.ui.call_comments import audit_view, comment_thread
 from evalboard.ui.call_labeling import labeling_controls
 from evalboard.ui.navigation import CASES
 from evalboard.ui.similar_view import similar_calls
@@ -71,7 +73,22 @@ def call_detail(engine: Engine, call_id: int) -> None:
     )
     if call.error:
         st.error(f"The call failed: {call.error}")
-    mode = display_mode(key="view")
+    input_and_output(call, key="view")
+    if call.meta:
+        with st.expander("Metadata", expanded=True):
+            st.json(call.meta)
+    show_suggestions(engine, call.id)
+    labeling_controls(engine, call.id)
+    annotation_history(engine, call.id)
+    comment_thread(engine, call.id)
+    audit_view(engine, call.id)
+    similar_calls(engine, call.id)
+    call_cases(engine, call.id)
+
+
+def input_and_output(call: Call, *, key: str) -> None:
+    """The call's input (a conversation for chat) beside its output, raw or as Markdown."""
+    mode = display_mode(key=key)
     left, right = st.columns(2)
     with left:
         st.markdown("**Input**")
@@ -82,14 +99,6 @@ def call_detail(engine: Engine, call_id: int) -> None:
     with right:
         st.markdown("**Output**")
         show_text(call.output, mode, empty="(no output)")
-    if call.meta:
-        with st.expander("Metadata", expanded=True):
-            st.json(call.meta)
-    show_suggestions(engine, call.id)
-    labeling_controls(engine, call.id)
-    annotation_history(engine, call.id)
-    similar_calls(engine, call.id)
-    call_cases(engine, call.id)
 
 
 def call_cases(engine: Engine, call_id: int) -> None:
@@ -114,7 +123,7 @@ def annotation_history(engine: Engine, call_id: int) -> None:
     st.dataframe(
         pd.DataFrame([
             {"when (UTC)": h.created_at, "reviewer": h.reviewer,
-             "action": "undo" if h.action == "retract" else h.action,
+             "action": {"retract": "undo", "adjudicate": "final answer"}.get(h.action, h.action),
              "verdict": h.verdict or "", "labels": ", ".join(h.labels), "note": h.note or "",
              "corrected output": h.corrected_output or "",
              "status": "undone" if h.retracted else ("bulk" if h.batch_id else "")}

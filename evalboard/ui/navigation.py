@@ -33,6 +33,8 @@ class PageEntry:
 HOME = PageEntry("home", "Home", ":material/home:")
 BROWSE = PageEntry("browse", "Browse", ":material/table_rows:")
 REVIEW = PageEntry("review", "Review", ":material/rate_review:", permission="review")
+QUEUES = PageEntry("queues", "Queues", ":material/inventory_2:")
+ADJUDICATE = PageEntry("adjudicate", "Adjudicate", ":material/gavel:", permission="adjudicate")
 PAIRWISE = PageEntry("pairwise", "Pairwise", ":material/compare:", permission="review")
 CASES = PageEntry("cases", "Test cases", ":material/checklist:", permission="edit_cases")
 RUNS = PageEntry("runs", "Runs", ":material/play_circle:")
@@ -42,8 +44,8 @@ AGREEMENT = PageEntry("agreement", "Agreement", ":material/groups:")
 MONITORS = PageEntry("monitors", "Monitors", ":material/monitor_heart:")
 SETTINGS = PageEntry("settings", "Settings", ":material/settings:", permission="admin")
 
-PAGES: tuple[PageEntry, ...] = (HOME, BROWSE, REVIEW, PAIRWISE, CASES, RUNS, COMPARE, METRICS,
-                                AGREEMENT, MONITORS, SETTINGS)
+PAGES: tuple[PageEntry, ...] = (HOME, BROWSE, REVIEW, QUEUES, ADJUDICATE, PAIRWISE, CASES, RUNS,
+                                COMPARE, METRICS, AGREEMENT, MONITORS, SETTINGS)
 
 
 def page_path(name: str) -> str:

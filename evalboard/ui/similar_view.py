@@ -22,6 +22,7 @@ from evalboard.similarity.similar import (
 )
 from evalboard.store.calls_query import get_call
 from evalboard.ui.auth_gate import may
+from evalboard.ui.queues_view import add_to_queue
 from evalboard.ui.reviewer import current_reviewer
 
 K = 10
@@ -98,6 +99,9 @@ def similar_calls(engine: Engine, call_id: int) -> None:
     reviewer = current_reviewer()
     if not may("review"):
         return
+    like_this = [call_id, *(neighbour for neighbour, _ in neighbours)]
+    add_to_queue(engine, len(like_this), lambda: like_this, key=f"similar_queue_{call_id}",
+                 what=f"this call and its {len(neighbours)} most similar")
     mine = current_judgement(engine, call_id, reviewer) if reviewer else None
     if mine is None:
         st.caption("Judge this call first (Review, or bulk in Browse); then its labels can be "

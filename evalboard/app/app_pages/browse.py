@@ -9,6 +9,7 @@ from evalboard.ui.browse_state import remember_browse_view, store_has_calls, ver
 from evalboard.ui.bulk_label import bulk_mode
 from evalboard.ui.call_detail import open_call_dialog
 from evalboard.ui.first_run import first_run
+from evalboard.ui.queues_view import add_listed_to_queue
 from evalboard.ui.review_start import review_view_button
 from evalboard.ui.store import get_engine
 
@@ -30,6 +31,7 @@ if chosen is not None:
                           horizontal_alignment="distribute"):
             bulk = bulk_mode()
             review_view_button(engine, call_filter, sort_key, total)
+            add_listed_to_queue(engine, call_filter, sort_key, total)
     results_view(engine, call_filter, sort_key, total, bulk=bulk)  # opens the call dialog too
 else:
     open_call_dialog(engine)

@@ -6,6 +6,7 @@ from evalboard.store.calls_counts import has_calls
 from evalboard.ui.auth_gate import may
 from evalboard.ui.first_run import first_run
 from evalboard.ui.home_view import glance, habit_charts, runs_and_attention
+from evalboard.ui.queues_view import your_queues
 from evalboard.ui.review_start import switch_to_review
 from evalboard.ui.reviewer import current_reviewer
 from evalboard.ui.store import get_engine
@@ -21,5 +22,6 @@ glance(reviewer)
 if may("review") and st.button("Start today's review", type="primary",
                                icon=":material/rate_review:"):
     switch_to_review()
+your_queues(engine, reviewer)
 runs_and_attention()
 habit_charts()

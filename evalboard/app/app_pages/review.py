@@ -4,7 +4,9 @@ import streamlit as st
 
 from evalboard.review.sessions import get_session, open_session_of
 from evalboard.store.calls_counts import has_calls
+from evalboard.teams.queues import queue_of_session
 from evalboard.ui.auth_gate import require
+from evalboard.ui.queues_view import batch_header
 from evalboard.ui.review_downloads import review_downloads
 from evalboard.ui.review_focus import focus_view
 from evalboard.ui.review_start import (
@@ -44,7 +46,10 @@ if owner is not None and owner.reviewer != reviewer:
         st.query_params["new"] = "1"
         st.rerun()
     st.stop()
-if st.button("New session", icon=":material/add:"):
+queue_id = queue_of_session(engine, session_id)
+if queue_id is not None:
+    batch_header(engine, queue_id, session_id, reviewer)
+elif st.button("New session", icon=":material/add:"):
     st.query_params.pop(SESSION_PARAM, None)
     st.query_params["new"] = "1"
     st.rerun()
