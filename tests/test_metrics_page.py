@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
@@ -67,6 +68,15 @@ def _chart(at: AppTest, key: str) -> dict:
     return json.loads(chart.proto.spec)
 
 
+def _chart_rows(at: AppTest, key: str, layer: dict) -> list[dict]:
+    """The rows of a layer's data as Streamlit sent them (datasets go as Arrow)."""
+    import pyarrow as pa
+
+    (chart,) = [c for c in at.get("vega_lite_chart") if c.key == key]
+    (data,) = [d.data.data for d in chart.proto.datasets if d.name == layer["data"]["name"]]
+    return pa.ipc.open_stream(data).read_all().to_pylist()
+
+
 def _colours(spec: dict) -> dict[str, str]:
     scale = spec["layer"][0]["encoding"]["color"]["scale"]
     return dict(zip(scale["domain"], scale["range"], strict=True))
@@ -120,3 +130,74 @@ def test_the_page_warns_when_runs_ran_different_case_versions(engine):
     (whiskers,) = [layer for layer in spec["layer"] if layer["mark"]["type"] == "errorbar"]
     assert (whiskers["encoding"]["y"]["field"], whiskers["encoding"]["y2"]["field"]) == (
         "low", "high")
+
+
+# scores -------------------------------------------------------------------------------------
+
+def _scored_store(engine) -> dict[str, int]:
+    """_judged_store plus scores: a rating on a (3 final answers, one call adjudicated) and b
+    (1), a choice on a; c has calls and no score. Returns configuration ids by name."""
+    from evalboard.teams.adjudication import adjudicate
+    from evalboard.teams.scores import create_score_config
+
+    _judged_store(engine)
+    ids = {"helpfulness": create_score_config(engine, "helpfulness", "rating", maximum=5),
+           "tone": create_score_config(engine, "tone", "choice",
+                                       choices=["friendly", "neutral", "rude"]),
+           "remark": create_score_config(engine, "remark", "text")}
+    with Session(engine) as session:
+        calls = dict(session.execute(select(Call.input_text, Call.id)).all())
+    rate = [("a 0", "ann", 4, "friendly"), ("a 1", "ann", 2, "rude"), ("a 2", "ann", 5, None),
+            ("a 2", "bob", 1, None), ("b 0", "ann", 3, None)]
+    for name, reviewer, stars, tone in rate:
+        scores = (("helpfulness", stars), *((("tone", tone),) if tone else ()))
+        annotate(engine, calls[name], reviewer, Judgement("pass", scores=(
+            *scores, ("remark", "fine"))))
+    # a 2: the reviewers disagree (5 and 1); the adjudication's 3 is the final answer
+    adjudicate(engine, calls["a 2"], "lead", Judgement("pass", scores=(("helpfulness", 3),)))
+    return ids
+
+
+def test_the_scores_section_charts_each_configuration_with_intervals_and_n(engine):
+    ids = _scored_store(engine)
+    at = _page(metrics_period="all time")
+    assert not at.exception and not at.error
+    subheaders = [s.value for s in at.subheader]
+    assert subheaders == ["Core metrics", "Across model versions", "Scores", "Over time"]
+    assert any("final answers" in c.value.lower() and "adjudication" in c.value
+               for c in at.caption)
+    assert not any(c.key == f"chart_score_{ids['remark']}" for c in at.get("vega_lite_chart"))
+
+    spec = _chart(at, f"chart_score_{ids['helpfulness']}")
+    bars = spec["layer"][0]
+    assert bars["encoding"]["x"]["title"] == "Model version"
+    assert bars["encoding"]["x"]["scale"]["domain"] == ["a", "b", "c"]  # every version
+    assert bars["encoding"]["y"]["title"] == "Mean helpfulness"
+    assert bars["encoding"]["y"]["scale"]["domain"] == [0, 5]  # the rating's whole range
+    key = f"chart_score_{ids['helpfulness']}"
+    means = {row["model_version"]: row["mean"] for row in _chart_rows(at, key, bars)}
+    assert means["a"] == pytest.approx(3.0)  # 4, 2 and the adjudicated 3
+    assert means["b"] == 3.0 and means["c"] is None  # c: no data, not 0
+    (whiskers,) = [layer for layer in spec["layer"] if layer["mark"]["type"] == "errorbar"]
+    assert (whiskers["encoding"]["y"]["field"], whiskers["encoding"]["y2"]["field"]) == (
+        "low", "high")
+    (notes,) = [layer for layer in spec["layer"] if layer["mark"]["type"] == "text"]
+    assert [row["model_version"] for row in _chart_rows(at, key, notes)] == ["c"]
+    captions = [c.value for c in at.caption]
+    assert ("n per version: a 3 final answers · b 1 final answer · c no data. Final answers "
+            "with this score only.") in captions
+
+    tone = _chart(at, f"chart_score_{ids['tone']}")
+    assert tone["layer"][0]["encoding"]["color"]["title"] == "Tone"
+    assert tone["layer"][0]["encoding"]["y"]["title"] == "Share of answers"
+    assert any(layer["mark"]["type"] == "errorbar" for layer in tone["layer"])
+    assert "n per version: a 2 final answers · b no data · c no data. Final answers with this " \
+           "score only." in captions
+    assert any(m.value == "**helpfulness** — rating 1–5" for m in at.markdown)
+
+
+def test_without_scores_there_is_no_scores_section(engine):
+    _judged_store(engine)
+    at = _page(metrics_period="all time")
+    assert not at.exception and not at.error
+    assert "Scores" not in [s.value for s in at.subheader]

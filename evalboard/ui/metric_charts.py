@@ -23,7 +23,8 @@ from evalboard.metrics.targets import Target
 from evalboard.ui.chart_specs import vega_lite_spec
 from evalboard.ui.navigation import BROWSE
 
-FORMATS = {"share": ".1%", "score": ".3f", "ms": ",.0f", "tokens": ",.1f", "count": ",d"}
+FORMATS = {"share": ".1%", "score": ".3f", "ms": ",.0f", "tokens": ",.1f", "count": ",d",
+           "mean": ",.2~f"}  # mean: a reviewer's rating or number (4.25, 4, not 4.000)
 VERSION = "model_version"
 VERSION_LABEL = "version_label"
 NO_DATA = "no data"
@@ -119,16 +120,18 @@ def _missing_versions(frame: pd.DataFrame, value: str, axis: Sequence[str]) -> l
 def version_chart_spec(frame: pd.DataFrame, value: str, *, axis: Sequence[str], title: str,
                        unit: str = "share", series: Series | None = None,
                        target: Target | None = None,
-                       interval: tuple[str, str] | None = None) -> alt.LayerChart:
+                       interval: tuple[str, str] | None = None,
+                       scale: tuple[float, float] | None = None) -> alt.LayerChart:
     """Bars of `value` per model version of `axis` (in that order), split by `series`, with
     whiskers from the `interval` columns (low, high) and a "no data" note on every version
-    without a value."""
+    without a value. `scale` fixes the value axis (a score's whole range, not the data's)."""
     fmt = FORMATS.get(unit, ".3f")
     labels = short_version_names(axis)
     data = frame.assign(**{VERSION_LABEL: frame[VERSION].map(labels)})
     x = _version_x([labels[name] for name in axis])
     pick = alt.selection_point(fields=[VERSION], name="pick")
-    y = alt.Y(f"{value}:Q", title=title, axis=alt.Axis(format=fmt))
+    y = alt.Y(f"{value}:Q", title=title, axis=alt.Axis(format=fmt),
+              **({} if scale is None else {"scale": alt.Scale(domain=list(scale))}))
     tooltip: list[Any] = [alt.Tooltip(f"{VERSION}:N", title="Model version"),
                           alt.Tooltip(f"{value}:Q", title=title, format=fmt)]
     if interval:
@@ -171,9 +174,11 @@ def version_chart_spec(frame: pd.DataFrame, value: str, *, axis: Sequence[str], 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _version_vega_spec(frame: pd.DataFrame, value: str, axis: tuple[str, ...], title: str,
                        unit: str, series: Series | None, target: Target | None,
-                       interval: tuple[str, str] | None) -> dict[str, Any]:
+                       interval: tuple[str, str] | None,
+                       scale: tuple[float, float] | None) -> dict[str, Any]:
     return vega_lite_spec(version_chart_spec(frame, value, axis=axis, title=title, unit=unit,
-                                             series=series, target=target, interval=interval))
+                                             series=series, target=target, interval=interval,
+                                             scale=scale))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -185,14 +190,15 @@ def _time_vega_spec(frame: pd.DataFrame, value: str, axis: tuple[str, ...], titl
 
 def version_chart(frame: pd.DataFrame, value: str, *, name: str, axis: Sequence[str],
                   title: str, unit: str = "share", series: Series | None = None,
-                  target: Target | None = None,
-                  interval: tuple[str, str] | None = None) -> list[str]:
+                  target: Target | None = None, interval: tuple[str, str] | None = None,
+                  scale: tuple[float, float] | None = None) -> list[str]:
     """Draw version_chart_spec (a CSV of the frame below it); returns the versions the user
     clicked."""
     if not axis or _missing_versions(frame, value, axis) == list(axis):
         st.caption("No data yet.")
         return []
-    spec = _version_vega_spec(frame, value, tuple(axis), title, unit, series, target, interval)
+    spec = _version_vega_spec(frame, value, tuple(axis), title, unit, series, target, interval,
+                              scale)
     event = st.vega_lite_chart(spec, width="stretch", on_select="rerun", selection_mode="pick",
                                key=f"chart_{name}")
     missing = _missing_versions(frame, value, axis)
@@ -200,6 +206,14 @@ def version_chart(frame: pd.DataFrame, value: str, *, name: str, axis: Sequence[
         st.caption(f"No data for {', '.join(missing)}.")
     download(frame, name)
     return _selected(event, VERSION)
+
+
+def counts_caption(counts: Mapping[str, int], axis: Sequence[str], noun: str) -> str:
+    """"n per version: a 12 answers · b no data": every version of the axis, in order (a
+    count of 0 is no data); `noun` is singular."""
+    parts = [f"{name} {counts[name]:,} {noun}{'' if counts[name] == 1 else 's'}"
+             if counts.get(name) else f"{name} {NO_DATA}" for name in axis]
+    return "n per version: " + " · ".join(parts) + "."
 
 
 def _target_layers(frame: pd.DataFrame, value: str, x: alt.X, target: Target) -> list[Any]:

@@ -1,4 +1,5 @@
-"""The Metrics page's sections: core metrics with targets, across versions, over time."""
+"""The Metrics page's sections: core metrics with targets, across versions, scores, over
+time."""
 
 from __future__ import annotations
 
@@ -16,13 +17,21 @@ from evalboard.metrics.daily import EXACT_LATENCY_LIMIT
 from evalboard.metrics.human import label_rates, verdict_rates
 from evalboard.metrics.registry import metric_catalogue, metric_spec
 from evalboard.metrics.runs import pass_rates, pool_pass_rates, reference_scores
+from evalboard.metrics.scores import ScoreMetric, score_metrics
 from evalboard.metrics.targets import Target, list_targets, remove_target, set_target
 from evalboard.metrics.timeseries import calls_over_time, latency_over_time, pass_rate_over_time
 from evalboard.metrics.versions import metric_table
 from evalboard.runs.results import latest_finished_run
+from evalboard.teams.scores import ScoreConfigView
 from evalboard.ui.auth_gate import may
 from evalboard.ui.label_badges import VERDICT_COLOURS, settings_label_colours
-from evalboard.ui.metric_charts import Series, browse_link, time_chart, version_chart
+from evalboard.ui.metric_charts import (
+    Series,
+    browse_link,
+    counts_caption,
+    time_chart,
+    version_chart,
+)
 from evalboard.ui.navigation import RUNS
 from evalboard.ui.store import clear_cached_reads, engine_for, store_url
 from evalboard.ui.winrate_view import pairwise_section
@@ -234,6 +243,53 @@ def versions_section(engine: Engine, versions: tuple[str, ...], suite: str | Non
             browse_link(version)
     with tabs[5]:
         pairwise_section(versions)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _score_metrics(url: str, versions: tuple[str, ...], period: str) -> list[ScoreMetric]:
+    return score_metrics(engine_for(url), scope=scope_for(period), versions=list(versions) or None)
+
+
+def _capitalised(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def score_scale(config: ScoreConfigView) -> tuple[float, float]:
+    """The value axis of a numeric score: its whole range, and 0 (where bars start)."""
+    low = 1.0 if config.kind == "rating" else float(config.minimum or 0.0)
+    high = float(config.maximum if config.maximum is not None else 5.0)
+    return min(0.0, low), max(0.0, high)
+
+
+def scores_section(versions: tuple[str, ...], period: str) -> None:
+    """A chart per rating, numeric or choice score configuration in use (none: no section)."""
+    metrics = _score_metrics(store_url(), versions, period)
+    if not metrics:
+        return
+    st.subheader("Scores")
+    st.caption("Over final answers: a call's adjudication where reviewers' disagreement was "
+               "settled, else each reviewer's current judgement. Numbers and ratings: the mean "
+               "score with a 95% interval (whiskers); choices: the share of answers giving "
+               "each, with a 95% Wilson interval.")
+    axis = _axis(store_url(), versions)
+    for metric in metrics:
+        config = metric.config
+        st.markdown(f"**{config.name}** — {config.describe()}")
+        if config.description:
+            st.caption(config.description)
+        if config.numeric:
+            clicked = version_chart(metric.frame, "mean", name=f"score_{config.id}", axis=axis,
+                                    title=f"Mean {config.name}", unit="mean",
+                                    interval=("low", "high"), scale=score_scale(config))
+        else:
+            clicked = version_chart(metric.frame, "share", name=f"score_{config.id}",
+                                    axis=axis, title="Share of answers",
+                                    series=Series("choice", _capitalised(config.name)),
+                                    interval=("low", "high"))
+        st.caption(counts_caption(metric.answers(), axis, "final answer")
+                   + " Final answers with this score only.")
+        for version in clicked:
+            browse_link(version)
 
 
 def _approximate_note(frame: pd.DataFrame) -> None:

@@ -4,7 +4,13 @@ import streamlit as st
 
 from evalboard.cases.repository import list_suites
 from evalboard.store.calls_query import list_model_versions
-from evalboard.ui.metrics_view import PERIODS, core_section, time_section, versions_section
+from evalboard.ui.metrics_view import (
+    PERIODS,
+    core_section,
+    scores_section,
+    time_section,
+    versions_section,
+)
 from evalboard.ui.monitors_view import metrics_page_section
 from evalboard.ui.store import get_engine
 
@@ -21,5 +27,6 @@ period = cols[2].selectbox("Production calls from", list(PERIODS), index=0,
                            key="metrics_period", bind="query-params")
 core_section(engine, versions, suite, period)
 versions_section(engine, versions, suite, period)
+scores_section(versions, period)
 time_section(versions, suite, period)
 metrics_page_section(versions, period)
