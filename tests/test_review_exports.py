@@ -32,6 +32,8 @@ from evalboard.review.exports import (
     write_sft_jsonl,
 )
 from evalboard.store.calls_query import CallFilter, iter_calls
+from evalboard.teams.adjudication import adjudicate
+from evalboard.teams.scores import create_score_config
 from tests.support.calls import T0, add_calls
 
 EVALBOARD = shutil.which("evalboard")
@@ -175,14 +177,14 @@ def history(engine, calls) -> dict[str, int]:
 def test_current_annotation_rows(engine, calls, history):
     rows = list(iter_annotation_rows(engine))
     assert [r["annotation_id"] for r in rows] == [history["second"], history["kept"]]
-    assert list(rows[0]) == list(ANNOTATION_COLUMNS)
+    assert list(rows[0]) == [*ANNOTATION_COLUMNS, "scores"]
     created = call_history(engine, calls["chat"])[0].created_at.isoformat()
     assert rows[0] == {
         "annotation_id": history["second"], "call_id": calls["chat"], "model_version": "v1",
         "reviewer": "ana", "action": "judge", "verdict": "fail", "labels": ["hallucination"],
         "note": "capital", "corrected_output": "Paris.", "seconds_spent": None,
         "review_session_id": None, "batch_id": None, "retracted": False, "retracts_id": None,
-        "created_at": created,
+        "created_at": created, "scores": {},
     }
     assert [r["annotation_id"] for r in iter_annotation_rows(engine, reviewer="cid")] == [
         history["kept"]]
@@ -259,3 +261,68 @@ def test_cli_exports_through_the_console_script(engine, db_url, calls, tmp_path)
     with (tmp_path / "history.csv").open(newline="") as f:
         assert [r["action"] for r in csv.DictReader(f)] == ["judge", "judge", "skip"]
 
+
+
+# scores -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def scored(engine, calls) -> dict[str, int]:
+    """Four score configurations (one never used); ana scores chat twice (the second replaces
+    the first), bob scores plain and skips good; plain is adjudicated with scores of its own."""
+    create_score_config(engine, "helpfulness", "rating", maximum=5)
+    create_score_config(engine, "confidence", "numeric", minimum=0, maximum=1)
+    create_score_config(engine, "tone", "choice", choices=["friendly", "rude"])
+    create_score_config(engine, "unused", "text")
+    first = annotate(engine, calls["chat"], "ana", Judgement("fail", scores=(
+        ("helpfulness", 2), ("tone", "rude"))))
+    second = annotate(engine, calls["chat"], "ana", Judgement("pass", scores=(
+        ("helpfulness", "4"), ("confidence", 0.25), ("tone", "friendly"))))
+    bob = annotate(engine, calls["plain"], "bob", Judgement("fail", scores=(("confidence", 1),)))
+    skip = record_skip(engine, calls["good"], "bob")
+    final = adjudicate(engine, calls["plain"], "lead", Judgement("pass", scores=(
+        ("helpfulness", 5),)))
+    return {"first": first, "second": second, "bob": bob, "skip": skip, "final": final}
+
+
+def test_annotation_rows_carry_their_own_scores_with_numbers_as_numbers(engine, calls, scored):
+    rows = {r["annotation_id"]: r for r in iter_annotation_rows(engine)}
+    assert list(rows) == [scored["second"], scored["final"]]  # final answers only
+    assert rows[scored["second"]]["scores"] == {"confidence": 0.25, "helpfulness": 4,
+                                                "tone": "friendly"}
+    assert isinstance(rows[scored["second"]]["scores"]["helpfulness"], int)  # a rating
+    assert rows[scored["final"]]["scores"] == {"helpfulness": 5}  # the adjudication's own
+    history = {r["annotation_id"]: r["scores"]
+               for r in iter_annotation_rows(engine, current_only=False, batch_size=2)}
+    assert history[scored["first"]] == {"helpfulness": 2, "tone": "rude"}  # replaced row: its own
+    assert history[scored["bob"]] == {"confidence": 1.0}
+    assert history[scored["skip"]] == {}
+    out = io.StringIO()
+    write_sft_jsonl(iter_annotation_rows(engine), out)
+    first_line = out.getvalue().splitlines()[0]
+    assert '"scores": {"confidence": 0.25, "helpfulness": 4, "tone": "friendly"}' in first_line
+
+
+def test_csv_has_a_score_column_per_configuration(engine, calls, scored, tmp_path):
+    assert export_annotations(engine, tmp_path / "history.csv", current_only=False) == 5
+    with (tmp_path / "history.csv").open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        table = list(reader)
+    assert reader.fieldnames == [*ANNOTATION_COLUMNS, "score:confidence", "score:helpfulness",
+                                 "score:tone", "score:unused"]
+    by_id = {int(r["annotation_id"]): r for r in table}
+    cells = ("score:confidence", "score:helpfulness", "score:tone", "score:unused")
+    assert [by_id[scored["first"]][c] for c in cells] == ["", "2", "rude", ""]
+    assert [by_id[scored["second"]][c] for c in cells] == ["0.25", "4", "friendly", ""]
+    assert [by_id[scored["bob"]][c] for c in cells] == ["1.0", "", "", ""]
+    assert [by_id[scored["skip"]][c] for c in cells] == ["", "", "", ""]
+    assert [by_id[scored["final"]][c] for c in cells] == ["", "5", "", ""]
+    assert by_id[scored["second"]]["verdict"] == "pass"  # the other columns as before
+
+    assert export_annotations(engine, tmp_path / "now.jsonl") == 2
+    lines = [json.loads(line) for line in (tmp_path / "now.jsonl").read_text().splitlines()]
+    assert [line["scores"] for line in lines] == [
+        {"confidence": 0.25, "helpfulness": 4, "tone": "friendly"}, {"helpfulness": 5}]
+    # without score configurations in the header, the header is the columns alone
+    out = io.StringIO()
+    write_annotations_csv(iter_annotation_rows(engine), out)
+    assert out.getvalue().splitlines()[0] == ",".join(ANNOTATION_COLUMNS)

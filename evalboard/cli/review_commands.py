@@ -115,7 +115,10 @@ def export_annotations_command(
     reviewer: ReviewerOption = None,
     db: DbOption = None,
 ) -> None:
-    """Export annotations as CSV or JSONL rows: current judgements, or the whole history."""
+    """Export annotations as CSV or JSONL rows: final answers, or the whole history.
+
+    Each row carries its scores: a `scores` object in JSONL, a `score:<name>` column per score
+    configuration in CSV."""
     _check_out(out)
     try:
         fmt = annotation_format(out, fmt)

@@ -12,6 +12,10 @@ One SFT example (a JSONL line) has the chat shape TRL and OpenAI fine-tuning rea
      "metadata": {"call_id": 7, "annotation_id": 12, "model_version": "bot-v2",
                   "reviewer": "ana", "labels": ["hallucination"], "verdict": "fail",
                   "annotated_at": "2026-11-01T09:30:00"}}
+
+An annotation row carries its own scores: ``"scores": {"helpfulness": 4, "tone": "friendly"}``
+in JSONL (numbers as numbers: a rating a whole number), and a ``score:<name>`` column per
+score configuration in CSV (empty where the row has no such score).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from evalboard.review.annotations import is_final_answer
 from evalboard.store.calls_query import CallFilter, filter_conditions
 from evalboard.store.models import Call, ModelVersion
 from evalboard.store.review_models import Annotation
+from evalboard.store.team_models import AnnotationScore, ScoreConfig
+from evalboard.teams.scores import list_score_configs
 
 BATCH_SIZE = 500
 ANNOTATION_FORMATS = ("csv", "jsonl")
@@ -54,6 +60,9 @@ ANNOTATION_COLUMNS = (
     "retracts_id",  # on retract rows: the annotation they undo
     "created_at",  # ISO 8601, UTC
 )
+SCORES = "scores"  # after the columns: {configuration name: value}; a column each in CSV
+SCORE_COLUMN = "score:{name}"
+ScoreValue = int | float | str
 
 
 def _has_correction(annotation: Annotation) -> bool:
@@ -178,7 +187,25 @@ def iter_sft_examples(
         yield from examples
 
 
-def _annotation_row(annotation: Annotation, version: str, retracted: bool) -> dict[str, Any]:
+def _scores_of(session: Session, annotation_ids: Sequence[int]
+               ) -> dict[int, dict[str, ScoreValue]]:
+    """{annotation id: {configuration name: value}}, names in order."""
+    found: dict[int, dict[str, ScoreValue]] = {}
+    for annotation_id, name, kind, number, text in session.execute(
+            select(AnnotationScore.annotation_id, ScoreConfig.name, ScoreConfig.kind,
+                   AnnotationScore.number, AnnotationScore.text)
+            .join(ScoreConfig, ScoreConfig.id == AnnotationScore.score_config_id)
+            .where(AnnotationScore.annotation_id.in_(annotation_ids))
+            .order_by(AnnotationScore.annotation_id, ScoreConfig.name)):
+        value: ScoreValue | None = text if number is None else (
+            int(number) if kind == "rating" else float(number))
+        if value is not None:
+            found.setdefault(annotation_id, {})[name] = value
+    return found
+
+
+def _annotation_row(annotation: Annotation, version: str, retracted: bool,
+                    scores: dict[str, ScoreValue]) -> dict[str, Any]:
     return {
         "annotation_id": annotation.id,
         "call_id": annotation.call_id,
@@ -195,6 +222,7 @@ def _annotation_row(annotation: Annotation, version: str, retracted: bool) -> di
         "retracted": retracted,
         "retracts_id": annotation.retracts_id,
         "created_at": annotation.created_at.isoformat(),
+        SCORES: scores,
     }
 
 
@@ -208,7 +236,7 @@ def iter_annotation_rows(
     reviewer: str | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> Iterator[dict[str, Any]]:
-    """Annotations as flat dicts (keys: `ANNOTATION_COLUMNS`), oldest first.
+    """Annotations as dicts (keys: `ANNOTATION_COLUMNS`, then `SCORES`), oldest first.
 
     By default only final answers; `current_only=False` gives the whole append-only
     history, skips and retracts included, with `retracted` set on the rows later undone.
@@ -241,7 +269,9 @@ def iter_annotation_rows(
                     )
                 )
             )
-            batch = [_annotation_row(a, version, a.id in retracted) for a, version in rows]
+            scores = _scores_of(session, ids)
+            batch = [_annotation_row(a, version, a.id in retracted, scores.get(a.id, {}))
+                     for a, version in rows]
             last_id = ids[-1]
         yield from batch
 
@@ -259,13 +289,25 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def write_annotations_csv(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
-    """Write annotation rows as CSV with the `ANNOTATION_COLUMNS` header; return how many."""
-    writer = csv.DictWriter(out, fieldnames=ANNOTATION_COLUMNS, extrasaction="ignore")
+def score_names(engine: Engine) -> list[str]:
+    """The score configurations' names, in the order of their CSV columns."""
+    return [config.name for config in list_score_configs(engine)]
+
+
+def write_annotations_csv(rows: Iterable[dict[str, Any]], out: IO[str],
+                          scores: Sequence[str] = ()) -> int:
+    """Write annotation rows as CSV: the `ANNOTATION_COLUMNS` header, then a `score:<name>`
+    column per name of `scores` (see `score_names`); return how many rows."""
+    columns = {name: SCORE_COLUMN.format(name=name) for name in scores}
+    writer = csv.DictWriter(out, fieldnames=[*ANNOTATION_COLUMNS, *columns.values()],
+                            extrasaction="ignore")
     writer.writeheader()
     count = 0
     for row in rows:
-        writer.writerow({key: _csv_cell(value) for key, value in row.items()})
+        cells = {key: _csv_cell(value) for key, value in row.items() if key != SCORES}
+        given = row.get(SCORES) or {}
+        cells |= {column: given[name] for name, column in columns.items() if name in given}
+        writer.writerow(cells)
         count += 1
     return count
 
@@ -306,6 +348,8 @@ def export_annotations(
 ) -> int:
     """Write `iter_annotation_rows(engine, **filters)` as CSV or JSONL (by suffix, or `fmt`)."""
     fmt = annotation_format(path, fmt)
-    write = write_annotations_csv if fmt == "csv" else write_jsonl
+    rows = iter_annotation_rows(engine, **filters)
     with _replace_on_success(Path(path)) as out:
-        return write(iter_annotation_rows(engine, **filters), out)
+        if fmt == "csv":
+            return write_annotations_csv(rows, out, score_names(engine))
+        return write_jsonl(rows, out)

@@ -9,6 +9,7 @@ import streamlit as st
 from evalboard.review.exports import (
     iter_annotation_rows,
     iter_sft_examples,
+    score_names,
     write_annotations_csv,
     write_sft_jsonl,
 )
@@ -24,8 +25,9 @@ def _sft(url: str, include_passing: bool) -> str:
 
 def _annotations(url: str, current_only: bool) -> str:
     buffer = io.StringIO()
-    write_annotations_csv(iter_annotation_rows(engine_for(url), current_only=current_only),
-                          buffer)
+    engine = engine_for(url)
+    write_annotations_csv(iter_annotation_rows(engine, current_only=current_only), buffer,
+                          score_names(engine))
     return buffer.getvalue()
 
 
@@ -40,7 +42,8 @@ def review_downloads() -> None:
                            file_name="evalboard-sft.jsonl", mime="application/jsonl",
                            icon=":material/download:")
         st.markdown("**Annotations**: one row per current judgement, or the whole append-only "
-                    "history (skips and undos included), CSV.")
+                    "history (skips and undos included), CSV; a `score:<name>` column per score "
+                    "configuration.")
         history = st.checkbox("Whole history")
         st.download_button("Download annotations CSV", lambda: _annotations(url, not history),
                            file_name="evalboard-annotations.csv", mime="text/csv",
