@@ -273,3 +273,103 @@ def test_without_guidelines_the_popover_points_to_settings(store):
     next(b for b in review.button if b.label == "Start reviewing").click().run()
     # the focus view shows "No guidelines yet: write them in Settings." for an empty text
     assert review_feed(review)["guidelines"] == ""
+
+
+# score configurations ---------------------------------------------------------------------
+
+def score_configs(engine) -> dict[str, tuple]:
+    """name -> (kind, minimum, maximum, choices, description), straight from the store."""
+    from evalboard.store.team_models import ScoreConfig
+
+    with Session(engine) as session:
+        return {c.name: (c.kind, c.minimum, c.maximum, list(c.choices or []), c.description)
+                for c in session.scalars(select(ScoreConfig).order_by(ScoreConfig.id))}
+
+
+def add_score_config(at: AppTest, name: str, kind: str, *, minimum: float | None = None,
+                     maximum: float | None = None, choices: str = "",
+                     description: str = "") -> AppTest:
+    at.text_input(key="score_name").input(name)
+    at.selectbox(key="score_kind").set_value(kind)
+    if minimum is not None:
+        at.number_input(key="score_minimum").set_value(minimum)
+    if maximum is not None:
+        at.number_input(key="score_maximum").set_value(maximum)
+    at.text_area(key="score_choices").input(choices)
+    at.text_input(key="score_description").input(description)
+    at.button(key="FormSubmitter:add_score_config-Add score configuration").click().run()
+    assert not at.exception
+    return at
+
+
+def test_score_configurations_are_listed_with_what_they_accept_and_their_use(store):
+    from evalboard.teams.scores import create_score_config
+
+    create_score_config(store, "helpfulness", "rating", maximum=4,
+                        description="How much the answer helps.")
+    create_score_config(store, "tone", "choice", choices=["friendly", "rude"])
+    annotate(store, 1, "ann", Judgement("pass", scores=(("helpfulness", 3),)))
+    annotate(store, 2, "ann", Judgement("pass", scores=(("helpfulness", 4), ("tone", "rude"))))
+    at = open_page()
+    assert "Score configurations" in [s.value for s in at.subheader]
+    assert {"**helpfulness**", "**tone**"} <= {m.value for m in at.markdown}
+    captions = _row_captions(at)
+    for caption in ("How much the answer helps.", "Rating 1–N", "accepts rating 1–4",
+                    "used 2 times", "One choice of several", "accepts one of friendly, rude",
+                    "used 1 time"):
+        assert caption in captions, caption
+    assert captions.count("used on 0 calls") == 8  # scores alone: no label is used
+
+
+def test_add_score_configurations_of_each_kind(store):
+    at = open_page()
+    assert "No score configurations yet." in _row_captions(at)
+    at = add_score_config(at, "  helpfulness ", "rating", maximum=7,
+                          description="How much it helps.")
+    assert not _errors(at)
+    assert any("Added the score “helpfulness”" in t.value for t in at.toast)
+    at = add_score_config(at, "confidence", "numeric", minimum=-1, maximum=1)
+    at = add_score_config(at, "tone", "choice", choices="friendly\n\nneutral \nfriendly\nrude\n")
+    at = add_score_config(at, "remark", "text")
+    assert not _errors(at)
+    assert score_configs(store) == {
+        "helpfulness": ("rating", 1.0, 7.0, [], "How much it helps."),
+        "confidence": ("numeric", -1.0, 1.0, [], ""),
+        "tone": ("choice", None, None, ["friendly", "neutral", "rude"], ""),
+        "remark": ("text", None, None, [], ""),
+    }
+    captions = _row_captions(at)
+    for caption in ("accepts rating 1–7", "accepts number -1 to 1",
+                    "accepts one of friendly, neutral, rude", "accepts free text"):
+        assert caption in captions, caption
+    assert captions.count("used 0 times") == 4
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "fields", "message"),
+    [
+        ("   ", "rating", {}, "a score configuration needs a name"),
+        ("stars", "rating", {"maximum": 11.0}, "a rating goes from 1 to a whole number 2–10"),
+        ("stars", "rating", {"maximum": 4.5}, "a rating goes from 1 to a whole number 2–10"),
+        ("confidence", "numeric", {"maximum": 1.0}, "a number needs a range"),
+        ("confidence", "numeric", {"minimum": 2.0, "maximum": 1.0}, "a minimum below the maximum"),
+        ("tone", "choice", {"choices": "friendly\nfriendly\n"}, "a choice needs 2 to 20"),
+        ("helpfulness", "text", {}, "a score configuration named 'helpfulness' exists already"),
+    ],
+)
+def test_a_bad_score_configuration_shows_an_error_and_stores_nothing(store, name, kind, fields,
+                                                                      message):
+    from evalboard.teams.scores import create_score_config
+
+    create_score_config(store, "helpfulness", "rating")
+    before = score_configs(store)
+    at = add_score_config(open_page(), name, kind, **fields)
+    assert any(message in e for e in _errors(at)), _errors(at)
+    assert score_configs(store) == before
+    assert not at.toast
+
+
+def test_a_label_name_with_braces_is_added_and_named_in_the_toast(store):
+    at = add_label(open_page(), "uses {placeholders}")
+    assert not _errors(at)
+    assert any("Added “uses {placeholders}”" in t.value for t in at.toast)

@@ -1,6 +1,8 @@
-"""Settings: the label taxonomy and the review guidelines."""
+"""Settings: the label taxonomy, score configurations and the review guidelines."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import streamlit as st
 from sqlalchemy import Engine
@@ -17,15 +19,29 @@ from evalboard.review.labels import (
     update_label,
 )
 from evalboard.store.review_models import LABEL_KINDS
+from evalboard.store.team_models import SCORE_KINDS
+from evalboard.teams.scores import (
+    KIND_NAMES,
+    ScoreError,
+    create_score_config,
+    list_score_configs,
+    usage_counts,
+)
 from evalboard.ui.label_badges import badge_html
 from evalboard.ui.store import clear_cached_reads
 
 
-def _apply(action, success: str) -> None:  # type: ignore[no-untyped-def]
+def _named(name: str) -> str:
+    """A user-entered name inside a `_apply` success message (which is formatted)."""
+    return " ".join(name.split()).replace("{", "{{").replace("}", "}}")
+
+
+def _apply(action, success: str, errors: Any = st) -> None:  # type: ignore[no-untyped-def]
+    """Run a write; show its error (in `errors`, a container) or toast `success` and rerun."""
     try:
         result = action()
-    except LabelError as exc:
-        st.error(str(exc))
+    except (LabelError, ScoreError) as exc:
+        errors.error(str(exc))
         return
     clear_cached_reads()
     st.toast(success.format(result=result, result_note=f": {result}" if result else ""))
@@ -43,7 +59,7 @@ def _edit_form(engine: Engine, label: LabelView) -> None:
         if st.form_submit_button("Save", type="primary"):
             _apply(lambda: update_label(engine, label.id, name=name, description=description,
                                         color=color, shortcut=key, clear_shortcut=not key),
-                   f"Saved “{name}”.")
+                   f"Saved “{_named(name)}”.")
 
 
 def labels_section(engine: Engine) -> None:
@@ -83,7 +99,56 @@ def labels_section(engine: Engine) -> None:
         if st.form_submit_button("Add label", type="primary"):
             _apply(lambda: create_label(engine, name, kind, description=description,
                                         color=color, shortcut=key or None),
-                   f"Added “{name}”.")
+                   f"Added “{_named(name)}”.")
+
+
+def _times(count: int) -> str:
+    return f"used {count:,} time{'' if count == 1 else 's'}"
+
+
+def scores_section(engine: Engine) -> None:
+    st.subheader("Score configurations")
+    st.caption("Answers beyond the verdict: a 1–N rating (keys 1…N in review), a number in a "
+               "range, one choice of several, or free text. A review queue can ask for one; "
+               "Metrics charts the ratings, numbers and choices per model version. “Used N "
+               "times”: the answers that gave the score, replaced and undone ones included.")
+    used = usage_counts(engine)
+    configs = list_score_configs(engine)
+    if not configs:
+        st.caption("No score configurations yet.")
+    for config in configs:
+        cols = st.columns([3, 2, 3, 1.4], vertical_alignment="center")
+        cols[0].markdown(f"**{config.name}**")
+        if config.description:
+            cols[0].caption(config.description)
+        cols[1].caption(KIND_NAMES[config.kind])
+        cols[2].caption(f"accepts {config.describe()}")
+        cols[3].caption(_times(used.get(config.id, 0)))
+    # a popover, not an expander: a collapsed expander's submit button stays in the page
+    # without a readable name, beside "Add label"'s
+    with st.popover("Add a score configuration", icon=":material/add:"), \
+            st.form("add_score_config", border=False):
+        problem = st.empty()  # an error shows first, not below the fold of the popover
+        cols = st.columns([3, 2])
+        name = cols[0].text_input("Name", placeholder="e.g. helpfulness", key="score_name")
+        kind = cols[1].selectbox("Kind", SCORE_KINDS, format_func=KIND_NAMES.get,
+                                 key="score_kind")
+        cols = st.columns(2)
+        minimum = cols[0].number_input("Minimum", value=None, key="score_minimum",
+                                       help="A number: the bottom of its range. A rating "
+                                       "always starts at 1.")
+        maximum = cols[1].number_input("Maximum", value=None, key="score_maximum",
+                                       help="A rating: N of 1–N (2–10; empty: 5). A number: "
+                                       "the top of its range.")
+        choices = st.text_area("Choices, one per line", key="score_choices", height=100,
+                               help="A choice: 2 to 20 options, one per line.")
+        description = st.text_input("Description", key="score_description",
+                                    placeholder="What do reviewers score here?")
+        if st.form_submit_button("Add score configuration", type="primary"):
+            _apply(lambda: create_score_config(
+                engine, name, kind, minimum=minimum, maximum=maximum,
+                choices=choices.splitlines(), description=description),
+                f"Added the score “{_named(name)}”.", problem)
 
 
 def guidelines_section(engine: Engine) -> None:
