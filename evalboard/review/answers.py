@@ -1,5 +1,5 @@
-"""Actions the focus view sends from the browser (judge, skip, undo, move), applied once each,
-in the order each page numbered them.
+"""Actions the focus view sends from the browser (judge, skip, undo, move, comment), applied
+once each, in the order each page numbered them.
 
 A page (`client_id`, random per page load) numbers its actions 1, 2, 3 ... and sends every one
 it has no acknowledgement for, each time. The server stores an action with its number in
@@ -7,6 +7,10 @@ it has no acknowledgement for, each time. The server stores an action with its n
 not applied twice, and applies a page's actions strictly in number order (a later one waits
 for a missing earlier one). A refused action (say, a label archived meanwhile) is stored with
 its reason, so it is acknowledged and not resent forever.
+
+A comment is posted with `add_comment` (its own write transaction) right after the batch that
+stored its action commits; a comment it refuses has its reason stored on the action. (Were the
+server to stop between the two, that one comment would be acknowledged but not posted.)
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from evalboard.errors import EvalboardError
 from evalboard.review.annotations import AnnotationView, Judgement, annotation_view
+from evalboard.review.focus_feed import score_values
 from evalboard.review.labels import labels_by_name
 from evalboard.review.sessions import (
     judge_item_in,
@@ -30,10 +35,13 @@ from evalboard.review.sessions import (
 )
 from evalboard.store.engine import write_session
 from evalboard.store.review_models import ReviewAnswer, ReviewItem, ReviewSession
+from evalboard.teams.comments import CommentView, add_comment, comments
 
-KINDS = ("judge", "skip", "undo", "move")
+KINDS = ("judge", "skip", "undo", "move", "comment")
 MAX_SECONDS = 86_400.0
 MAX_CLIENT_ID = 40
+MAX_SCORES = 20
+Scores = tuple[tuple[str, object], ...]
 
 
 @dataclass(frozen=True)
@@ -50,17 +58,20 @@ class Action:
     note: str = ""
     corrected_output: str | None = None
     seconds_spent: float | None = None
+    scores: Scores = ()  # (score configuration name, raw value)
+    body: str = ""  # a comment's text
 
     def judgement(self) -> Judgement:
         fix = self.corrected_output if self.corrected_output and \
             self.corrected_output.strip() else None
-        return Judgement(self.verdict, self.labels, self.note, fix)
+        return Judgement(self.verdict, self.labels, self.note, fix, self.scores)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What applying one action did: its annotation, or why it was refused; for an undo, the
-    position it went back to and the retracted answer (to edit it again)."""
+    """What applying one action did: its annotation or comment, or why it was refused; for an
+    undo, the position it went back to and the retracted answer with its scores (to edit it
+    again)."""
 
     client_id: str
     seq: int
@@ -69,6 +80,20 @@ class Outcome:
     annotation_id: int | None = None
     error: str | None = None
     restored: AnnotationView | None = None
+    restored_scores: Scores = ()
+    comment: CommentView | None = None
+
+
+@dataclass
+class _Applied:
+    """What storing one action did so far (a comment is posted once its batch committed)."""
+
+    annotation_id: int | None = None
+    position: int | None = None
+    retracted: int | None = None
+    error: str | None = None
+    comment_call: int | None = None  # the call to post the action's comment on
+    comment: CommentView | None = None
 
 
 def _int(value: Any) -> int | None:
@@ -79,6 +104,17 @@ def _seconds(value: Any) -> float | None:
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
         return None
     return round(min(max(float(value), 0.0), MAX_SECONDS), 1)
+
+
+def _scores(raw: Any) -> Scores:
+    """The scores of a judge action, by configuration name; a value that is neither a text
+    nor a finite number (a cleared score: null) is left out."""
+    if not isinstance(raw, dict):
+        return ()
+    kept = [(name, value) for name, value in raw.items() if isinstance(name, str) and (
+        isinstance(value, str) or isinstance(value, int | float) and not isinstance(value, bool)
+        and math.isfinite(value))]
+    return tuple(sorted(kept, key=lambda pair: pair[0]))[:MAX_SCORES]
 
 
 def parse_action(raw: Any) -> Action | None:
@@ -92,6 +128,7 @@ def parse_action(raw: Any) -> Action | None:
         return None
     labels = raw.get("labels") or []
     note, fix, verdict = raw.get("note") or "", raw.get("fix"), raw.get("verdict")
+    body = raw.get("body")
     return Action(
         client_id, seq, str(kind), _int(raw.get("position")), _int(raw.get("call")),
         verdict if isinstance(verdict, str) else None,
@@ -100,6 +137,8 @@ def parse_action(raw: Any) -> Action | None:
         note if isinstance(note, str) else "",
         fix if isinstance(fix, str) else None,
         _seconds(raw.get("seconds")),
+        _scores(raw.get("scores")),
+        body if isinstance(body, str) else "",
     )
 
 
@@ -120,34 +159,37 @@ def acknowledged(engine: Engine, session_id: int, client_ids: Iterable[str]) -> 
     return {client: int(stored.get(client) or 0) for client in ids}
 
 
-def _check_call(session: Session, session_id: int, action: Action) -> None:
+def _check_call(session: Session, session_id: int, action: Action) -> ReviewItem:
     if action.position is None:
         raise EvalboardError("the answer names no call")
     item = session.get(ReviewItem, (session_id, action.position))
     if item is None or (action.call_id is not None and item.call_id != action.call_id):
         raise EvalboardError(f"call {action.call_id} is not at place {action.position + 1} of "
                              "this session")
+    return item
 
 
 def _effect(session: Session, session_id: int, reviewer: str, action: Action,
-            label_ids: dict[str, int]) -> tuple[int | None, int | None, int | None]:
-    """Apply the action; returns (annotation id, position it leads to, retracted id)."""
+            label_ids: dict[str, int]) -> _Applied:
+    """Apply the action (a comment only names its call: it is posted after the batch)."""
     if action.kind == "undo":
         undone = undo_in_session_in(session, session_id, reviewer)
         if undone is None:
             raise EvalboardError("nothing to undo in this session")
-        return None, undone.position, undone.retracted_id
-    _check_call(session, session_id, action)
-    assert action.position is not None
+        return _Applied(position=undone.position, retracted=undone.retracted_id)
+    item = _check_call(session, session_id, action)
+    position = item.position
     if action.kind == "judge":
-        return judge_item_in(session, session_id, action.position, reviewer, action.judgement(),
-                             label_ids, action.seconds_spent), None, None
+        return _Applied(judge_item_in(session, session_id, position, reviewer,
+                                      action.judgement(), label_ids, action.seconds_spent))
     if action.kind == "skip":
-        return skip_item_in(session, session_id, action.position, reviewer), None, None
+        return _Applied(skip_item_in(session, session_id, position, reviewer))
+    if action.kind == "comment":
+        return _Applied(comment_call=item.call_id)
     review = session.get(ReviewSession, session_id)
     assert review is not None
-    review.position = max(0, min(action.position, review.size - 1))
-    return None, review.position, None
+    review.position = max(0, min(position, review.size - 1))
+    return _Applied(position=review.position)
 
 
 def _precheck(engine: Engine, action: Action) -> tuple[str | None, dict[str, int]]:
@@ -163,10 +205,9 @@ def _precheck(engine: Engine, action: Action) -> tuple[str | None, dict[str, int
 
 
 def _apply_in(session: Session, session_id: int, reviewer: str, action: Action,
-              error: str | None, label_ids: dict[str, int]
-              ) -> tuple[int | None, int | None, int | None, str | None] | None:
+              error: str | None, label_ids: dict[str, int]) -> _Applied | None:
     """Store one action and its effect inside the batch's transaction (each in a savepoint);
-    None when it was stored already. Returns (annotation, position, retracted, error)."""
+    None when it was stored already."""
     row = ReviewAnswer(session_id=session_id, client_id=action.client_id, seq=action.seq,
                        kind=action.kind, position=action.position)
     try:
@@ -175,17 +216,41 @@ def _apply_in(session: Session, session_id: int, reviewer: str, action: Action,
             session.flush()  # a resent action stops here: nothing is applied twice
     except IntegrityError:
         return None
-    annotation_id = position = retracted = None
+    applied = _Applied(error=error)
     if error is None:
         try:
             with session.begin_nested():
-                annotation_id, position, retracted = _effect(
-                    session, session_id, reviewer, action, label_ids)
+                applied = _effect(session, session_id, reviewer, action, label_ids)
         except EvalboardError as exc:
-            error = str(exc)
-    row.annotation_id, row.error = annotation_id, error
+            applied.error = str(exc)
+    row.annotation_id, row.error = applied.annotation_id, applied.error
     session.flush()
-    return annotation_id, position, retracted, error
+    return applied
+
+
+def _post_comments(engine: Engine, session_id: int, reviewer: str,
+                   done: Sequence[tuple[Action, _Applied]]) -> None:
+    """Post the comments of a committed batch (author: the reviewer); a refused one gets its
+    reason stored on its action, as any refused action does."""
+    refused: list[tuple[Action, str]] = []
+    for action, applied in done:
+        if applied.comment_call is None:
+            continue
+        try:
+            comment_id = add_comment(engine, applied.comment_call, reviewer, action.body)
+        except EvalboardError as exc:
+            applied.error = str(exc)
+            refused.append((action, applied.error))
+            continue
+        applied.comment = next((c for c in comments(engine, applied.comment_call)
+                                if c.id == comment_id), None)
+    if not refused:
+        return
+    with write_session(engine) as session:
+        for action, error in refused:
+            row = session.get(ReviewAnswer, (session_id, action.client_id, action.seq))
+            if row is not None:
+                row.error = error
 
 
 def apply_actions(engine: Engine, session_id: int, reviewer: str,
@@ -212,19 +277,25 @@ def apply_actions(engine: Engine, session_id: int, reviewer: str,
     if not todo:
         return []
     checks = [_precheck(engine, action) for action in todo]
-    done: list[tuple[Action, tuple[int | None, int | None, int | None, str | None]]] = []
+    done: list[tuple[Action, _Applied]] = []
     with write_session(engine) as session:
         for action, (error, label_ids) in zip(todo, checks, strict=True):
-            result = _apply_in(session, session_id, reviewer, action, error, label_ids)
-            if result is not None:
-                done.append((action, result))
-    outcomes = []
-    for action, (annotation_id, position, retracted, error) in done:
-        restored = annotation_view(engine, retracted) if retracted is not None else None
-        outcomes.append(Outcome(action.client_id, action.seq, action.kind,
-                                position if position is not None else action.position,
-                                annotation_id, error, restored))
-    return outcomes
+            applied = _apply_in(session, session_id, reviewer, action, error, label_ids)
+            if applied is not None:
+                done.append((action, applied))
+    _post_comments(engine, session_id, reviewer, done)
+    return [_outcome(engine, action, applied) for action, applied in done]
+
+
+def _outcome(engine: Engine, action: Action, applied: _Applied) -> Outcome:
+    restored = scores = None
+    if applied.retracted is not None:
+        restored = annotation_view(engine, applied.retracted)
+        scores = score_values(engine, [applied.retracted]).get(applied.retracted)
+    return Outcome(action.client_id, action.seq, action.kind,
+                   applied.position if applied.position is not None else action.position,
+                   applied.annotation_id, applied.error, restored,
+                   tuple(sorted((scores or {}).items())), applied.comment)
 
 
 def _interleaved(actions: Sequence[Action]) -> bool:

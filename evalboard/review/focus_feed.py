@@ -1,9 +1,11 @@
 """What the focus view in the browser needs, as plain JSON: the session's progress, every item's
-status, and the full content of the calls around the reviewer's place (the current one, a few
-behind and the next pending ones), so the next call shows without asking the server.
+status, the score to give (a queue batch's score configuration), and the full content of the
+calls around the reviewer's place (the current one, a few behind and the next pending ones,
+each with the reviewer's answer and its comment thread), so the next call shows without asking
+the server.
 
-Every read is by key (the session's items, the window's calls, their judgements, cases and
-results), so the cost of a feed does not grow with the store.
+Every read is by key (the session's items, the window's calls, their judgements, scores,
+comments, cases and results), so the cost of a feed does not grow with the store.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, joinedload
 
-from evalboard.review.annotations import current_judgements
+from evalboard.review.annotations import AnnotationView, current_judgements
 from evalboard.review.guidelines import get_guidelines
 from evalboard.review.labels import LabelView, list_labels
 from evalboard.review.sessions import SessionView, get_session
@@ -23,6 +25,9 @@ from evalboard.review.suggestions import check_suggestions
 from evalboard.store.case_models import CaseVersion, EvalCase
 from evalboard.store.models import Call
 from evalboard.store.review_models import ReviewItem
+from evalboard.store.team_models import AnnotationScore, QueueBatch, ReviewQueue, ScoreConfig
+from evalboard.teams.comments import CommentView, comments
+from evalboard.teams.scores import ScoreConfigView, score_config
 
 MAX_SHOWN_CHARS = 200_000
 AHEAD = 8
@@ -109,6 +114,54 @@ def _label_json(label: LabelView) -> dict[str, Any]:
             "description": label.description, "color": label.color}
 
 
+def _score_json(config: ScoreConfigView) -> dict[str, Any]:
+    return {"name": config.name, "kind": config.kind, "minimum": config.minimum,
+            "maximum": config.maximum, "choices": list(config.choices),
+            "description": config.description, "describe": config.describe()}
+
+
+def comment_json(comment: CommentView) -> dict[str, Any]:
+    """A comment as the page shows it (its body is text, never markup)."""
+    return {"id": comment.id, "author": comment.author, "body": comment.body,
+            "created": f"{comment.created_at:%Y-%m-%d %H:%M}"}
+
+
+def _session_score_config(session: Session, session_id: int) -> int | None:
+    """The score configuration of the queue the session is a batch of, if any."""
+    return session.scalar(
+        select(ReviewQueue.score_config_id)
+        .join(QueueBatch, QueueBatch.queue_id == ReviewQueue.id)
+        .where(QueueBatch.review_session_id == session_id))
+
+
+def score_values(engine: Engine, annotation_ids: Sequence[int]
+                 ) -> dict[int, dict[str, float | str]]:
+    """{annotation id: {configuration name: its score as the page edits it}} (a number, or a
+    text for choice and text scores)."""
+    if not annotation_ids:
+        return {}
+    with Session(engine) as session:
+        rows = session.execute(
+            select(AnnotationScore.annotation_id, ScoreConfig.name, AnnotationScore.number,
+                   AnnotationScore.text)
+            .join(ScoreConfig, ScoreConfig.id == AnnotationScore.score_config_id)
+            .where(AnnotationScore.annotation_id.in_(annotation_ids))).all()
+    found: dict[int, dict[str, float | str]] = {}
+    for annotation_id, name, number, text in rows:
+        found.setdefault(annotation_id, {})[name] = number if number is not None else text or ""
+    return found
+
+
+def answer_json(answer: AnnotationView, scores: Mapping[str, object],
+                labels: Sequence[str] | None = None) -> dict[str, Any]:
+    """An answer as the page edits it (`labels` instead of the answer's own, when given); its
+    scores only when it has some."""
+    shown = {"verdict": answer.verdict,
+             "labels": list(answer.labels if labels is None else labels),
+             "note": answer.note or "", "fix": answer.corrected_output or ""}
+    return {**shown, "scores": dict(scores)} if scores else shown
+
+
 def _session_json(view: SessionView) -> dict[str, Any]:
     return {"id": view.id, "name": view.name, "reviewer": view.reviewer, "size": view.size,
             "position": view.position, "done": view.done, "skipped": view.skipped,
@@ -132,17 +185,21 @@ def focus_feed(engine: Engine, session_id: int, reviewer: str, cursor: int | Non
         calls = {c.id: c for c in session.scalars(
             select(Call).where(Call.id.in_(call_ids)).options(joinedload(Call.model_version)))}
         references = _references(session, call_ids) if call_ids else {}
+        config_id = _session_score_config(session, session_id)
+    config = None if config_id is None else score_config(engine, config_id)
     judged = current_judgements(engine, call_ids)
+    own = {call_id: next((j for j in views if j.reviewer == reviewer), None)
+           for call_id, views in judged.items()}
+    scores = score_values(engine, [j.id for j in own.values() if j is not None])
     labels = list_labels(engine)
     active = {label.name for label in labels}
     items = []
     for position in shown:
         _, call_id, status = rows[position]
         call = calls.get(call_id)
-        mine = next((j for j in judged.get(call_id, []) if j.reviewer == reviewer), None)
-        saved = None if mine is None else {
-            "verdict": mine.verdict, "labels": [n for n in mine.labels if n in active],
-            "note": mine.note or "", "fix": mine.corrected_output or ""}
+        mine = own.get(call_id)
+        saved = None if mine is None else answer_json(
+            mine, scores.get(mine.id, {}), [n for n in mine.labels if n in active])
         corrected = next((j.corrected_output for j in judged.get(call_id, [])
                           if j.corrected_output), None)
         items.append({
@@ -152,12 +209,15 @@ def focus_feed(engine: Engine, session_id: int, reviewer: str, cursor: int | Non
             "reference": _clip(references.get(call_id)),
             "corrected": _clip(corrected),
             "suggestions": [_suggestion_json(s) for s in check_suggestions(engine, call_id)],
+            "comments": [] if call is None else [comment_json(c)
+                                                 for c in comments(engine, call_id)],
         })
     return {
         "session": _session_json(view),
         "statuses": statuses,
         "items": items,
         "labels": [_label_json(label) for label in labels],
+        "score": None if config is None else _score_json(config),
         "guidelines": get_guidelines(engine),
     }
 

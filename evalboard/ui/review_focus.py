@@ -1,17 +1,19 @@
 """The focus view: one call at a time, labelled with the keyboard alone, as one browser
 component (assets/review_focus/).
 
-The component holds the current call and the next ones of the session (prefetched), applies
-keys in the browser in the order typed and shows the next call at once on submit. Every action
-(judge, skip, undo, move) is numbered by the page and sent as the component's `outbox` state
-until the server acknowledges it; here each rerun applies the actions not stored yet
-(evalboard.review.answers) and sends back the acknowledgements and a fresh prefetch
-(evalboard.review.focus_feed).
+The component holds the current call and the next ones of the session (prefetched, with
+their comment threads), applies keys in the browser in the order typed and shows the next call
+at once on submit. Every action (judge, skip, undo, move, comment) is numbered by the page and
+sent as the component's `outbox` state until the server acknowledges it; here each rerun
+applies the actions not stored yet (evalboard.review.answers) and sends back the
+acknowledgements and a fresh prefetch (evalboard.review.focus_feed).
 
 Keys: a label's key toggles it; P pass, F fail, U unsure; Enter submits and advances (Ctrl+Enter
 from a text field); K previous, J next, S skip, Z undo; N note, C corrected output, Esc leaves
 a field; G guidelines, R reference or corrected output beside the output, M raw/Markdown,
-? every key.
+O comment (Ctrl+Enter posts, Esc closes the box), ? every key. In a queue batch with a score:
+digits 1…N rate (a rating) or choose (a choice), overriding labels' digit keys; V focuses a
+number score, T a text score.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from evalboard.review.answers import Outcome, acknowledged, apply_actions, parse_actions
-from evalboard.review.focus_feed import focus_feed
+from evalboard.review.focus_feed import answer_json, comment_json, focus_feed
 from evalboard.ui.navigation import CASES
 from evalboard.ui.store import store_url
 
@@ -55,13 +57,13 @@ def component_key(session_id: int) -> str:
 
 
 def _outcome_json(outcome: Outcome) -> dict[str, Any]:
-    restored = outcome.restored
+    restored, comment = outcome.restored, outcome.comment
     return {
         "client": outcome.client_id, "seq": outcome.seq, "kind": outcome.kind,
         "position": outcome.position, "error": outcome.error,
-        "restored": None if restored is None else {
-            "verdict": restored.verdict, "labels": list(restored.labels),
-            "note": restored.note or "", "fix": restored.corrected_output or ""},
+        "restored": None if restored is None else answer_json(
+            restored, dict(outcome.restored_scores)),
+        "comment": None if comment is None else comment_json(comment),
     }
 
 

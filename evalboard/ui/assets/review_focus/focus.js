@@ -1,7 +1,8 @@
 // The review focus view, in the browser: keys are applied here in the order typed, the next
-// call shows at once from the prefetched ones, and every action (judge, skip, undo, move) is
-// numbered and sent to the server until it is acknowledged (kept in localStorage meanwhile, so
-// a reload or a closed tab resends it). Model text is only ever set as textContent.
+// call shows at once from the prefetched ones, and every action (judge, skip, undo, move,
+// comment) is numbered and sent to the server until it is acknowledged (kept in localStorage
+// meanwhile, so a reload or a closed tab resends it). Model text and comments are only ever
+// set as textContent.
 
 const VERDICTS = { p: "pass", f: "fail", u: "unsure" };
 const INVISIBLE = /[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
@@ -18,7 +19,8 @@ const KEYS = [
   ["Z", "undo your last answer (it comes back to edit)"],
   ["N", "write a note"],
   ["C", "write the corrected output"],
-  ["Esc", "leave a text field, close this list"],
+  ["O", "comment on the call (Ctrl+Enter posts it, Esc closes the box)"],
+  ["Esc", "leave a text field, close this list or the comment box"],
   ["G", "show or hide the guidelines"],
   ["R", "output beside the reference or corrected output, with a word diff"],
   ["M", "show text raw or as Markdown"],
@@ -26,6 +28,7 @@ const KEYS = [
 ];
 
 const ANSWER_KEYS = /^([pfukjsz]|Enter)$/;
+const SCORE_FIELD_KEYS = { v: "numeric", t: "text" };
 const views = new WeakMap();
 
 function el(tag, attrs, ...children) {
@@ -194,11 +197,12 @@ class FocusView {
     this.shownKey = null;
     this.lastSent = 0;
     this.typedAhead = [];  // keys typed while the current call is still on its way
+    this.commentText = new Map();  // position -> a comment being written there
+    this.sentComments = new Map();  // "client:seq" -> { position, body } until it is answered
     this.adoptStoredActions();
     this.update(data);
     this.cursor = this.firstUnanswered();
     this.render();
-    this.renderHelp();
     if (this.outbox.length) this.send();
     this.bind();
   }
@@ -209,6 +213,7 @@ class FocusView {
     this.data = data;
     this.session = data.session;
     this.labels = data.labels;
+    this.score = data.score || null;  // the queue's score configuration, if any
     this.statuses = data.statuses.split("");
     for (const item of data.items) {
       this.items.set(item.position, item);
@@ -243,12 +248,18 @@ class FocusView {
   draftFrom(saved, fromServer) {
     return { verdict: saved ? saved.verdict : null, labels: new Set(saved ? saved.labels : []),
       note: saved ? saved.note || "" : "", fix: saved ? saved.fix || "" : "",
-      started: performance.now(), fromServer };
+      score: this.savedScore(saved), started: performance.now(), fromServer };
+  }
+
+  savedScore(saved) {
+    const scores = saved && saved.scores;
+    return this.score && scores && this.score.name in scores ? scores[this.score.name] : null;
   }
 
   sameAnswer(draft, saved) {
     const other = this.draftFrom(saved, true);
     return draft.verdict === other.verdict && draft.note === other.note && draft.fix === other.fix &&
+      draft.score === other.score &&
       draft.labels.size === other.labels.size && [...draft.labels].every((l) => other.labels.has(l));
   }
 
@@ -261,11 +272,13 @@ class FocusView {
     const id = `${outcome.client}:${outcome.seq}`;
     if (this.handled.has(id) || outcome.client !== this.clientId && !this.adopted?.has(outcome.client)) return;
     this.handled.add(id);
+    if (outcome.kind === "comment") { this.commentAnswered(id, outcome); return; }
     if (outcome.error) {
       if (this.awaitingUndo === outcome.seq) this.awaitingUndo = null;
-      const place = outcome.position === null || outcome.position === undefined ? "" : ` (call ${outcome.position + 1})`;
-      this.toast(outcome.kind === "undo" ? `Nothing to undo in this session.` : `Not saved${place}: ${outcome.error}.`, outcome.kind !== "undo");
+      this.toast(outcome.kind === "undo" ? `Nothing to undo in this session.` : `Not saved${this.place(outcome)}: ${outcome.error}.`, outcome.kind !== "undo");
       if (outcome.kind !== "undo") this.history = this.history.filter((h) => h.seq !== outcome.seq);
+      // the refused answer stays as the call's draft, to be corrected and sent again
+      if (outcome.kind === "judge" && this.drafts.has(outcome.position)) this.draft(outcome.position).fromServer = false;
       return;
     }
     if (outcome.kind === "undo" && this.awaitingUndo === outcome.seq) {
@@ -275,6 +288,29 @@ class FocusView {
       this.toast(`Undone: call ${outcome.position + 1} is back to edit.`);
       this.render();
     }
+  }
+
+  place(outcome) {
+    return outcome.position === null || outcome.position === undefined ? "" : ` (call ${outcome.position + 1})`;
+  }
+
+  // a comment the server posted (it joins the call's thread) or refused (its text comes back)
+  commentAnswered(id, outcome) {
+    const sent = this.sentComments.get(id);
+    this.sentComments.delete(id);
+    if (outcome.error) {
+      this.toast(`Comment not posted${this.place(outcome)}: ${outcome.error}.`, true);
+      if (sent && !this.commentText.get(sent.position)) {
+        this.commentText.set(sent.position, sent.body);
+        this.q(".eb-comment-form").dataset.for = "";  // shown again in its box
+      }
+    } else {
+      const item = this.items.get(outcome.position);
+      if (item && outcome.comment && !item.comments.some((c) => c.id === outcome.comment.id)) {
+        item.comments.push(outcome.comment);
+      }
+    }
+    this.renderComments();
   }
 
   // statuses as the server will have them once every action sent is applied
@@ -348,6 +384,20 @@ class FocusView {
     const d = this.draft(this.cursor);
     d.note = this.q(".eb-note").value;
     d.fix = this.q(".eb-fix").value;
+    const field = this.q(".eb-score-field");
+    if (field) d.score = this.fieldScore(field.value);
+  }
+
+  // a number field's or a text field's score (null when it is empty)
+  fieldScore(value) {
+    if (this.score.kind === "text") return value === "" ? null : value;
+    const number = value.trim() === "" ? NaN : Number(value);
+    return Number.isFinite(number) ? number : null;
+  }
+
+  hasScore(d) {
+    return this.score !== null && d.score !== null && d.score !== undefined &&
+      !(typeof d.score === "string" && !d.score.trim());
   }
 
   submit() {
@@ -355,17 +405,20 @@ class FocusView {
     if (!item) return;
     this.readFields();
     const d = this.draft(this.cursor);
-    if (!d.verdict && !d.labels.size && !d.note.trim() && !d.fix.trim()) {
-      this.toast("Not saved: choose a verdict or a label, or write a note.", true);
+    const scored = this.hasScore(d);
+    if (!d.verdict && !d.labels.size && !d.note.trim() && !d.fix.trim() && !scored) {
+      this.toast(`Not saved: choose a verdict${this.score ? `, a label or a ${this.score.name} score` : " or a label"}, or write a note.`, true);
       return;
     }
     const order = this.labels.map((l) => l.name);
     const labels = order.filter((name) => d.labels.has(name));
     const previous = this.effective()[this.cursor];
     const action = this.queue({ kind: "judge", position: this.cursor, call: item.call_id, verdict: d.verdict,
-      labels, note: d.note, fix: d.fix, seconds: Math.round((performance.now() - d.started) / 100) / 10 });
+      labels, note: d.note, fix: d.fix, scores: scored ? { [this.score.name]: d.score } : {},
+      seconds: Math.round((performance.now() - d.started) / 100) / 10 });
     this.history.push({ seq: action.seq, position: this.cursor, previous, draft: { ...d, labels: new Set(d.labels) } });
-    this.toast(`Saved call ${this.cursor + 1} (${d.verdict || "no verdict"}). Z undoes it.`);
+    const shown = scored && this.score.kind !== "text" ? `, ${this.score.name} ${d.score}` : "";
+    this.toast(`Saved call ${this.cursor + 1} (${d.verdict || "no verdict"}${shown}). Z undoes it.`);
     this.advance(this.cursor);
   }
 
@@ -430,6 +483,68 @@ class FocusView {
     this.renderAnswer();
   }
 
+  // scores: a rating's numbers or a choice's options, each with a digit key (0 for the tenth)
+
+  scoreValues() {
+    if (!this.score) return [];
+    if (this.score.kind === "rating") return Array.from({ length: Math.round(this.score.maximum || 5) }, (_, i) => i + 1);
+    return this.score.kind === "choice" ? this.score.choices : [];
+  }
+
+  scoreKey(index) { return index < 9 ? String(index + 1) : index === 9 ? "0" : ""; }
+
+  // the score a digit key gives while a rating or a choice is shown (-1: none)
+  scoreIndex(key) {
+    if (!/^[0-9]$/.test(key)) return -1;
+    const index = key === "0" ? 9 : Number(key) - 1;
+    return index < this.scoreValues().length ? index : -1;
+  }
+
+  setScore(value) {
+    const d = this.draft(this.cursor);
+    d.score = d.score === value ? null : value;
+    d.fromServer = false;
+    this.renderAnswer();
+  }
+
+  focusScoreField(key) {
+    const field = this.q(".eb-score-field");
+    if (!field || !this.score || this.score.kind !== SCORE_FIELD_KEYS[key]) return false;
+    field.focus();
+    return true;
+  }
+
+  // comments: one box, holding the text written for each call until it is posted
+
+  openComment() {
+    if (!this.current()) return false;
+    this.renderComments();
+    this.q(".eb-comment-form").hidden = false;
+    this.q(".eb-comment-box").focus();
+    return true;
+  }
+
+  closeComment() {
+    const box = this.q(".eb-comment-box");
+    box.blur();
+    this.q(".eb-comment-form").hidden = true;
+  }
+
+  postComment() {
+    const item = this.current();
+    const box = this.q(".eb-comment-box");
+    if (!item) return;
+    if (!box.value.trim()) { this.toast("Not posted: write something first.", true); return; }
+    const body = box.value;
+    const action = this.queue({ kind: "comment", position: this.cursor, call: item.call_id, body });
+    this.sentComments.set(`${action.client}:${action.seq}`, { position: this.cursor, body });
+    this.commentText.delete(this.cursor);
+    box.value = "";
+    this.closeComment();
+    this.toast(`Comment posted on call ${this.cursor + 1}.`);
+    this.renderComments();
+  }
+
   // keys --------------------------------------------------------------------------------------
 
   bind() {
@@ -437,7 +552,13 @@ class FocusView {
     document.addEventListener("keydown", this.onKey, true);
     this.onClick = (event) => this.click(event);
     this.root.addEventListener("click", this.onClick);
-    this.onInput = () => { const d = this.draft(this.cursor); d.fromServer = false; this.readFields(); };
+    this.onInput = (event) => {
+      if (event.target.classList.contains("eb-comment-box")) { this.commentText.set(this.cursor, event.target.value); return; }
+      const d = this.draft(this.cursor);
+      d.fromServer = false;
+      this.readFields();
+      this.renderScore(d);
+    };
     this.root.addEventListener("input", this.onInput);
     this.timer = setInterval(() => {
       if (this.outbox.length && performance.now() - this.lastSent > RESEND_MS) this.send();
@@ -459,10 +580,13 @@ class FocusView {
     const ours = inField && this.root.contains(target);
     if (inField && !ours) return;  // the sidebar's fields and the like are not ours
     if (ours) {
-      if (event.key === "Escape") { target.blur(); event.preventDefault(); event.stopPropagation(); }
-      else if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault(); event.stopPropagation(); target.blur(); this.submit();
-      }
+      const comment = target.classList.contains("eb-comment-box");
+      const enter = event.key === "Enter" && (event.ctrlKey || event.metaKey || target.tagName === "INPUT");
+      if (event.key !== "Escape" && !enter) return;
+      event.preventDefault(); event.stopPropagation();
+      if (comment) { if (enter) this.postComment(); else this.closeComment(); return; }
+      target.blur();
+      if (enter) this.submit();  // Ctrl+Enter from a text field, Enter from the number field
       return;
     }
     if (event.altKey || event.ctrlKey || event.metaKey) return;
@@ -472,8 +596,8 @@ class FocusView {
     if (document.querySelector("[role=dialog]:not([hidden])") && !this.helpOpen()) return;
     const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
     if (this.helpOpen() && key !== "?" && key !== "Escape") return;
-    const handled = !this.current() && this.typedAhead.length < 200 && ANSWER_KEYS.test(key) ||
-      this.labels.some((l) => l.key === key && !this.current())
+    const handled = !this.current() && this.typedAhead.length < 200 &&
+      (ANSWER_KEYS.test(key) || this.scoreIndex(key) >= 0 || this.labels.some((l) => l.key === key))
       ? (this.typedAhead.push(key), true) : this.command(key);
     if (handled) { event.preventDefault(); event.stopPropagation(); }
   }
@@ -482,6 +606,8 @@ class FocusView {
     if (key === "?") { this.toggleHelp(); return true; }
     if (key === "Escape") { if (this.helpOpen()) { this.toggleHelp(); return true; } return false; }
     if (VERDICTS[key]) { this.setVerdict(VERDICTS[key]); return true; }
+    const scored = this.scoreIndex(key);  // a digit rates while a rating is shown, not a label
+    if (scored >= 0) { this.setScore(this.scoreValues()[scored]); return true; }
     const label = this.labels.find((l) => l.key && l.key === key);
     if (label) { this.toggleLabel(label.name); return true; }
     switch (key) {
@@ -495,6 +621,8 @@ class FocusView {
       case "g": this.showGuide = !this.showGuide; this.renderGuidelines(); return true;
       case "r": this.showCompare = !this.showCompare; this.renderCall(true); return true;
       case "m": this.setMode(this.mode === "Raw" ? "Markdown" : "Raw"); return true;
+      case "o": return this.openComment();
+      case "v": case "t": return this.focusScoreField(key);
       default: return false;
     }
   }
@@ -504,6 +632,7 @@ class FocusView {
     if (!button || !this.root.contains(button)) return;
     if (button.dataset.verdict) this.setVerdict(button.dataset.verdict);
     else if (button.dataset.label) this.toggleLabel(button.dataset.label);
+    else if (button.dataset.score) this.setScore(this.scoreValues()[Number(button.dataset.score)]);
     else if (button.dataset.mode) this.setMode(button.dataset.mode);
     else if (button.dataset.act) {
       const act = button.dataset.act;
@@ -515,6 +644,9 @@ class FocusView {
       else if (act === "help") this.toggleHelp();
       else if (act === "guidelines") { this.showGuide = !this.showGuide; this.renderGuidelines(); }
       else if (act === "compare") { this.showCompare = !this.showCompare; this.renderCall(true); }
+      else if (act === "comment") { button.blur(); this.openComment(); return; }
+      else if (act === "post") this.postComment();
+      else if (act === "close-comment") this.closeComment();
     }
     button.blur();
   }
@@ -545,6 +677,8 @@ class FocusView {
     this.renderAnswer();
     this.renderGuidelines();
     this.renderMode();
+    this.renderComments();
+    this.renderHelp();
   }
 
   renderProgress() {
@@ -637,8 +771,9 @@ class FocusView {
     for (const button of this.root.querySelectorAll("[data-verdict]")) {
       button.setAttribute("aria-pressed", String(d.verdict === button.dataset.verdict));
     }
+    this.renderScore(d);
     const box = this.q(".eb-labels");
-    const signature = this.labels.map((l) => `${l.name}|${l.key}|${l.kind}`).join(";");
+    const signature = this.labels.map((l) => `${l.name}|${l.key}|${l.kind}`).join(";") + `#${this.scoreValues().length}`;
     if (box.dataset.signature !== signature) {
       box.dataset.signature = signature;
       box.replaceChildren();
@@ -647,8 +782,11 @@ class FocusView {
         if (!group.length) continue;
         const row = el("div", { cls: "eb-row" });
         for (const label of group) {
-          row.append(el("button", { type: "button", "data-label": label.name, title: label.description || null,
-            "aria-pressed": "false" }, label.name, label.key ? el("kbd", { text: label.key.toUpperCase() }) : null));
+          // a digit the score takes is not this label's key while the score is shown
+          const key = label.key && this.scoreIndex(label.key) < 0 ? label.key : "";
+          const title = [label.description, label.key && !key ? `(key ${label.key} gives the ${this.score.name} score here)` : ""];
+          row.append(el("button", { type: "button", "data-label": label.name, title: title.filter(Boolean).join(" ") || null,
+            "aria-pressed": "false" }, label.name, key ? el("kbd", { text: key.toUpperCase() }) : null));
         }
         box.append(el("h4", { text: title }), row);
       }
@@ -656,11 +794,13 @@ class FocusView {
     for (const button of box.querySelectorAll("[data-label]")) {
       button.setAttribute("aria-pressed", String(d.labels.has(button.dataset.label)));
     }
-    const note = this.q(".eb-note"), fix = this.q(".eb-fix");
+    const note = this.q(".eb-note"), fix = this.q(".eb-fix"), field = this.q(".eb-score-field");
     if (this.fieldsDraft !== d) {  // another call, or its answer came back: show its text
       note.value = d.note;
       fix.value = d.fix;
+      if (field) field.value = d.score === null || d.score === undefined ? "" : String(d.score);
       this.fieldsDraft = d;
+      this.renderScore(d);
     }
     const status = this.effective()[this.cursor];
     const statusNote = this.q(".eb-status-note");
@@ -673,6 +813,76 @@ class FocusView {
     if (item) promote.setAttribute("href", `${this.data.promote}${item.call_id}`);
     promote.hidden = !item;
     this.renderSuggestions(item);
+  }
+
+  // the score control: built once per configuration, its chosen value shown pressed or outlined
+  renderScore(d) {
+    const box = this.q(".eb-score");
+    box.hidden = !this.score;
+    if (!this.score) { box.replaceChildren(); box.dataset.signature = ""; return; }
+    const signature = JSON.stringify(this.score);
+    if (box.dataset.signature !== signature) {
+      box.dataset.signature = signature;
+      box.replaceChildren(this.scoreControl());
+      this.fieldsDraft = null;  // a new field: fill it from the draft
+    }
+    const values = this.scoreValues();
+    for (const button of box.querySelectorAll("[data-score]")) {
+      button.setAttribute("aria-pressed", String(d.score !== null && values[Number(button.dataset.score)] === d.score));
+    }
+    const field = box.querySelector(".eb-score-field");
+    if (field) field.classList.toggle("eb-scored", this.hasScore(d));
+  }
+
+  scoreControl() {
+    const score = this.score;
+    const head = el("h4", { title: score.description || null }, score.name,
+      el("span", { cls: "eb-score-about", text: ` · ${score.describe}` }));
+    if (score.kind === "rating" || score.kind === "choice") {
+      const row = el("div", { cls: "eb-row", role: "group", "aria-label": score.name });
+      this.scoreValues().forEach((value, i) => {
+        const key = this.scoreKey(i);
+        row.append(el("button", { type: "button", "data-score": i, "aria-pressed": "false",
+          title: key ? `${score.name}: ${value} (key ${key})` : null },
+        String(value), score.kind === "choice" && key ? el("kbd", { text: key }) : null));
+      });
+      return el("div", {}, head, row);
+    }
+    const numeric = score.kind === "numeric";
+    const field = numeric
+      ? el("input", { type: "number", cls: "eb-score-field", min: score.minimum, max: score.maximum, step: "any",
+        "aria-label": score.name, placeholder: `${score.describe} (Enter submits, Esc leaves the field)` })
+      : el("textarea", { cls: "eb-score-field", rows: 2, "aria-label": score.name,
+        placeholder: "Esc leaves the field, Ctrl+Enter submits" });
+    return el("div", {}, head, el("label", { cls: "eb-field" }, `Your ${score.name} `,
+      el("kbd", { text: numeric ? "V" : "T" }), field));
+  }
+
+  renderComments() {
+    const item = this.current();
+    const section = this.q(".eb-comments");
+    section.hidden = !item || !item.call;
+    if (section.hidden) return;
+    const sending = this.outbox.filter((a) => a.kind === "comment" && a.call === item.call_id)
+      .map((a) => ({ key: `${a.client}:${a.seq}`, author: this.session.reviewer, body: a.body, created: null }));
+    const shown = [...(item.comments || []), ...sending];
+    const thread = this.q(".eb-thread");
+    const signature = `${item.position}|${shown.map((c) => c.id || c.key).join(",")}`;
+    if (thread.dataset.signature !== signature) {
+      thread.dataset.signature = signature;
+      thread.replaceChildren(...(shown.length ? shown.map((c) => el("div", {
+        cls: `eb-comment${c.created ? "" : " eb-sending"}`, "data-testid": "reviewComment" },
+      el("p", { cls: "eb-caption" }, el("strong", { text: c.author }), ` · ${c.created ? `${c.created} UTC` : "sending…"}`),
+      el("div", { cls: "eb-comment-body", text: markInvisible(c.body) })))
+        : [el("p", { cls: "eb-empty", text: "No comments yet: O writes one." })]));
+    }
+    const form = this.q(".eb-comment-form");
+    if (form.dataset.for !== String(item.position)) {  // another call: its own comment text
+      form.dataset.for = String(item.position);
+      const box = this.q(".eb-comment-box");
+      box.value = this.commentText.get(item.position) || "";
+      form.hidden = !box.value;
+    }
   }
 
   renderSuggestions(item) {
@@ -702,8 +912,27 @@ class FocusView {
   }
 
   renderHelp() {
+    const signature = JSON.stringify(this.score);
+    if (this.helpSignature === signature) return;
+    this.helpSignature = signature;
     const table = this.q(".eb-keys");
-    table.replaceChildren(...KEYS.map(([keys, what]) => el("tr", {}, el("td", {}, el("kbd", { text: keys })), el("td", { text: what }))));
+    table.replaceChildren(...this.helpRows().map(([keys, what]) => el("tr", {}, el("td", {}, el("kbd", { text: keys })), el("td", { text: what }))));
+  }
+
+  helpRows() {
+    const score = this.score;
+    if (!score) return KEYS;
+    const values = this.scoreValues();
+    const digits = values.length <= 9 ? `1 … ${values.length}` : "1 … 9, 0";
+    const taken = " (while it is shown, a digit gives the score, not a label)";
+    const keyed = values.slice(0, 10).map((value, i) => `${this.scoreKey(i)} ${value}`).join(", ");
+    const row = {
+      rating: [digits, `rate ${score.name} (${score.describe})${taken}`],
+      choice: [digits, `${score.name}: ${keyed}${taken}`],
+      numeric: ["V", `type ${score.name} (${score.describe}); Enter submits, Esc leaves the field`],
+      text: ["T", `write ${score.name}; Ctrl+Enter submits, Esc leaves the field`],
+    }[score.kind];
+    return row ? [...KEYS.slice(0, 2), row, ...KEYS.slice(2)] : KEYS;
   }
 }
 
