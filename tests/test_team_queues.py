@@ -48,7 +48,8 @@ from evalboard.teams.queues import (
     list_queues,
     take_batch,
 )
-from tests.support.calls import T0, add_calls as add_call_rows, make_rows
+from tests.support.calls import T0, make_rows
+from tests.support.calls import add_calls as add_call_rows
 
 NOW = datetime(2026, 11, 20, 9, 0)
 

@@ -95,4 +95,4 @@ def token_identity(engine: Engine, key: bytes, token: str | None) -> Identity | 
         return None
     if not hmac.compare_digest(_fingerprint(key, user.password_hash), fingerprint):
         return None
-    return Identity(user.username, user.role)
+    return Identity(user.username, user.role, user.can_adjudicate)

@@ -26,6 +26,11 @@ def adjudicate_link(call_id: int, queue_id: int | None = None) -> str:
         f"&{QUEUE_PARAM}={queue_id}" if queue_id is not None else "")
 
 
+def _in_queue(queue_id: int | None) -> dict[str, str]:
+    """The query parameter that keeps a page on one queue's disagreements."""
+    return {QUEUE_PARAM: str(queue_id)} if queue_id is not None else {}
+
+
 def _row(found: Disagreement, queue_id: int | None) -> dict[str, object]:
     return {"call": adjudicate_link(found.call_id, queue_id),
             "model version": found.model_version,
@@ -47,6 +52,9 @@ def pending_list(engine: Engine, queue_id: int | None) -> None:
         return
     st.caption(f"{len(pending)} call{'s' if len(pending) > 1 else ''} where reviewers disagree "
                "and nobody has recorded the final answer. Open one to settle it.")
+    first = pending[0].call_id
+    st.page_link(ADJUDICATE.path, label=f"Start with call {first}", icon=":material/gavel:",
+                 query_params={CALL_PARAM: str(first), **_in_queue(queue_id)})
     st.dataframe(pd.DataFrame([_row(found, queue_id) for found in pending]), hide_index=True,
                  width="stretch", column_config={"call": st.column_config.LinkColumn(
                      "call", display_text=r"\?call=(\d+)", help="Adjudicate this call")})
@@ -99,7 +107,6 @@ def adjudicate_call(engine: Engine, call_id: int, queue_id: int | None) -> None:
     nav = st.container(horizontal=True)
     if following:
         nav.page_link(ADJUDICATE.path, label="Next disagreement", icon=":material/skip_next:",
-                      query_params={CALL_PARAM: str(following[0]), **(
-                          {QUEUE_PARAM: str(queue_id)} if queue_id is not None else {})})
+                      query_params={CALL_PARAM: str(following[0]), **_in_queue(queue_id)})
     nav.page_link(ADJUDICATE.path, label="All disagreements", icon=":material/list:",
-                  query_params={QUEUE_PARAM: str(queue_id)} if queue_id is not None else {})
+                  query_params=_in_queue(queue_id))

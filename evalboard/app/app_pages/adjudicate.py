@@ -13,6 +13,7 @@ queue = st.query_params.get(QUEUE_PARAM)
 queue_id = int(queue) if queue and queue.isdigit() else None
 call = st.query_params.get(CALL_PARAM)
 if call and call.isdigit():
+    st.query_params[CALL_PARAM] = call  # kept in the URL across this page's reruns
     adjudicate_call(engine, int(call), queue_id)
 else:
     pending_list(engine, queue_id)

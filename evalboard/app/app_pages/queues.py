@@ -16,6 +16,7 @@ if not has_calls(engine):
 reviewer = current_reviewer()
 requested = st.query_params.get(QUEUE_PARAM)
 if requested and requested.isdigit():
+    st.query_params[QUEUE_PARAM] = requested  # kept in the URL across this page's reruns
     queue_detail(engine, int(requested), reviewer)
 else:
     queue_list(engine, reviewer)
