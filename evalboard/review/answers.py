@@ -8,9 +8,8 @@ not applied twice, and applies a page's actions strictly in number order (a late
 for a missing earlier one). A refused action (say, a label archived meanwhile) is stored with
 its reason, so it is acknowledged and not resent forever.
 
-A comment is posted with `add_comment` (its own write transaction) right after the batch that
-stored its action commits; a comment it refuses has its reason stored on the action. (Were the
-server to stop between the two, that one comment would be acknowledged but not posted.)
+A comment is posted in the same transaction as its action (`add_comment_in`); one it refuses
+has its reason stored on the action, as any refused action does.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ from evalboard.review.sessions import (
 )
 from evalboard.store.engine import write_session
 from evalboard.store.review_models import ReviewAnswer, ReviewItem, ReviewSession
-from evalboard.teams.comments import CommentView, add_comment, comments
+from evalboard.teams.comments import CommentView, add_comment_in
 
 KINDS = ("judge", "skip", "undo", "move", "comment")
 MAX_SECONDS = 86_400.0
@@ -86,13 +85,12 @@ class Outcome:
 
 @dataclass
 class _Applied:
-    """What storing one action did so far (a comment is posted once its batch committed)."""
+    """What storing one action did."""
 
     annotation_id: int | None = None
     position: int | None = None
     retracted: int | None = None
     error: str | None = None
-    comment_call: int | None = None  # the call to post the action's comment on
     comment: CommentView | None = None
 
 
@@ -171,7 +169,7 @@ def _check_call(session: Session, session_id: int, action: Action) -> ReviewItem
 
 def _effect(session: Session, session_id: int, reviewer: str, action: Action,
             label_ids: dict[str, int]) -> _Applied:
-    """Apply the action (a comment only names its call: it is posted after the batch)."""
+    """Apply the action."""
     if action.kind == "undo":
         undone = undo_in_session_in(session, session_id, reviewer)
         if undone is None:
@@ -185,7 +183,7 @@ def _effect(session: Session, session_id: int, reviewer: str, action: Action,
     if action.kind == "skip":
         return _Applied(skip_item_in(session, session_id, position, reviewer))
     if action.kind == "comment":
-        return _Applied(comment_call=item.call_id)
+        return _Applied(comment=add_comment_in(session, item.call_id, reviewer, action.body))
     review = session.get(ReviewSession, session_id)
     assert review is not None
     review.position = max(0, min(position, review.size - 1))
@@ -228,31 +226,6 @@ def _apply_in(session: Session, session_id: int, reviewer: str, action: Action,
     return applied
 
 
-def _post_comments(engine: Engine, session_id: int, reviewer: str,
-                   done: Sequence[tuple[Action, _Applied]]) -> None:
-    """Post the comments of a committed batch (author: the reviewer); a refused one gets its
-    reason stored on its action, as any refused action does."""
-    refused: list[tuple[Action, str]] = []
-    for action, applied in done:
-        if applied.comment_call is None:
-            continue
-        try:
-            comment_id = add_comment(engine, applied.comment_call, reviewer, action.body)
-        except EvalboardError as exc:
-            applied.error = str(exc)
-            refused.append((action, applied.error))
-            continue
-        applied.comment = next((c for c in comments(engine, applied.comment_call)
-                                if c.id == comment_id), None)
-    if not refused:
-        return
-    with write_session(engine) as session:
-        for action, error in refused:
-            row = session.get(ReviewAnswer, (session_id, action.client_id, action.seq))
-            if row is not None:
-                row.error = error
-
-
 def apply_actions(engine: Engine, session_id: int, reviewer: str,
                   actions: Sequence[Action]) -> list[Outcome]:
     """Apply the actions not stored yet, each page's in number order, in one write
@@ -283,7 +256,6 @@ def apply_actions(engine: Engine, session_id: int, reviewer: str,
             applied = _apply_in(session, session_id, reviewer, action, error, label_ids)
             if applied is not None:
                 done.append((action, applied))
-    _post_comments(engine, session_id, reviewer, done)
     return [_outcome(engine, action, applied) for action, applied in done]
 
 

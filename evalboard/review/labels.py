@@ -14,7 +14,8 @@ from evalboard.store.engine import write_session
 from evalboard.store.review_models import LABEL_KINDS, Annotation, Label, annotation_labels
 
 # Keys the review screen uses for verdicts and navigation, and keys Streamlit reserves.
-RESERVED_KEYS = frozenset("PFUSZJKCR")
+# (T and V focus a score's field in a scored queue only; a label may take them, and wins.)
+RESERVED_KEYS = frozenset("PFUSZJKCRNGMO")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -123,7 +124,8 @@ def _check_key(session: Session, key: str | None, label_id: int | None) -> str |
     if key in RESERVED_KEYS:
         raise LabelError(
             f"{key} is taken by the review screen (P pass, F fail, U unsure, S skip, Z undo, "
-            "J/K next/previous) or reserved by Streamlit (C, R)"
+            "J/K next/previous, N note, G guidelines, M raw/Markdown, O comment) or reserved by "
+            "Streamlit (C, R)"
         )
     clash = session.scalar(
         select(Label.name).where(

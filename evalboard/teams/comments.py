@@ -30,32 +30,42 @@ class CommentView:
     created_at: datetime
 
 
-def add_comment(engine: Engine, call_id: int, author: str, body: str,
-                now: datetime | None = None) -> int:
-    """Post a comment on a call; returns its id."""
+def _view(comment: CallComment) -> CommentView:
+    return CommentView(comment.id, comment.call_id, comment.author, comment.body,
+                       comment.created_at)
+
+
+def add_comment_in(session: Session, call_id: int, author: str, body: str,
+                   now: datetime | None = None) -> CommentView:
+    """`add_comment` inside the caller's write transaction; returns the stored comment."""
     text = body.strip()
     if not text:
         raise CommentError("write something to post")
     if len(text) > MAX_COMMENT:
         raise CommentError(f"a comment has at most {MAX_COMMENT:,} characters; this one has "
                            f"{len(text):,}")
+    if session.get(Call, call_id) is None:
+        raise CommentError(f"there is no call {call_id}")
+    comment = CallComment(call_id=call_id, author=clean_reviewer(author), body=text)
+    if now is not None:
+        comment.created_at = now
+    session.add(comment)
+    session.flush()
+    return _view(comment)
+
+
+def add_comment(engine: Engine, call_id: int, author: str, body: str,
+                now: datetime | None = None) -> int:
+    """Post a comment on a call; returns its id."""
     with write_session(engine) as session:
-        if session.get(Call, call_id) is None:
-            raise CommentError(f"there is no call {call_id}")
-        comment = CallComment(call_id=call_id, author=clean_reviewer(author), body=text)
-        if now is not None:
-            comment.created_at = now
-        session.add(comment)
-        session.flush()
-        return comment.id
+        return add_comment_in(session, call_id, author, body, now).id
 
 
 def comments(engine: Engine, call_id: int) -> list[CommentView]:
     """The call's thread, oldest first."""
     with Session(engine) as session:
-        return [CommentView(c.id, c.call_id, c.author, c.body, c.created_at)
-                for c in session.scalars(select(CallComment).where(CallComment.call_id == call_id)
-                                         .order_by(CallComment.id))]
+        return [_view(c) for c in session.scalars(
+            select(CallComment).where(CallComment.call_id == call_id).order_by(CallComment.id))]
 
 
 def comment_counts(engine: Engine, call_ids: list[int]) -> dict[int, int]:
