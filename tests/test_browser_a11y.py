@@ -105,6 +105,9 @@ PAGES = [
     ("compare", "/compare?cmp_suite=support-bot-regressions&cmp_base=support-bot-v1"
      "&cmp_cand=support-bot-v2", "Regressions ("),
     ("agreement", "/agreement", "Disagreements to settle"),
+    ("queues", f"/queues?reviewer={REVIEWER}", "New queue"),
+    ("adjudicate", f"/adjudicate?reviewer={REVIEWER}", "where reviewers disagree"),
+    ("adjudicate-call", f"/adjudicate?reviewer={REVIEWER}&call={{call}}", "Final answer"),
     ("settings", "/settings", "Review guidelines"),
     ("metrics", "/metrics", "Metrics"),
 ]
