@@ -105,8 +105,8 @@ def export_annotations_command(
         bool,
         typer.Option(
             "--all-history",
-            help="Every annotation row (skips, retracts and replaced judgements too), "
-            "not only current judgements.",
+            help="Every annotation row (skips, retracts, replaced judgements and "
+            "adjudications too), not only the final answers.",
         ),
     ] = False,
     model_version: ModelVersionOption = None,

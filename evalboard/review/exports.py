@@ -48,7 +48,7 @@ ANNOTATION_COLUMNS = (
     "call_id",
     "model_version",
     "reviewer",
-    "action",  # judge | skip | retract
+    "action",  # judge | skip | retract | adjudicate (a final answer)
     "verdict",  # pass | fail | unsure | empty
     "labels",  # a list in JSONL; names joined by ";" in CSV
     "note",
