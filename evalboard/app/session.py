@@ -24,8 +24,10 @@ def run_session() -> None:
     identify(engine)
     # Built before the sign-in gate, so the page (and query) a link asked for is still the one
     # that opens once signed in; the menu stays hidden until then.
+    # expanded: every page in the menu (folded, Streamlit would hide those past the tenth
+    # behind "View more")
     navigation = st.navigation(navigation_pages(may),
-                               position="sidebar" if may("read") else "hidden")
+                               position="sidebar" if may("read") else "hidden", expanded=True)
     sign_in_gate(engine)
     sidebar()
     guarded(navigation.run)

@@ -190,3 +190,8 @@ class CallEmbedding(Base):
     input_vector: Mapped[bytes] = mapped_column(LargeBinary)
     output_vector: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# Annotation.scores names a class of team_models: import it wherever annotations are mapped
+# (a process that reads only review models must still configure its mappers).
+from evalboard.store import team_models  # noqa: E402, F401
