@@ -25,7 +25,7 @@ from evalboard.store.review_models import VERDICTS, Annotation, Label, annotatio
 
 
 def _judged(conn: Connection, scope: CallScope, columns: Sequence[Any]) -> Any:
-    """SELECT columns FROM current judgements JOIN their calls (in scope). Annotations drive
+    """SELECT columns FROM final answers JOIN their calls (in scope). Annotations drive
     the join: the scope's conditions do not seek on calls, which are reached by id."""
     return (select(Call.model_version_id, *columns).select_from(Annotation)
             .join(Call, Call.id == Annotation.call_id)

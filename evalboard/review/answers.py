@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 
 from evalboard.errors import EvalboardError
 from evalboard.review.annotations import AnnotationView, Judgement, annotation_view
-from evalboard.review.focus_feed import score_values
 from evalboard.review.labels import labels_by_name
 from evalboard.review.sessions import (
     judge_item_in,
@@ -35,6 +34,7 @@ from evalboard.review.sessions import (
 from evalboard.store.engine import write_session
 from evalboard.store.review_models import ReviewAnswer, ReviewItem, ReviewSession
 from evalboard.teams.comments import CommentView, add_comment_in
+from evalboard.teams.scores import score_values
 
 KINDS = ("judge", "skip", "undo", "move", "comment")
 MAX_SECONDS = 86_400.0

@@ -25,9 +25,9 @@ from evalboard.review.suggestions import check_suggestions
 from evalboard.store.case_models import CaseVersion, EvalCase
 from evalboard.store.models import Call
 from evalboard.store.review_models import ReviewItem
-from evalboard.store.team_models import AnnotationScore, QueueBatch, ReviewQueue, ScoreConfig
+from evalboard.teams.claims import batch_queue
 from evalboard.teams.comments import CommentView, comments
-from evalboard.teams.scores import ScoreConfigView, score_config
+from evalboard.teams.scores import ScoreConfigView, score_config, score_values
 
 MAX_SHOWN_CHARS = 200_000
 AHEAD = 8
@@ -126,32 +126,6 @@ def comment_json(comment: CommentView) -> dict[str, Any]:
             "created": f"{comment.created_at:%Y-%m-%d %H:%M}"}
 
 
-def _session_score_config(session: Session, session_id: int) -> int | None:
-    """The score configuration of the queue the session is a batch of, if any."""
-    return session.scalar(
-        select(ReviewQueue.score_config_id)
-        .join(QueueBatch, QueueBatch.queue_id == ReviewQueue.id)
-        .where(QueueBatch.review_session_id == session_id))
-
-
-def score_values(engine: Engine, annotation_ids: Sequence[int]
-                 ) -> dict[int, dict[str, float | str]]:
-    """{annotation id: {configuration name: its score as the page edits it}} (a number, or a
-    text for choice and text scores)."""
-    if not annotation_ids:
-        return {}
-    with Session(engine) as session:
-        rows = session.execute(
-            select(AnnotationScore.annotation_id, ScoreConfig.name, AnnotationScore.number,
-                   AnnotationScore.text)
-            .join(ScoreConfig, ScoreConfig.id == AnnotationScore.score_config_id)
-            .where(AnnotationScore.annotation_id.in_(annotation_ids))).all()
-    found: dict[int, dict[str, float | str]] = {}
-    for annotation_id, name, number, text in rows:
-        found.setdefault(annotation_id, {})[name] = number if number is not None else text or ""
-    return found
-
-
 def answer_json(answer: AnnotationView, scores: Mapping[str, object],
                 labels: Sequence[str] | None = None) -> dict[str, Any]:
     """An answer as the page edits it (`labels` instead of the answer's own, when given); its
@@ -185,7 +159,8 @@ def focus_feed(engine: Engine, session_id: int, reviewer: str, cursor: int | Non
         calls = {c.id: c for c in session.scalars(
             select(Call).where(Call.id.in_(call_ids)).options(joinedload(Call.model_version)))}
         references = _references(session, call_ids) if call_ids else {}
-        config_id = _session_score_config(session, session_id)
+        queue = batch_queue(session, session_id)
+        config_id = queue.score_config_id if queue is not None else None
     config = None if config_id is None else score_config(engine, config_id)
     judged = current_judgements(engine, call_ids)
     own = {call_id: next((j for j in views if j.reviewer == reviewer), None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from evalboard.errors import EvalboardError
@@ -66,13 +66,3 @@ def comments(engine: Engine, call_id: int) -> list[CommentView]:
     with Session(engine) as session:
         return [_view(c) for c in session.scalars(
             select(CallComment).where(CallComment.call_id == call_id).order_by(CallComment.id))]
-
-
-def comment_counts(engine: Engine, call_ids: list[int]) -> dict[int, int]:
-    """How many comments each of these calls has (calls without any are left out)."""
-    if not call_ids:
-        return {}
-    with Session(engine) as session:
-        return dict(session.execute(  # type: ignore[arg-type]
-            select(CallComment.call_id, func.count()).where(CallComment.call_id.in_(call_ids))
-            .group_by(CallComment.call_id)).all())

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from evalboard.errors import EvalboardError
 from evalboard.review.annotations import clean_reviewer
-from evalboard.review.sampling import STRATEGIES, SessionSpec, pick_calls
+from evalboard.review.sampling import SessionSpec, pick_calls
 from evalboard.review.sessions import filters_as_json
 from evalboard.store.engine import is_sqlite, write_session
 from evalboard.store.review_models import ReviewItem, ReviewSession
@@ -31,7 +31,6 @@ from evalboard.teams.claims import counts_toward, holders, renew, reserve
 BATCH_SIZE = 10
 MAX_REVIEWERS_PER_ITEM = 10
 MAX_ITEMS = 10_000
-QUEUE_STRATEGIES = {**STRATEGIES, "listed": "Chosen calls (from Browse or a similar-calls list)"}
 
 
 class QueueError(EvalboardError, ValueError):
@@ -334,14 +333,6 @@ def list_queues(engine: Engine, now: datetime, reviewer: str | None = None, *,
     if mine_only and reviewer:
         views = [view for view in views if view.assigned_to(reviewer)]
     return views
-
-
-def queue_call_ids(engine: Engine, queue_id: int) -> list[int]:
-    """The queue's calls in queue order."""
-    with Session(engine) as session:
-        return list(session.scalars(select(QueueItem.call_id)
-                                    .where(QueueItem.queue_id == queue_id)
-                                    .order_by(QueueItem.position)))
 
 
 def claims_of(engine: Engine, queue_id: int) -> list[tuple[int, str, str]]:

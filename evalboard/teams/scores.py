@@ -79,11 +79,6 @@ class ScoreConfigView:
             raise ScoreError(f"{self.name}: a whole number 1–{int(high or 5)}, not {raw!r}")
         return number, None
 
-    def shown(self, number: float | None, text: str | None) -> str:
-        if text is not None:
-            return text
-        return "" if number is None else f"{number:g}"
-
 
 def _view(config: ScoreConfig) -> ScoreConfigView:
     return ScoreConfigView(config.id, config.name, config.kind, config.minimum, config.maximum,
@@ -153,19 +148,29 @@ def score_rows(session: Session, scores: Sequence[tuple[str, object]]) -> list[A
     return rows
 
 
-def scores_of(engine: Engine, annotation_ids: Sequence[int]) -> dict[int, dict[str, str]]:
-    """{annotation id: {configuration name: the score as shown}}."""
+def score_values(engine: Engine, annotation_ids: Sequence[int]
+                 ) -> dict[int, dict[str, float | str]]:
+    """{annotation id: {configuration name: its score}}: a number, or the text of a choice or
+    text score."""
     if not annotation_ids:
         return {}
     with Session(engine) as session:
-        found: dict[int, dict[str, str]] = {}
-        for score, config in session.execute(
-                select(AnnotationScore, ScoreConfig)
-                .join(ScoreConfig, ScoreConfig.id == AnnotationScore.score_config_id)
-                .where(AnnotationScore.annotation_id.in_(annotation_ids))):
-            found.setdefault(score.annotation_id, {})[config.name] = _view(config).shown(
-                score.number, score.text)
-        return found
+        rows = session.execute(
+            select(AnnotationScore.annotation_id, ScoreConfig.name, AnnotationScore.number,
+                   AnnotationScore.text)
+            .join(ScoreConfig, ScoreConfig.id == AnnotationScore.score_config_id)
+            .where(AnnotationScore.annotation_id.in_(annotation_ids))).all()
+    found: dict[int, dict[str, float | str]] = {}
+    for annotation_id, name, number, text in rows:
+        found.setdefault(annotation_id, {})[name] = number if number is not None else text or ""
+    return found
+
+
+def scores_of(engine: Engine, annotation_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    """{annotation id: {configuration name: the score as shown}}."""
+    return {annotation_id: {name: value if isinstance(value, str) else f"{value:g}"
+                            for name, value in scores.items()}
+            for annotation_id, scores in score_values(engine, annotation_ids).items()}
 
 
 def usage_counts(engine: Engine) -> dict[int, int]:
