@@ -2,14 +2,15 @@
 
 Run from the repository root:
 
-    python -m bench.bench_metrics [--db PATH] [--repeat R]
+    python -m bench.bench_metrics [--db PATH|URL] [--repeat R]
 
 The store (bench/bench.db by default: 1M calls over 60 days and 10 model versions, 50k
 annotations, a 10k-case suite with a finished run per version, and the daily rollups) comes
 from `python -m bench.bench_store`. It prints the median wall and CPU time of every chart
 query (target: < 200 ms at 1M calls, judged on CPU time, the fairer figure on a shared
-machine) and the SQLite plan of the queries behind them, and writes the figures to
-bench/results/metrics.json.
+machine) and the plan of the queries behind them, and writes the figures to
+bench/results/metrics.json (metrics-postgresql.json for a PostgreSQL URL, a store that
+`python -m bench.bench_pg_store` built).
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ import sqlite3
 import statistics
 import time
 from collections.abc import Callable
-from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
+from bench.bench_store import store_url
 from evalboard import clock
 from evalboard.metrics import (
     CallScope,
@@ -53,6 +54,7 @@ from evalboard.runs.overview import failing_unreviewed_calls, latest_runs_by_ver
 from evalboard.store import open_store
 from evalboard.store.calls_counts import count_calls
 from evalboard.store.calls_query import CallFilter
+from evalboard.store.models import Call
 from tests.support.query_plans import query_plan, reads_table_rows
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -121,7 +123,7 @@ def charts(engine: Engine, end: datetime) -> dict[str, Callable[[], object]]:
 
 
 def plans(engine: Engine, end: datetime) -> list[dict[str, Any]]:
-    """The SQLite plan of the queries behind the call charts, and whether they read rows of
+    """The plan of the queries behind the call charts, and (SQLite) whether they read rows of
     the calls table."""
     scope = CallScope(since=end - timedelta(days=7))
     with engine.connect() as conn:
@@ -135,20 +137,21 @@ def plans(engine: Engine, end: datetime) -> list[dict[str, Any]]:
             "exact percentile (p50 walk)": nth_latency_query(conn, scope, ids[-1], 5000, 10000),
         }
         return [{"query": name, "plan": query_plan(conn, query),
-                 "reads_table_rows": reads_table_rows(conn, query, "calls")}
+                 "reads_table_rows": conn.dialect.name == "sqlite"
+                 and reads_table_rows(conn, query, "calls")}
                 for name, query in queries.items()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help="a store bench_store built")
+    parser.add_argument("--db", default=str(DEFAULT_DB),
+                        help="a store bench_store built (a path), or a PostgreSQL URL")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    engine = open_store(f"sqlite:///{args.db}")
-    with closing(sqlite3.connect(args.db)) as conn:
-        calls, newest = conn.execute("SELECT count(*), max(created_at) FROM calls").fetchone()
-    end = datetime.fromisoformat(newest)
-    print(f"{calls:,} calls in {args.db} ({args.db.stat().st_size / 1e6:,.0f} MB)\n")
+    engine = open_store(store_url(args.db))
+    with engine.connect() as conn:
+        calls, end = conn.execute(select(func.count(), func.max(Call.created_at))).one()
+    print(f"{calls:,} calls in {engine.url.render_as_string()}\n")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
     print("     wall (min-max)          cpu       target  chart")
     results = []
@@ -163,14 +166,16 @@ def main() -> None:
     for entry in query_plans:
         reads = "reads table rows" if entry["reads_table_rows"] else "index only"
         print(f"{entry['query']} ({reads}):\n  " + "\n  ".join(entry["plan"]))
-    RESULTS_FILE.parent.mkdir(exist_ok=True)
-    RESULTS_FILE.write_text(json.dumps({
+    results_file = (RESULTS_FILE if engine.dialect.name == "sqlite"
+                    else RESULTS_FILE.with_name(f"metrics-{engine.dialect.name}.json"))
+    results_file.parent.mkdir(exist_ok=True)
+    results_file.write_text(json.dumps({
         "environment": {"calls": calls, "db": str(args.db), "when": clock.now().isoformat(
             timespec="seconds"), "python": platform.python_version(),
             "sqlite": sqlite3.sqlite_version, "sqlalchemy": sqlalchemy.__version__,
             "repeat": args.repeat, "cpus": os.cpu_count(), "load": os.getloadavg()[0]},
         "results": results, "plans": query_plans}, indent=2) + "\n")
-    print(f"\nwrote {RESULTS_FILE}")
+    print(f"\nwrote {results_file}")
     engine.dispose()
 
 

@@ -1,6 +1,7 @@
 """Whole page scripts under AppTest, their peak memory, and the review/promote/run operations.
 
     python -m bench.bench_pages --db bench/bench.db [--label 1M]
+    python -m bench.bench_pages --db postgresql+psycopg://... --label pg-1M
 
 Budgets (issue 8): each page's whole script < 1 s; the next call in a review session
 < 300 ms; a 1,000-case deterministic run < 5 s; page memory flat (within 50 MB) from 10k to
@@ -24,6 +25,7 @@ import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
+from bench.bench_store import store_url
 from evalboard import clock
 from evalboard.cases.draft import CaseDraft
 from evalboard.cases.promote import promote_call
@@ -37,11 +39,11 @@ from evalboard.runs.runner import run_suite
 from evalboard.store import open_store
 from evalboard.store.calls_query import get_call
 from evalboard.store.models import Call
+from evalboard.ui.navigation import PAGES as NAVIGATION_PAGES
 from evalboard.ui.navigation import page_path
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = ["home", "browse", "review", "cases", "runs", "compare", "agreement", "settings",
-         "metrics"]
+PAGES = [page.name for page in NAVIGATION_PAGES]
 PAGE_BUDGET_MS = 1000
 
 
@@ -125,10 +127,11 @@ def operation_figures(url: str) -> dict[str, dict[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--db", type=Path, required=True, help="an existing SQLite store")
+    parser.add_argument("--db", required=True,
+                        help="an existing SQLite store (a path) or a PostgreSQL URL")
     parser.add_argument("--label", default="store", help="names the result file")
     args = parser.parse_args()
-    url = f"sqlite:///{args.db.resolve()}"
+    url = store_url(args.db)
     pages = page_figures(url)
     operations = operation_figures(url)
     print(f"{'page':<12}{'cold ms':>10}{'warm ms':>10}{'peak MB':>10}  verdict")

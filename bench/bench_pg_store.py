@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -44,8 +45,17 @@ from bench.fake_calls import (
     DAYS,
     RARE_SHARE,
     RARE_WORD,
+    SEED,
     CallFactory,
     period_start,
+)
+from bench.fake_history import (
+    ANNOTATIONS,
+    CASES,
+    HISTORY_TABLES,
+    PsycopgWriter,
+    keep_history_current,
+    write_history,
 )
 from evalboard import clock
 from evalboard.iterutil import chunked
@@ -54,14 +64,13 @@ from evalboard.store.calls_counts import browse_counts
 from evalboard.store.calls_pages import Cursor, list_calls, page_query
 from evalboard.store.calls_query import CallFilter
 from evalboard.store.ids import reserve_ids
-from evalboard.store.rollups import rebuild_rollups
 
 RESULTS_FILE = BENCH_DIR / "results" / "pg_store.json"
 COPY_COLUMNS = ("id", "created_at", "model_version_id", "source", "input_text",
                 "input_messages", "output", "latency_ms", "prompt_tokens", "completion_tokens",
                 "total_tokens", "error", "metadata", "session_id", "external_id", "input_hash")
 COPY_CHUNK = 50_000
-DOCUMENT = "to_tsvector('simple', input_text || ' ' || coalesce(output, ''))"
+DOCUMENT = "search_document"  # the stored tsvector column of migration 0017
 
 PAGE_COLUMNS = (
     "SELECT c.id, c.created_at, mv.name, c.source, left(c.input_text, 160), "
@@ -74,7 +83,7 @@ IN_VERSION = "WHERE c.model_version_id = (SELECT id FROM model_versions WHERE na
 VERSION_PAGE_SQL = PAGE_COLUMNS + IN_VERSION + NEWEST_PAGE
 VERSION_PAGE_AFTER_SQL = PAGE_COLUMNS + IN_VERSION + " AND (c.created_at, c.id) < (%s, %s)" \
     + NEWEST_PAGE
-ALIASED_DOCUMENT = DOCUMENT.replace("input_text", "c.input_text").replace("output", "c.output")
+ALIASED_DOCUMENT = "c." + DOCUMENT
 SEARCH_PAGE_SQL = (PAGE_COLUMNS + f"WHERE {ALIASED_DOCUMENT} @@ plainto_tsquery('simple', %s)"
                    + NEWEST_PAGE)
 COUNT_SQL = "SELECT model_version_id, count(*) FROM calls GROUP BY model_version_id"
@@ -113,7 +122,7 @@ def build_store(url: str, count: int) -> float:
     ids = reserve_ids(engine, count)
     calls = CallFactory().calls(count, start, timedelta(days=DAYS))
     with psycopg.connect(raw_url(url), autocommit=True) as conn:
-        conn.execute("TRUNCATE calls CASCADE")
+        conn.execute(f"TRUNCATE calls, {', '.join(HISTORY_TABLES)} CASCADE")
         indexes = secondary_indexes(conn)
         for name, _ in indexes:
             conn.execute(f'DROP INDEX "{name}"')
@@ -134,14 +143,31 @@ def build_store(url: str, count: int) -> float:
             conn.execute(definition)
         print(f"copied in {copied:.0f} s, indexes in {time.perf_counter() - started - copied:.0f}"
               " s", flush=True)
-    with engine.begin() as sa_conn:
-        rebuild_rollups(sa_conn)
-    with psycopg.connect(raw_url(url), autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE)")
     engine.dispose()
+    add_history(url)
     seconds = time.perf_counter() - started
     print(f"built {count:,} calls in {seconds:.0f} s", flush=True)
     return seconds
+
+
+def add_history(url: str) -> None:
+    """The SQLite store's annotations, suite and runs (bench/fake_history.py), the sequences
+    moved past their fixed ids, then the rollups, flags and totals, and VACUUM ANALYZE."""
+    started = time.perf_counter()
+    with psycopg.connect(raw_url(url)) as conn:
+        annotations, runs = write_history(PsycopgWriter(conn), random.Random(SEED),
+                                          start=period_start(), days=DAYS, cases=CASES,
+                                          annotations=ANNOTATIONS)
+        for table in HISTORY_TABLES:
+            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                         f"(SELECT max(id) FROM {table}))")
+    engine = open_store(url)
+    keep_history_current(engine, runs)
+    engine.dispose()
+    with psycopg.connect(raw_url(url), autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+    print(f"added {annotations:,} annotations, {CASES:,} cases, {runs} runs, the rollups and "
+          f"VACUUM ANALYZE in {time.perf_counter() - started:.0f} s", flush=True)
 
 
 # --------------------------------------------------------------------------- reads
@@ -288,9 +314,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--reuse", action="store_true", help="measure the store as it is")
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--history-only", action="store_true",
+                        help="add the annotations, suite and runs to a store of calls alone")
     parser.add_argument("--repeat", type=int, default=REPEAT, help="timed runs of each query")
     args = parser.parse_args(argv)
     build_seconds = None
+    if args.history_only:
+        add_history(args.db)
+        return 0
     if not args.reuse:
         build_seconds = build_store(args.db, args.calls)
     if args.build_only:

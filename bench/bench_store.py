@@ -199,6 +199,11 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def store_url(store: str) -> str:
+    """A database URL as given, or a SQLite store's path as its URL."""
+    return store if "://" in store else sqlite_url(Path(store).resolve())
+
+
 def raw_connect(path: Path) -> sqlite3.Connection:
     """A raw connection tuned like the store's own (WAL, NORMAL sync, autocommit)."""
     conn = sqlite3.connect(path, isolation_level=None)

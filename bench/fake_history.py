@@ -8,9 +8,13 @@ from __future__ import annotations
 import random
 import sqlite3
 import time
+from collections.abc import Iterable, Sequence
 from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
 
 from evalboard.review.annotations import rebuild_answer_flags
 from evalboard.runs.totals import record_run_totals
@@ -23,20 +27,45 @@ REVIEWERS = ("ana", "ben", "chloe")
 LABELS = ["hallucination", "wrong format", "biased or insulting", "garbled or incoherent",
           "edge case mishandled", None]
 CHECK_TYPES = ("rouge", "bleu", "regex")
+HISTORY_TABLES = ("suites", "test_cases", "case_versions", "eval_runs", "case_results",
+                  "check_results", "annotations")  # written with explicit ids
+
+
+class Writer(Protocol):
+    """What the loaders need of a DB-API connection: sqlite3's, or psycopg's through
+    PsycopgWriter (SQL written with `?` placeholders)."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any: ...
+
+
+class PsycopgWriter:
+    """A psycopg connection taking the loaders' `?` placeholders."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(sql.replace("?", "%s"), params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cursor:
+            cursor.executemany(sql.replace("?", "%s"), rows)
 
 
 def stamp(moment: datetime) -> str:
     return moment.isoformat(sep=" ", timespec="microseconds")
 
 
-def load_suite(conn: sqlite3.Connection, cases: int, start: datetime) -> None:
+def load_suite(conn: Writer, cases: int, start: datetime) -> None:
     """One suite ('regression') of `cases` cases, each at version 1."""
     now = stamp(start)
     conn.execute("INSERT INTO suites (id, name, description, created_at) VALUES (1, 'regression',"
                  " '', ?)", (now,))
     conn.executemany(
         "INSERT INTO test_cases (id, suite_id, name, active, current_version, mode, label, "
-        "severity, created_at) VALUES (?, 1, ?, 1, 1, 'failure', ?, 'medium', ?)",
+        "severity, created_at) VALUES (?, 1, ?, TRUE, 1, 'failure', ?, 'medium', ?)",
         [(k, f"case {k}", LABELS[k % len(LABELS)], now) for k in range(1, cases + 1)])
     conn.executemany(
         "INSERT INTO case_versions (id, case_id, version, name, input_text, mode, label, checks, "
@@ -46,7 +75,7 @@ def load_suite(conn: sqlite3.Connection, cases: int, start: datetime) -> None:
          for k in range(1, cases + 1)])
 
 
-def load_runs(conn: sqlite3.Connection, rng: random.Random, version_ids: list[int],
+def load_runs(conn: Writer, rng: random.Random, version_ids: list[int],
               cases: int, start: datetime, days: int) -> None:
     """A finished run of the whole suite per version (three checks per case), started as the
     versions roll out, each better than the one before."""
@@ -73,10 +102,10 @@ def load_runs(conn: sqlite3.Connection, rng: random.Random, version_ids: list[in
                          results)
         conn.executemany("INSERT INTO check_results (id, case_result_id, position, check_type,"
                          " params, negate, weight, passed, score, reason) VALUES (?, ?, ?, ?, "
-                         "'{}', 0, 1.0, ?, ?, '')", checks)
+                         "'{}', FALSE, 1.0, ?, ?, '')", checks)
 
 
-def load_annotations(conn: sqlite3.Connection, rng: random.Random, calls: int,
+def load_annotations(conn: Writer, rng: random.Random, calls: int,
                      annotations: int, start: datetime) -> None:
     """`annotations` judgements by three reviewers, a fifth with a label, ~2% retracted."""
     label_ids = [row[0] for row in conn.execute("SELECT id FROM labels")]
@@ -99,33 +128,46 @@ def load_annotations(conn: sqlite3.Connection, rng: random.Random, calls: int,
                      "created_at) VALUES (?, ?, ?, 'retract', ?, ?)", retracts)
 
 
+def write_history(conn: Writer, rng: random.Random, *, start: datetime, days: int, cases: int,
+                  annotations: int) -> tuple[int, int]:
+    """The suite, its runs and the annotations in one open transaction; (annotations, runs)."""
+    calls = conn.execute("SELECT max(id) FROM calls").fetchone()[0] or 0
+    version_ids = [row[0] for row in conn.execute(
+        "SELECT id FROM model_versions ORDER BY created_at, id")]
+    load_suite(conn, cases, start)
+    load_runs(conn, rng, version_ids, cases, start, days)
+    annotations = min(annotations, calls)
+    if annotations:
+        load_annotations(conn, rng, calls, annotations, start)
+    return annotations, len(version_ids)
+
+
+def keep_history_current(engine: Engine, runs: int) -> None:
+    """What evalboard's writes keep current and the bulk load bypassed: the call rollups,
+    the current and final judgements, the run totals."""
+    with engine.begin() as conn:
+        rebuild_rollups(conn)
+        rebuild_answer_flags(conn)
+        for run_id in range(1, runs + 1):
+            record_run_totals(conn, run_id)
+
+
 def load_history(path: Path, *, start: datetime, days: int, seed: int,
                  cases: int = CASES, annotations: int = ANNOTATIONS) -> None:
     """Annotations, the suite and its runs into a store whose calls are written; then the
     rollups and ANALYZE. Every id is fixed, so the store must not hold any of these yet."""
     started = time.perf_counter()
-    rng = random.Random(seed)
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        calls = conn.execute("SELECT max(id) FROM calls").fetchone()[0] or 0
-        version_ids = [row[0] for row in conn.execute(
-            "SELECT id FROM model_versions ORDER BY created_at, id")]
         conn.execute("BEGIN")
-        load_suite(conn, cases, start)
-        load_runs(conn, rng, version_ids, cases, start, days)
-        annotations = min(annotations, calls)
-        if annotations:
-            load_annotations(conn, rng, calls, annotations, start)
+        annotations, runs = write_history(conn, random.Random(seed), start=start, days=days,
+                                          cases=cases, annotations=annotations)
         conn.execute("COMMIT")
     engine = open_store(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        rebuild_rollups(conn)
-        rebuild_answer_flags(conn)
-        for run_id in range(1, len(version_ids) + 1):
-            record_run_totals(conn, run_id)
+    keep_history_current(engine, runs)
     engine.dispose()
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         conn.execute("PRAGMA analysis_limit=400")  # what store.migrate gives a store
         conn.execute("ANALYZE")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    print(f"added {annotations:,} annotations, {cases:,} cases, {len(version_ids)} runs and the "
+    print(f"added {annotations:,} annotations, {cases:,} cases, {runs} runs and the "
           f"rollups in {time.perf_counter() - started:.0f} s", flush=True)

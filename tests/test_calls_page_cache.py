@@ -15,7 +15,7 @@ from evalboard.cases.draft import CaseDraft
 from evalboard.cases.repository import Provenance, create_case
 from evalboard.checks import CheckSpec
 from evalboard.review.annotations import Judgement, annotate, undo_last
-from evalboard.store import calls_pages, review_filter
+from evalboard.store import calls_pages, calls_query, review_filter, search
 from evalboard.store.calls_counts import count_by_version
 from evalboard.store.calls_pages import Cursor, list_calls
 from evalboard.store.calls_query import SORTS, CallFilter
@@ -35,6 +35,8 @@ REVIEWERS = ("ann", "bo", "cy", "nobody")
 VERDICTS = ("pass", "fail", "unsure")
 LABELS = ("hallucination", "wrong format", "edge case mishandled", "not a label")
 RARE_BOUNDS = (1, 5, 20, 2000)  # review_filter.RARE_MATCHES: both page plans get used
+SEARCH_BOUNDS = {"RARE_MATCHES": (1, 4, 2000), "DENSE_MATCHES": (1, 100),
+                 "PG_DENSE_MATCHES": (1, 10), "NEWEST_WINDOW": (20, 1000)}  # every search plan
 MONITORS = (1, 2, 3, 99)  # 99: no such monitor
 
 
@@ -239,9 +241,19 @@ def test_cached_pages_match_a_plain_query_for_random_filters(engine, fresh_cache
     rng = random.Random(20261202)
     _plant(engine, rng, 160)
     checked_directions = {"first": 0, "after": 0, "before": 0}
+    search_plans = set()
+
+    def noted_search_plan(*args: Any) -> Any:
+        plan, condition = search.page_search_condition(*args)
+        search_plans.add(plan)
+        return plan, condition
+
+    monkeypatch.setattr(calls_query, "page_search_condition", noted_search_plan)
     with engine.connect() as conn:
         for iteration in range(700):
             monkeypatch.setattr(review_filter, "RARE_MATCHES", rng.choice(RARE_BOUNDS))
+            for name, bounds in SEARCH_BOUNDS.items():
+                monkeypatch.setattr(search, name, rng.choice(bounds))
             f = _random_filter(rng)
             sort_key = rng.choice(list(SORTS))
             limit = rng.choice(LIMITS)
@@ -271,6 +283,8 @@ def test_cached_pages_match_a_plain_query_for_random_filters(engine, fresh_cache
              if engine.dialect.name == "sqlite"
              else ("judged_current", "promoted_first_id", "failing_monitor_0"))
     assert {*plans, "unjudged_current"} <= bound_names  # every review plan was compiled
+    assert search_plans == ({"lookup", "membership", "probe"} if engine.dialect.name == "sqlite"
+                            else {"lookup", "planner"})  # every search plan was checked
 
 
 def test_errors_only_and_unfiltered_pages_do_not_share_sql(engine, fresh_caches):

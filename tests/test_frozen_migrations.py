@@ -136,8 +136,11 @@ def _fill(conn: Connection, rng: random.Random) -> dict[str, int]:
     if "run_totals" in meta.tables:
         for run_id in conn.scalars(text("SELECT id FROM eval_runs WHERE status = 'finished'")):
             record_run_totals(conn, run_id)
-    if "annotations" in meta.tables and "is_current" in meta.tables["annotations"].columns:
+    columns = meta.tables["annotations"].columns if "annotations" in meta.tables else {}
+    if "is_current" in columns:  # what a store of this revision's writes keep
         rebuild_current_flags(conn)
+    if "is_final" in columns:
+        rebuild_final_flags(conn)
     return written
 
 

@@ -124,12 +124,10 @@ def filter_conditions(
         conditions.append(Call.created_at >= bind("since", f.since, Call.created_at, of="since"))
     if f.until is not None:
         conditions.append(Call.created_at < bind("until", f.until, Call.created_at, of="until"))
-    if f.search.strip():
-        conditions.append(
-            page_search_condition(conn, f.search, f.advanced_search)
-            if for_page
-            else search_condition(conn.dialect.name, f.search, f.advanced_search)
-        )
+    if f.search.strip() and for_page:
+        conditions.append(page_search_condition(conn, f.search, f.advanced_search)[1])
+    elif f.search.strip():
+        conditions.append(search_condition(conn.dialect.name, f.search, f.advanced_search))
     if f.meta_key.strip():
         value = Call.meta[f.meta_key.strip()].as_string()
         conditions.append(value == f.meta_value if f.meta_value != "" else value.isnot(None))

@@ -2,30 +2,25 @@
 
 Plain search uses `plainto_tsquery` (every word required). Advanced search takes the tokens that
 `search_syntax.parse_advanced` made of the FTS5-style syntax the README documents (`AND`, `OR`,
-`NOT`, "phrases", prefix*, parentheses) and writes them as a `to_tsquery` expression. The document
-expression matches the GIN index of migration 0006 (schema_extras.PG_FTS_DOCUMENT), so the
-planner can use it.
+`NOT`, "phrases", prefix*, parentheses) and writes them as a `to_tsquery` expression, matched
+against the stored document column of migration 0017 (schema_extras.PG_FTS_COLUMN), which the
+GIN index covers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import Boolean, ColumnElement, func, literal_column
 
-from evalboard.store.schema_extras import PG_TS_CONFIG
+from evalboard.store.schema_extras import PG_FTS_COLUMN, PG_TS_CONFIG
 from evalboard.store.search_syntax import PreparedSearch, Term, Token
 
 _CONFIG = literal_column(f"'{PG_TS_CONFIG}'")
 _OPERATORS = {"AND": "&", "OR": "|", "NOT": "& !", "(": "(", ")": ")"}
 
 
-def fts_document(input_text: Any, output: Any) -> ColumnElement[Any]:
-    """`to_tsvector('simple', input_text || ' ' || coalesce(output, ''))`, constants inline."""
-    text = input_text.op("||")(literal_column("' '")).op("||")(
-        func.coalesce(output, literal_column("''")))
-    return func.to_tsvector(_CONFIG, text)
+_DOCUMENT = literal_column(f"calls.{PG_FTS_COLUMN}")
 
 
 def _lexeme(term: Term) -> str:
@@ -43,8 +38,8 @@ def tsquery_text(tokens: Sequence[Token]) -> str:
                     for token in tokens)
 
 
-def fts_match(input_text: Any, output: Any, search: PreparedSearch) -> ColumnElement[bool]:
-    """`document @@ tsquery` for a prepared plain or advanced search."""
+def fts_match(search: PreparedSearch) -> ColumnElement[bool]:
+    """`calls.search_document @@ tsquery` for a prepared plain or advanced search."""
     tsquery = (func.plainto_tsquery(_CONFIG, search.text) if search.tokens is None
                else func.to_tsquery(_CONFIG, tsquery_text(search.tokens)))
-    return fts_document(input_text, output).op("@@", return_type=Boolean)(tsquery)
+    return _DOCUMENT.op("@@", return_type=Boolean)(tsquery)

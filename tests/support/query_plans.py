@@ -1,7 +1,7 @@
-"""SQLite plans of metric queries, with their real bound parameters (so tests and benchmarks see
-what the application runs): the EXPLAIN QUERY PLAN lines, and whether the bytecode reads any
-column of a table's rows (a covering plan reads only index entries). Tests and bench/ import it
-from here: the library itself has no use for it."""
+"""SQLite (and PostgreSQL) plans of metric queries, with their real bound parameters (so tests
+and benchmarks see what the application runs): the EXPLAIN QUERY PLAN lines, and (SQLite)
+whether the bytecode reads any column of a table's rows (a covering plan reads only index
+entries). Tests and bench/ import it from here: the library itself has no use for it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 
 
 class Explain(Executable, ClauseElement):
-    """`EXPLAIN [QUERY PLAN] <statement>` (SQLite only)."""
+    """`EXPLAIN [QUERY PLAN] <statement>` (SQLite; PostgreSQL's plain EXPLAIN)."""
 
     inherit_cache = False
 
@@ -28,8 +28,13 @@ def _compile_explain(element: Explain, compiler: Any, **kw: Any) -> str:
     return prefix + compiler.process(element.statement, **kw)
 
 
+@compiles(Explain, "postgresql")
+def _compile_explain_postgresql(element: Explain, compiler: Any, **kw: Any) -> str:
+    return "EXPLAIN " + compiler.process(element.statement, **kw)
+
+
 def query_plan(conn: Connection, statement: Any) -> list[str]:
-    """The detail lines of SQLite's plan for a statement, outermost first."""
+    """The detail lines of the plan for a statement, outermost first."""
     return [row[-1] for row in _explain_rows(conn, Explain(statement))]
 
 
