@@ -8,9 +8,10 @@ The store (bench/bench.db by default: 1M calls over 60 days and 10 model version
 annotations, a 10k-case suite with a finished run per version, and the daily rollups) comes
 from `python -m bench.bench_store`. It prints the median wall and CPU time of every chart
 query (target: < 200 ms at 1M calls, judged on CPU time, the fairer figure on a shared
-machine) and the plan of the queries behind them, and writes the figures to
-bench/results/metrics.json (metrics-postgresql.json for a PostgreSQL URL, a store that
-`python -m bench.bench_pg_store` built).
+machine; on PostgreSQL, whose work is in its server's processes, on wall time) and the plan
+of the queries behind them, and writes the figures to bench/results/metrics.json
+(metrics-postgresql.json for a PostgreSQL URL: a store `python -m bench.bench_pg_store`
+built).
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ TARGET_MS = 200.0
 def timings(fn: Callable[[], object], repeat: int) -> dict[str, float]:
     """Median, min and max wall milliseconds of `repeat` runs after a warm-up run, and the
     median CPU milliseconds of this process (SQLite runs in it): on a shared machine the CPU
-    time is what the query costs, the wall time adds the wait for a core."""
+    time is what the query costs, the wall time adds the wait for a core. PostgreSQL works in
+    its own processes, so its charts are judged on the wall time."""
     fn()
     wall, cpu = [], []
     for _ in range(repeat):
@@ -157,7 +159,8 @@ def main() -> None:
     results = []
     for name, fn in charts(engine, end).items():
         t = timings(fn, args.repeat)
-        verdict = "ok" if t["cpu_median_ms"] < TARGET_MS else "MISS"  # see timings()
+        judged = t["cpu_median_ms"] if engine.dialect.name == "sqlite" else t["median_ms"]
+        verdict = "ok" if judged < TARGET_MS else "MISS"  # see timings()
         print(f"{t['median_ms']:8.1f} ms ({t['min_ms']:.0f}-{t['max_ms']:.0f})"
               f"  {t['cpu_median_ms']:8.1f} ms  {verdict:6}  {name}", flush=True)
         results.append({"chart": name, **t, "target_ms": TARGET_MS, "verdict": verdict})

@@ -4,8 +4,12 @@ loop). Checks that every call arrived once (0 lost, 0 duplicated) and prints the
 and the reader's latencies.
 
 `python -m bench.bench_pg_writers --db postgresql+psycopg://127.0.0.1:PORT/writers
-[--processes 8] [--calls 50000]` (an empty database or one this bench filled before: its calls
-of earlier runs are told apart by a run tag).
+[--processes 8] [--calls 50000] [--raw]` (an empty database, one this bench filled before (its
+calls of earlier runs are told apart by a run tag), or a copy of the bench store:
+`--copy-of bench` makes <database> a copy of that database first). `--raw` also times the same
+number of calls written by one process on a raw psycopg connection (`executemany` of an
+INSERT, transactions of 1,000 rows, ids reserved as evalboard reserves them), the baseline of
+the batched-logging budget (>= 0.5x raw). Writes bench/results/pg_writers-<processes>.json.
 """
 
 from __future__ import annotations
@@ -20,18 +24,28 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 import evalboard
+from bench.bench_pg_store import raw_url
 from bench.bench_store import BENCH_DIR
+from evalboard import clock
 from evalboard.store import open_store
 from evalboard.store.calls_counts import browse_counts
 from evalboard.store.calls_pages import list_calls
 from evalboard.store.calls_query import CallFilter
+from evalboard.store.ids import reserve_ids
 from evalboard.store.models import Call
+from evalboard.store.records import input_hash
+from evalboard.store.writes import ensure_model_versions
 
-RESULTS_FILE = BENCH_DIR / "results" / "pg_writers.json"
+RESULTS_DIR = BENCH_DIR / "results"
+RAW_CHUNK = 1_000
+RAW_INSERT = ("INSERT INTO calls (id, created_at, model_version_id, source, input_text, output, "
+              "latency_ms, session_id, input_hash) VALUES (%s, %s, %s, 'production', %s, 'ok', "
+              "%s, %s, %s)")
 
 
 def write_calls(url: str, tag: str, worker: int, calls: int, spans: Any) -> None:
@@ -45,6 +59,36 @@ def write_calls(url: str, tag: str, worker: int, calls: int, spans: Any) -> None
                     session_id=f"{tag}-{worker}")
     eb.close()
     spans.put((started, time.time()))
+
+
+def write_raw(url: str, tag: str, calls: int) -> float:
+    """The same calls as one logging process, on a raw psycopg connection; calls per second."""
+    engine = open_store(url)
+    with engine.begin() as conn:
+        version = ensure_model_versions(conn, ["writers-raw"])["writers-raw"]
+    ids = iter(reserve_ids(engine, calls))
+    engine.dispose()
+    started = time.perf_counter()
+    with psycopg.connect(raw_url(url)) as conn:
+        for first in range(0, calls, RAW_CHUNK):
+            rows = []
+            for i in range(first, min(calls, first + RAW_CHUNK)):
+                text_ = f"{tag} raw call {i}"
+                rows.append((next(ids), clock.now(), version, text_, 10 + i % 90, f"{tag}-raw",
+                             input_hash(text_)))
+            with conn.transaction(), conn.cursor() as cursor:
+                cursor.executemany(RAW_INSERT, rows)
+    return calls / (time.perf_counter() - started)
+
+
+def copy_database(url: str, template: str) -> None:
+    """Make the database of `url` a fresh copy of `template` on the same server."""
+    parsed = make_url(url)
+    server = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}"'))
+        conn.execute(text(f'CREATE DATABASE "{parsed.database}" TEMPLATE "{template}"'))
+    server.dispose()
 
 
 def read_loop(url: str, stop: threading.Event, latencies: list[float]) -> None:
@@ -78,11 +122,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=50_000, help="calls per process")
     parser.add_argument("--own-database", action="store_true",
                         help="log into <database>_writers on the same server (created if new)")
+    parser.add_argument("--copy-of", help="first make the database a copy of this one")
+    parser.add_argument("--raw", action="store_true",
+                        help="also time the same calls on a raw psycopg connection")
     args = parser.parse_args(argv)
     if args.own_database:
         args.db = own_database(args.db)
+    if args.copy_of:
+        copy_database(args.db, args.copy_of)
     open_store(args.db).dispose()  # migrate before the writers race to
     tag = uuid.uuid4().hex[:8]
+    expected_calls = args.processes * args.calls
     stop, latencies = threading.Event(), []
     reader = threading.Thread(target=read_loop, args=(args.db, stop, latencies))
     reader.start()
@@ -98,21 +148,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         worker.join()
     seconds = time.perf_counter() - started
     logging_seconds = max(end for _, end in ends) - min(start for start, _ in ends)
+    raw_rate = write_raw(args.db, tag, expected_calls) if args.raw else None  # reads go on
     stop.set()
     reader.join()
     engine = open_store(args.db)
     with engine.connect() as conn:
-        ours = Call.input_text.like(f"{tag} %")
+        ours = Call.input_text.like(f"{tag} writer %")
         stored, distinct = conn.execute(
             select(func.count(), func.count(func.distinct(Call.input_text))).where(ours)).one()
     engine.dispose()
-    expected = args.processes * args.calls
+    expected = expected_calls
     report = {
         "processes": args.processes, "calls_per_process": args.calls, "expected": expected,
         "stored": stored, "lost": expected - distinct, "duplicated": stored - distinct,
         "seconds_with_process_start": round(seconds, 1),
         "logging_seconds": round(logging_seconds, 1),
         "calls_per_second": round(expected / logging_seconds),
+        "raw_calls_per_second": None if raw_rate is None else round(raw_rate),
+        "ratio_to_raw": None if raw_rate is None else round(
+            expected / logging_seconds / raw_rate, 2),
         "exit_codes": [worker.exitcode for worker in workers],
         "reads": len(latencies),
         "read_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
@@ -120,8 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         if len(latencies) >= 20 else None),
     }
     print(json.dumps(report, indent=1))
-    RESULTS_FILE.parent.mkdir(exist_ok=True)
-    RESULTS_FILE.write_text(json.dumps(report, indent=1))
+    RESULTS_DIR.mkdir(exist_ok=True)
+    (RESULTS_DIR / f"pg_writers-{args.processes}.json").write_text(json.dumps(report, indent=1))
     return 0 if report["lost"] == report["duplicated"] == 0 else 1
 
 

@@ -41,6 +41,9 @@ def query_plan(conn: Connection, statement: Any) -> list[str]:
 def _explain_rows(conn: Connection, explain: Explain) -> list[tuple[Any, ...]]:
     """EXPLAIN's rows straight from the driver: the statement's own result types (a date
     column, say) must not be applied to them."""
+    if conn.dialect.name == "postgresql":  # its result metadata would be set up all the same
+        compiled = explain.compile(conn)
+        return list(conn.exec_driver_sql(str(compiled), compiled.params).cursor.fetchall())
     return list(conn.execute(explain).cursor.fetchall())
 
 
