@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -524,9 +524,11 @@ def test_a_run_killed_with_sigkill_resumes_in_the_same_run(
     make_suite(engine, "five", FIVE)
     module = write_helper(tmp_path, "runner_kill_helper")
     marker = tmp_path / "started"
-    script = ("from evalboard.runs.generators import CallableGenerator\n"
+    script = ("from evalboard.runs import runner\n"
+              "from evalboard.runs.generators import CallableGenerator\n"
               "from evalboard.runs.runner import run_suite\n"
               "from evalboard.store import open_store\n"
+              "runner.LOG_EVERY_SECONDS = 0\n"  # each output logged as it comes
               f"run_suite(open_store({db_url!r}), 'five', 'v1', "
               f"CallableGenerator('{module}:generate'))\n")
     process = subprocess.Popen(
@@ -546,7 +548,7 @@ def test_a_run_killed_with_sigkill_resumes_in_the_same_run(
 
     run_id = 1
     assert get_run(engine, run_id).status == "running"  # killed: nobody marked it
-    assert len(results_of(engine, run_id)) == 2
+    assert len(eval_calls(engine, run_id)) == 2  # logged; scored when the run resumes
 
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
@@ -687,3 +689,29 @@ def test_cli_run_with_a_callable_then_replay(engine: Engine, db_url: str,
     outputs = sorted(c.output for c in eval_calls(engine, 1))
     assert outputs == ["Hello!", "Paris.", "no idea"]
     assert [get_run(engine, i).generator for i in (1, 2)] == ["callable", "replay"]
+
+
+def test_a_fast_generators_outputs_and_results_are_written_in_batches(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    drafts = [CaseDraft(name=f"case {k}", input=f"question {k}",
+                        checks=(CheckSpec("contains", {"value": "question"}),))
+              for k in range(120)]
+    make_suite(engine, "many", drafts)
+    monkeypatch.setattr(runner, "LOG_EVERY_SECONDS", 3600.0)  # only a batch's end logs
+    writes: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO"):
+            writes.append(statement.split()[2])
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        summary = run_suite(engine, "many", "v1", CallableGenerator(lambda p: f"echo {p}"))
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert (summary.status, summary.passed, summary.scored) == ("finished", 120, 120)
+    assert len(eval_calls(engine, summary.run_id)) == 120
+    assert len(results_of(engine, summary.run_id)) == 120
+    batches = -(-120 // runner.RECORD_BATCH)  # 50, 50, 20: one write of each kind per batch
+    assert writes.count("calls") == batches
+    assert writes.count("case_results") == writes.count("check_results") == batches

@@ -1,18 +1,22 @@
 """Run a suite against a model version: generate (or replay), log, check, store, resume.
 
-Each case's result and its check results are written in one short transaction, keyed by
-(run, case): a run started again after an interruption finishes the remaining cases only.
-Every generated output is logged as a call (source "eval") of the model version, with an
-external id per run and case, so a repeated attempt never logs it twice.
+Case results and their check results are written in short transactions of up to
+`RECORD_BATCH` cases, keyed by (run, case): a run started again after an interruption finishes
+the remaining cases only. Every generated output is logged as a call (source "eval") of the
+model version, with an external id per run and case, so a repeated attempt never logs it
+twice; outputs are logged at the latest `LOG_EVERY_SECONDS` after they were generated (a fast
+generator's are gathered, so a run's writes are a few statements per batch of cases, not per
+case: on PostgreSQL each statement is a round trip).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from evalboard.cases.evaluate import evaluate
@@ -34,6 +38,8 @@ from evalboard.store.run_models import CaseResult, CheckResultRow, EvalRun
 from evalboard.store.writes import ensure_model_versions, write_calls
 
 Progress = Callable[[int, int], None]
+RECORD_BATCH = 50  # cases whose results are written together (rounded up to the generator's)
+LOG_EVERY_SECONDS = 2.0  # generated outputs wait at most this long before they are logged
 
 
 class RunError(EvalboardError, ValueError):
@@ -110,6 +116,33 @@ def _log_outputs(engine: Engine, run_id: int, model_version: str,
     return [found[r["external_id"]] for r in rows]
 
 
+def _generate_and_log(engine: Engine, run_id: int, model_version: str, generator: Generator,
+                      cases: Sequence[CaseView], ids: IdPool, call_ids: dict[int, int],
+                      generated: Callable[[int], None]) -> None:
+    """Generate the cases' outputs in the generator's batches and log them into `call_ids`
+    ({case id: call id}), gathered until LOG_EVERY_SECONDS have passed since the last write,
+    and at the end, an interruption's too. `generated` hears how many have their output."""
+    waiting: list[tuple[CaseView, Generated]] = []
+    last_write = time.monotonic()
+
+    def log_waiting() -> None:
+        call_ids.update(zip((case.id for case, _ in waiting), _log_outputs(
+            engine, run_id, model_version, waiting, ids), strict=True))
+        waiting.clear()
+
+    try:
+        for part in chunked(cases, generator.batch_size):
+            waiting.extend(zip(part, generator.generate([c.draft.input for c in part]),
+                               strict=True))
+            generated(len(call_ids) + len(waiting))
+            if time.monotonic() - last_write >= LOG_EVERY_SECONDS:
+                log_waiting()
+                last_write = time.monotonic()
+    finally:
+        if waiting:
+            log_waiting()
+
+
 def _logged_calls(engine: Engine, run_id: int, cases: Sequence[CaseView]) -> dict[int, int]:
     """{case id: call id} of outputs this run logged already (before an interruption)."""
     external = {f"run-{run_id}-case-{case.id}": case.id for case in cases}
@@ -128,13 +161,10 @@ def _scored_on(case: CaseView, call: Call) -> Scored:
 def _score_logged(engine: Engine, cases: Sequence[CaseView], call_ids: dict[int, int]
                   ) -> list[Scored]:
     """Score each case on the output its call stored."""
-    items = []
     with Session(engine) as session, use_store(engine):  # judge checks: this store's judges
-        for case in cases:
-            call = session.get(Call, call_ids[case.id])
-            assert call is not None
-            items.append(_scored_on(case, call))
-    return items
+        calls = {call.id: call for call in session.scalars(
+            select(Call).where(Call.id.in_([call_ids[case.id] for case in cases])))}
+        return [_scored_on(case, calls[call_ids[case.id]]) for case in cases]
 
 
 def _status(outcome: CaseOutcome | None, error: str | None) -> str:
@@ -167,24 +197,32 @@ class Scored:
 
 
 def _record(engine: Engine, run_id: int, items: Sequence[Scored]) -> None:
-    """Store case results and their check results in one transaction."""
+    """Store case results and their check results in one transaction (an executemany of
+    each, and a read of the results' ids: one per (run, case))."""
+    results = []
+    for item in items:
+        outcome, error = item.outcome, item.error
+        results.append({
+            "run_id": run_id, "case_id": item.case.id, "case_version_id": item.case.version_id,
+            "call_id": item.call_id, "status": item.status, "passed": item.status == "pass",
+            "score": outcome.score if outcome and not error else 0.0,
+            "error": error or item.missing_note, "latency_ms": item.latency_ms})
     with write_session(engine) as session:
-        for item in items:
-            outcome, error = item.outcome, item.error
-            result = CaseResult(
-                run_id=run_id, case_id=item.case.id, case_version_id=item.case.version_id,
-                call_id=item.call_id, status=item.status, passed=item.status == "pass",
-                score=outcome.score if outcome and not error else 0.0,
-                error=error or item.missing_note, latency_ms=item.latency_ms)
-            session.add(result)
-            session.flush()
-            for position, check in enumerate(outcome.results if outcome else ()):
-                session.add(CheckResultRow(
-                    case_result_id=result.id, position=position, check_type=check.spec.type,
-                    params=dict(check.spec.params), negate=check.spec.negate,
-                    weight=check.spec.weight, threshold=check.spec.threshold,
-                    passed=check.passed, score=check.score, reason=check.reason,
-                    error=check.error))
+        session.execute(insert(CaseResult), results)
+        result_ids = dict(session.execute(select(CaseResult.case_id, CaseResult.id).where(
+            CaseResult.run_id == run_id,
+            CaseResult.case_id.in_([item.case.id for item in items]))).all())
+        checks = [
+            {"case_result_id": result_ids[item.case.id], "position": position,
+             "check_type": check.spec.type,
+             "params": dict(check.spec.params), "negate": check.spec.negate,
+             "weight": check.spec.weight, "threshold": check.spec.threshold,
+             "passed": check.passed, "score": check.score, "reason": check.reason,
+             "error": check.error}
+            for item in items
+            for position, check in enumerate(item.outcome.results if item.outcome else ())]
+        if checks:
+            session.execute(insert(CheckResultRow), checks)
 
 
 def finish(engine: Engine, run_id: int, status: str = "finished") -> None:
@@ -220,18 +258,26 @@ def run_suite(engine: Engine, suite: str, model_version: str, generator: Generat
             _replay(engine, run_id, model_version, pending, progress, finished, len(cases))
         else:
             ids = IdPool(engine, block_size=64)
-            for batch in chunked(pending, generator.batch_size):
+            reported = [finished]
+
+            def report(done: int) -> None:
+                if progress and done != reported[0]:
+                    progress(done, len(cases))
+                reported[0] = done
+
+            size = generator.batch_size
+            for batch in chunked(pending, -(-RECORD_BATCH // size) * size):
                 call_ids = _logged_calls(engine, run_id, batch)  # kept from an interrupted try
-                fresh = [case for case in batch if case.id not in call_ids]
-                if fresh:
-                    generated = generator.generate([c.draft.input for c in fresh])
-                    call_ids.update(zip((c.id for c in fresh), _log_outputs(
-                        engine, run_id, model_version, list(zip(fresh, generated, strict=True)),
-                        ids), strict=True))
-                _record(engine, run_id, _score_logged(engine, batch, call_ids))
+                try:
+                    _generate_and_log(engine, run_id, model_version, generator,
+                                      [case for case in batch if case.id not in call_ids], ids,
+                                      call_ids, lambda n, before=finished: report(before + n))
+                finally:  # an interruption's logged outputs are scored too
+                    logged = [case for case in batch if case.id in call_ids]
+                    if logged:
+                        _record(engine, run_id, _score_logged(engine, logged, call_ids))
                 finished += len(batch)
-                if progress:
-                    progress(finished, len(cases))
+                report(finished)
     except BaseException:
         finish(engine, run_id, "interrupted")
         raise
