@@ -871,9 +871,15 @@ def environment(path: Path) -> dict[str, Any]:
     }
 
 
-def save(report: dict[str, Any]) -> None:
-    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_FILE.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+def results_file(calls: int) -> Path:
+    """bench/results/store.json, or store-<calls>.json for a store of another size."""
+    return (RESULTS_FILE if calls == DEFAULT_CALLS
+            else RESULTS_FILE.with_name(f"{RESULTS_FILE.stem}-{calls}.json"))
+
+
+def save(report: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -885,6 +891,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--write-calls", type=int, default=WRITE_CALLS, help="calls to log and to import"
     )
     parser.add_argument("--build-only", action="store_true", help="build the store only")
+    parser.add_argument("--reads-only", action="store_true",
+                        help="measure the reads only (no logging or imports into copies)")
     return parser.parse_args(argv)
 
 
@@ -902,10 +910,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("measuring reads ...", flush=True)
     reads, plans, breakdown = run_reads(path)
     print(format_plans(plans), format_breakdown(breakdown), sep="\n\n", end="\n\n")
-    print("measuring writes (into copies of the store) ...", flush=True)
     extra_plans: dict[str, Any] = {}
-    writes = run_writes(path, args.write_calls, extra_plans)
-    print(format_plans(extra_plans), end="\n\n")
+    writes = []
+    if not args.reads_only:
+        print("measuring writes (into copies of the store) ...", flush=True)
+        writes = run_writes(path, args.write_calls, extra_plans)
+        print(format_plans(extra_plans), end="\n\n")
     print(format_table(reads + writes))
     save(
         {
@@ -913,9 +923,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             "results": [asdict(r) for r in reads + writes],
             "list_calls_breakdown": {step: asdict(t) for step, t in breakdown.items()},
             "plans": {**plans, **extra_plans},
-        }
+        },
+        results_file(args.calls),
     )
-    print(f"\nwrote {RESULTS_FILE}")
+    print(f"\nwrote {results_file(args.calls)}")
 
 
 if __name__ == "__main__":

@@ -33,22 +33,23 @@ def cached_counts(url: str, f: CallFilter, split: bool) -> MatchCounts:
     return browse_counts(engine_for(url), f, split_bound=None if split else SPLIT_BOUND)
 
 
-def version_counts(f: CallFilter) -> int:
-    """Show how many calls of each model version match; return the total."""
+def version_counts(f: CallFilter) -> MatchCounts:
+    """Show how many calls of each model version match; return the counts."""
     split_asked = st.session_state.get("browse_split_for") == f
     counts = cached_counts(store_url(), f, split_asked)
-    total = counts.total
     if counts.per_version is None:
-        st.markdown(f"**{total:,} matching calls**")
+        st.markdown(f"**{counts.describe().capitalize()} matching calls**")
         st.caption(f"A search matching more than {SPLIT_BOUND:,} calls is counted without "
-                   "the split per model version, which reads every match.")
-        if st.button("Count per model version", icon=":material/functions:"):
+                   "the split per model version, which reads every match."
+                   + ("" if counts.exact else " This store stops counting it there."))
+        if st.button("Count per model version" if counts.exact else "Count them all",
+                     icon=":material/functions:"):
             st.session_state["browse_split_for"] = f
             st.rerun()
-        return total
+        return counts
     counts_per_version = counts.per_version
     if not counts_per_version:
-        return 0
+        return counts
     st.markdown("**Matching calls per model version**")
     frame = pd.DataFrame(counts_per_version, columns=["model version", "calls"])
     st.dataframe(
@@ -57,7 +58,7 @@ def version_counts(f: CallFilter) -> int:
         width="stretch",
         column_config={"calls": st.column_config.NumberColumn("calls", format="localized")},
     )
-    return total
+    return counts
 
 
 def _reset_paging_when_filter_changes(f: CallFilter, sort_key: str) -> None:
@@ -162,7 +163,7 @@ def _review_columns(url: str) -> dict[str, Any]:
 
 
 def results_table(
-    engine: Engine, f: CallFilter, sort_key: str, total: int, *, bulk: bool = False
+    engine: Engine, f: CallFilter, sort_key: str, counts: MatchCounts, *, bulk: bool = False
 ) -> list[int]:
     """One page of calls. Selecting a row opens it (and puts it in the URL); in bulk mode rows
     are selected for labelling instead. Returns the selected call ids."""
@@ -180,7 +181,8 @@ def results_table(
         if SORTS[sort_key].column.key == "created_at"
         else " (calls without a value for this sort are not listed)"
     )
-    st.caption(f"Page {number} · calls {first:,}–{first + len(page.rows) - 1:,} of {total:,}{note}")
+    st.caption(f"Page {number} · calls {first:,}–{first + len(page.rows) - 1:,} of "
+               f"{counts.describe()}{note}")
     row_ids = tuple(row.id for row in page.rows)
     key = f"browse_table_{'bulk' if bulk else 'open'}_{_page_key(f, sort_key, page)}"
     event = st.dataframe(
@@ -211,16 +213,16 @@ def results_table(
 
 
 @st.fragment
-def results_view(engine: Engine, f: CallFilter, sort_key: str, total: int, *,
+def results_view(engine: Engine, f: CallFilter, sort_key: str, counts: MatchCounts, *,
                  bulk: bool = False) -> None:
     """The table, its paging, the bulk panel, downloads and the call dialog, as a fragment: a
     page turn or an opened row reruns this part only (the filters and counts stay as drawn).
     The dialog comes first: an opened call is drawn before the table is sent again."""
     open_call_dialog(engine)
-    selected = results_table(engine, f, sort_key, total, bulk=bulk)
+    selected = results_table(engine, f, sort_key, counts, bulk=bulk)
     if bulk:
-        bulk_panel(engine, f, selected, total)
-    download_buttons(f, total)
+        bulk_panel(engine, f, selected, counts.total if counts.exact else None)
+    download_buttons(f, counts)
 
 
 def _page_key(f: CallFilter, sort_key: str, page: CallPage) -> str:
@@ -252,7 +254,7 @@ def _export_text(url: str, f: CallFilter, fmt: str) -> str:
     return buffer.getvalue()
 
 
-def download_buttons(f: CallFilter, total: int) -> None:
+def download_buttons(f: CallFilter, counts: MatchCounts) -> None:
     """CSV and JSONL of the current filter, built only when clicked."""
     url = store_url()
     row = st.container(horizontal=True, vertical_alignment="center")
@@ -262,11 +264,11 @@ def download_buttons(f: CallFilter, total: int) -> None:
             lambda fmt=fmt: _export_text(url, f, fmt),
             file_name=f"evalboard-calls.{fmt}",
             mime=mime,
-            disabled=total == 0,
+            disabled=counts.total == 0,
             icon=":material/download:",
         )
-    if total > MAX_UI_DOWNLOAD:
+    if counts.total > MAX_UI_DOWNLOAD or not counts.exact:
         row.caption(
             f"Downloads stop at {MAX_UI_DOWNLOAD:,} calls; use `evalboard export` "
-            f"for all {total:,}."
+            f"for all {counts.describe()}."
         )

@@ -29,8 +29,10 @@ def _undo(engine: Engine, reviewer: str, batch_id: str) -> None:
     st.toast(f"Undone: {len(result.call_ids)} calls are back as they were.")
 
 
-def bulk_panel(engine: Engine, f: CallFilter, selected_ids: list[int], total: int) -> None:
-    """Verdict and labels for the selection or the whole filter, with confirmation and undo."""
+def bulk_panel(engine: Engine, f: CallFilter, selected_ids: list[int], total: int | None
+               ) -> None:
+    """Verdict and labels for the selection or the whole filter, with confirmation and undo
+    (`total` None: the filter's calls are not counted exactly, so only the selection)."""
     reviewer = current_reviewer()
     with st.container(border=True):
         last = st.session_state.get(_LAST_BATCH)
@@ -43,8 +45,12 @@ def bulk_panel(engine: Engine, f: CallFilter, selected_ids: list[int], total: in
         if not reviewer:
             st.info("Enter your name under **Reviewer** in the sidebar to label calls.")
             return
+        if total is None:
+            st.caption("To label every call matching the filter, count them all first "
+                       "(the sidebar's button).")
         target = st.radio(
-            "Apply to", ["selected", "filter"], horizontal=True,
+            "Apply to", ["selected"] if total is None else ["selected", "filter"],
+            horizontal=True,
             format_func=lambda t: f"the {len(selected_ids)} selected rows" if t == "selected"
             else f"all {total:,} calls matching the filter",
         )
@@ -53,7 +59,7 @@ def bulk_panel(engine: Engine, f: CallFilter, selected_ids: list[int], total: in
                                     format_func=lambda v: "— none —" if v is None else v)
         labels = cols[1].multiselect("Labels to give",
                                      [label.name for label in list_labels(engine)])
-        count = len(selected_ids) if target == "selected" else total
+        count = len(selected_ids) if target == "selected" or total is None else total
         confirmed = True
         if target == "filter":
             confirmed = st.checkbox(f"Yes, label all {total:,} calls as {reviewer}")

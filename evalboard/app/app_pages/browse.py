@@ -24,7 +24,8 @@ if chosen is not None:
     call_filter, sort_key = chosen
     remember_browse_view(call_filter, sort_key)
     with st.sidebar:
-        total = version_counts(call_filter)
+        counts = version_counts(call_filter)
+    total = counts.total  # a lower bound when not exact: enough for the first 50 or 500
     bulk = False
     if may("review"):
         with st.container(horizontal=True, vertical_alignment="center",
@@ -32,6 +33,6 @@ if chosen is not None:
             bulk = bulk_mode()
             review_view_button(engine, call_filter, sort_key, total)
             add_listed_to_queue(engine, call_filter, sort_key, total)
-    results_view(engine, call_filter, sort_key, total, bulk=bulk)  # opens the call dialog too
+    results_view(engine, call_filter, sort_key, counts, bulk=bulk)  # opens the call dialog too
 else:
     open_call_dialog(engine)
