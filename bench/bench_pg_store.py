@@ -60,7 +60,7 @@ from bench.fake_history import (
 from evalboard import clock
 from evalboard.iterutil import chunked
 from evalboard.store import open_store
-from evalboard.store.calls_counts import browse_counts
+from evalboard.store.calls_counts import SPLIT_BOUND, browse_counts
 from evalboard.store.calls_pages import Cursor, list_calls, page_query
 from evalboard.store.calls_query import CallFilter
 from evalboard.store.ids import reserve_ids
@@ -89,8 +89,10 @@ SEARCH_PAGE_SQL = (PAGE_COLUMNS + f"WHERE {ALIASED_DOCUMENT} @@ plainto_tsquery(
 COUNT_SQL = "SELECT model_version_id, count(*) FROM calls GROUP BY model_version_id"
 COUNT_RANGE_SQL = ("SELECT model_version_id, count(*) FROM calls WHERE created_at >= %s "
                    "AND created_at < %s GROUP BY model_version_id")
-COUNT_SEARCH_SQL = (f"SELECT count(*) FROM calls WHERE {DOCUMENT} @@ "
-                    "plainto_tsquery('simple', %s)")
+COUNT_SEARCH_SQL = (f"SELECT count(*) FROM (SELECT 1 FROM calls WHERE {DOCUMENT} @@ "
+                    "plainto_tsquery('simple', %s) LIMIT %s) AS matches")
+SPLIT_SEARCH_SQL = (f"SELECT model_version_id, count(*) FROM calls WHERE {DOCUMENT} @@ "
+                    "plainto_tsquery('simple', %s) GROUP BY model_version_id")
 NTH_ROW_SQL = ("SELECT created_at, id FROM calls WHERE model_version_id = (SELECT id FROM "
                "model_versions WHERE name = %s) ORDER BY created_at DESC, id DESC "
                "LIMIT 1 OFFSET %s")
@@ -250,11 +252,14 @@ def read_cases(engine: Engine, conn: psycopg.Connection) -> list[ReadCase]:
                  COUNT_SQL, (), page_target, sorted_counts),
         ReadCase("count by version, last 7 days", lambda: browse_counts(engine, week),
                  COUNT_RANGE_SQL, (week.since, week.until), page_target, sorted_counts),
-        ReadCase(f"count by version, search '{COMMON_WORD}'",
+        ReadCase(f"count of a search alone '{COMMON_WORD}' (up to {SPLIT_BOUND:,})",
                  lambda: browse_counts(engine, CallFilter(search=COMMON_WORD)),
-                 COUNT_SEARCH_SQL, (COMMON_WORD,), page_target,
-                 lambda answer: total_count(answer) if not isinstance(answer, list)
-                 else [answer[0][0]]),
+                 COUNT_SEARCH_SQL, (COMMON_WORD, SPLIT_BOUND + 1), page_target,
+                 lambda answer: [min(total_count(answer)[0] if not isinstance(answer, list)
+                                     else answer[0][0], SPLIT_BOUND)]),
+        ReadCase(f"count by version, search '{COMMON_WORD}' (split asked)",
+                 lambda: browse_counts(engine, CallFilter(search=COMMON_WORD), None),
+                 SPLIT_SEARCH_SQL, (COMMON_WORD,), Target("max_ratio", 2), sorted_counts),
     ]
     return cases
 
