@@ -60,7 +60,7 @@ from bench.fake_history import (
 from evalboard import clock
 from evalboard.iterutil import chunked
 from evalboard.store import open_store
-from evalboard.store.calls_counts import SPLIT_BOUND, browse_counts
+from evalboard.store.calls_counts import PG_SEARCH_COUNT_BOUND, browse_counts
 from evalboard.store.calls_pages import Cursor, list_calls, page_query
 from evalboard.store.calls_query import CallFilter
 from evalboard.store.ids import reserve_ids
@@ -252,11 +252,11 @@ def read_cases(engine: Engine, conn: psycopg.Connection) -> list[ReadCase]:
                  COUNT_SQL, (), page_target, sorted_counts),
         ReadCase("count by version, last 7 days", lambda: browse_counts(engine, week),
                  COUNT_RANGE_SQL, (week.since, week.until), page_target, sorted_counts),
-        ReadCase(f"count of a search alone '{COMMON_WORD}' (up to {SPLIT_BOUND:,})",
+        ReadCase(f"count of a search alone '{COMMON_WORD}' (up to {PG_SEARCH_COUNT_BOUND:,})",
                  lambda: browse_counts(engine, CallFilter(search=COMMON_WORD)),
-                 COUNT_SEARCH_SQL, (COMMON_WORD, SPLIT_BOUND + 1), page_target,
+                 COUNT_SEARCH_SQL, (COMMON_WORD, PG_SEARCH_COUNT_BOUND + 1), page_target,
                  lambda answer: [min(total_count(answer)[0] if not isinstance(answer, list)
-                                     else answer[0][0], SPLIT_BOUND)]),
+                                     else answer[0][0], PG_SEARCH_COUNT_BOUND)]),
         ReadCase(f"count by version, search '{COMMON_WORD}' (split asked)",
                  lambda: browse_counts(engine, CallFilter(search=COMMON_WORD), None),
                  SPLIT_SEARCH_SQL, (COMMON_WORD,), Target("max_ratio", 2), sorted_counts),

@@ -151,6 +151,7 @@ def test_a_selected_row_opens_its_call_once():
 def test_a_broad_search_is_counted_without_the_split_until_asked(app, two_versions,
                                                                  monkeypatch):
     monkeypatch.setattr("evalboard.ui.browse_results.SPLIT_BOUND", 40)
+    monkeypatch.setattr("evalboard.store.calls_counts.PG_SEARCH_COUNT_BOUND", 40)
     at = app(q="answer")  # in 90 of the 91 calls
     assert not at.exception
     assert _split(at) is None

@@ -40,8 +40,9 @@ def version_counts(f: CallFilter) -> MatchCounts:
     if counts.per_version is None:
         st.markdown(f"**{counts.describe().capitalize()} matching calls**")
         st.caption(f"A search matching more than {SPLIT_BOUND:,} calls is counted without "
-                   "the split per model version, which reads every match."
-                   + ("" if counts.exact else " This store stops counting it there."))
+                   "the split per model version, which reads every match." if counts.exact
+                   else f"This store (PostgreSQL) stops counting a search at {counts.total:,} "
+                   "matches: its count reads every match.")
         if st.button("Count per model version" if counts.exact else "Count them all",
                      icon=":material/functions:"):
             st.session_state["browse_split_for"] = f
