@@ -18,26 +18,33 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.engine import make_url
 
 from bench.bench_store import (
     BENCH_DIR,
     DEEP_PAGE,
+    IMPORT_BATCH_SIZE,
     MID_SHARE,
     PAGE_SIZE,
     REPEAT,
     Target,
+    exported_calls,
+    import_file,
     insert_versions,
     latency_result,
     page_ids,
+    rows_per_second,
     sorted_counts,
+    throughput_result,
     timeit,
     total_count,
+    write_jsonl,
 )
 from bench.fake_calls import (
     COMMON_SHARE,
@@ -47,6 +54,7 @@ from bench.fake_calls import (
     RARE_WORD,
     SEED,
     CallFactory,
+    FakeCall,
     period_start,
 )
 from bench.fake_history import (
@@ -64,6 +72,7 @@ from evalboard.store.calls_counts import PG_SEARCH_COUNT_BOUND, browse_counts
 from evalboard.store.calls_pages import Cursor, list_calls, page_query
 from evalboard.store.calls_query import CallFilter
 from evalboard.store.ids import reserve_ids
+from evalboard.store.models import ModelVersion
 
 RESULTS_FILE = BENCH_DIR / "results" / "pg_store.json"
 COPY_COLUMNS = ("id", "created_at", "model_version_id", "source", "input_text",
@@ -170,6 +179,65 @@ def add_history(url: str) -> None:
         conn.execute("VACUUM (ANALYZE)")
     print(f"added {annotations:,} annotations, {CASES:,} cases, {runs} runs, the rollups and "
           f"VACUUM ANALYZE in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+# --------------------------------------------------------------------------- imports
+
+def copy_of(url: str, suffix: str) -> str:
+    """A fresh copy (CREATE DATABASE ... TEMPLATE) of the database of `url`; its URL."""
+    parsed = make_url(url)
+    name = f"{parsed.database}_{suffix}"
+    with psycopg.connect(raw_url(url.replace(f"/{parsed.database}", "/postgres")),
+                         autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{parsed.database}"')
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+def import_raw(url: str, source: Path) -> int:
+    """json.loads every line, executemany in transactions of the importer's batch size."""
+    with source.open(encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines]
+    engine = open_store(url)
+    ids = iter(reserve_ids(engine, len(records)))
+    with engine.connect() as sa_conn:
+        versions = dict(sa_conn.execute(select(ModelVersion.name, ModelVersion.id)).all())
+    engine.dispose()
+    insert = (f"INSERT INTO calls ({', '.join(COPY_COLUMNS)}) VALUES "
+              f"({', '.join(['%s'] * len(COPY_COLUMNS))})")
+    with psycopg.connect(raw_url(url)) as conn:
+        for chunk in chunked(records, IMPORT_BATCH_SIZE):
+            rows = []
+            for record in chunk:
+                record["created_at"] = datetime.fromisoformat(record["created_at"])
+                rows.append(FakeCall(**record, source="import").db_row(next(ids), versions))
+            with conn.transaction(), conn.cursor() as cursor:
+                cursor.executemany(insert, rows)
+    return len(records)
+
+
+def import_results(url: str, count: int) -> list[dict[str, Any]]:
+    """`count` exported calls imported into a copy of the store by `import_file` and by the
+    raw importer (each its own file of new external ids); rows/s each, and the ratio."""
+    work = BENCH_DIR / "results"
+    work.mkdir(exist_ok=True)
+    copy = copy_of(url, "import")
+    files = [write_jsonl(work / f"pg-import-{k}.jsonl", exported_calls(
+        count, clock.now(), serial0)) for k, serial0 in enumerate((3 * 10**9, 4 * 10**9))]
+    try:
+        engine = open_store(copy)
+        ours = rows_per_second(lambda: import_file(engine, files[0]).imported)
+        engine.dispose()
+        raw = rows_per_second(lambda: import_raw(copy, files[1]))
+    finally:
+        for file in files:
+            file.unlink(missing_ok=True)
+        with psycopg.connect(raw_url(url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{make_url(copy).database}"')
+    result = throughput_result(f"import {count:,}-line JSONL into the store", ours, raw,
+                               Target("info"))
+    print(f"  {result.operation}: {result.evalboard} (raw {result.raw})", flush=True)
+    return [asdict(result)]
 
 
 # --------------------------------------------------------------------------- reads
@@ -319,6 +387,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--reuse", action="store_true", help="measure the store as it is")
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--imports", type=int, default=20_000, metavar="N",
+                        help="also import N JSONL lines into a copy of the store (0: none)")
     parser.add_argument("--history-only", action="store_true",
                         help="add the annotations, suite and runs to a store of calls alone")
     parser.add_argument("--repeat", type=int, default=REPEAT, help="timed runs of each query")
@@ -332,6 +402,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.build_only:
         return 0
     results, plans = run_reads(args.db, args.repeat)
+    if args.imports:
+        results += import_results(args.db, args.imports)
     print(format_table(results))
     for operation, plan in plans.items():
         print(f"\n--- {operation}")
