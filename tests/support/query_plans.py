@@ -42,7 +42,7 @@ def _explain_rows(conn: Connection, explain: Explain) -> list[tuple[Any, ...]]:
     """EXPLAIN's rows straight from the driver: the statement's own result types (a date
     column, say) must not be applied to them."""
     if conn.dialect.name == "postgresql":  # its result metadata would be set up all the same
-        compiled = explain.compile(conn)
+        compiled = explain.compile(conn, compile_kwargs={"render_postcompile": True})
         return list(conn.exec_driver_sql(str(compiled), compiled.params).cursor.fetchall())
     return list(conn.execute(explain).cursor.fetchall())
 
