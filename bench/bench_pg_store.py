@@ -183,15 +183,22 @@ def add_history(url: str) -> None:
 
 # --------------------------------------------------------------------------- imports
 
-def copy_of(url: str, suffix: str) -> str:
-    """A fresh copy (CREATE DATABASE ... TEMPLATE) of the database of `url`; its URL."""
+def copy_database(url: str, template: str) -> None:
+    """Make the database of `url` a fresh copy of `template` on the same server."""
     parsed = make_url(url)
-    name = f"{parsed.database}_{suffix}"
-    with psycopg.connect(raw_url(url.replace(f"/{parsed.database}", "/postgres")),
-                         autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{parsed.database}"')
-    return parsed.set(database=name).render_as_string(hide_password=False)
+    server = raw_url(parsed.set(database="postgres").render_as_string(hide_password=False))
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}"')
+        conn.execute(f'CREATE DATABASE "{parsed.database}" TEMPLATE "{template}"')
+
+
+def copy_of(url: str, suffix: str) -> str:
+    """A fresh copy of the database of `url`, named <database>_<suffix>; its URL."""
+    parsed = make_url(url)
+    copy = parsed.set(database=f"{parsed.database}_{suffix}").render_as_string(
+        hide_password=False)
+    copy_database(copy, str(parsed.database))
+    return copy
 
 
 def import_raw(url: str, source: Path) -> int:

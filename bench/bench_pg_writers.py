@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 import evalboard
-from bench.bench_pg_store import raw_url
+from bench.bench_pg_store import copy_database, raw_url
 from bench.bench_store import BENCH_DIR
 from evalboard import clock
 from evalboard.store import open_store
@@ -79,16 +79,6 @@ def write_raw(url: str, tag: str, calls: int) -> float:
             with conn.transaction(), conn.cursor() as cursor:
                 cursor.executemany(RAW_INSERT, rows)
     return calls / (time.perf_counter() - started)
-
-
-def copy_database(url: str, template: str) -> None:
-    """Make the database of `url` a fresh copy of `template` on the same server."""
-    parsed = make_url(url)
-    server = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}"'))
-        conn.execute(text(f'CREATE DATABASE "{parsed.database}" TEMPLATE "{template}"'))
-    server.dispose()
 
 
 def read_loop(url: str, stop: threading.Event, latencies: list[float]) -> None:
