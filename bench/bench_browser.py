@@ -42,13 +42,13 @@ from playwright.sync_api import Error as PlaywrightError
 from evalboard.ui.navigation import HOME
 from evalboard.ui.navigation import PAGES as REGISTRY
 from tests.support.app_server import CHROMIUM, CHROMIUM_ARGS, running_app
+from tests.support.browse_timing import click_row
 
 HERE = Path(__file__).resolve().parent
 RESULTS_FILE = HERE / "results" / "browser.json"
 REVIEWER = "bench"
 VIEWPORT = {"width": 1400, "height": 1000}
 TIMEOUT_MS = 60_000
-MAIN_TABLE = "[data-testid=stMain] [data-testid=stDataFrame]"
 
 ACTION_BUDGET_MS = 300.0
 NAVIGATION_BUDGET_MS = 800.0
@@ -320,15 +320,6 @@ def search_words(url: str, count: int) -> list[str]:
     return random.Random(0).sample(words, min(count, len(words)))
 
 
-def _open_row(page: Page, row: int) -> None:
-    """Click the row marker of the table's `row`-th row (0 = first), which opens that call."""
-    grid = page.locator(MAIN_TABLE).first
-    box = grid.bounding_box()
-    assert box is not None
-    header, height = 35, 35
-    page.mouse.click(box["x"] + 12, box["y"] + header + height * row + height / 2)
-
-
 def measure_browse_actions(page: Page, base: str, url: str, figures: StoreFigures,
                            repeats: int) -> None:
     browse = next(spec for spec in PAGES if spec.path == "browse")
@@ -344,7 +335,7 @@ def measure_browse_actions(page: Page, base: str, url: str, figures: StoreFigure
     opened = []
     for row in range(repeats):
         page.evaluate("__eb.arm()")
-        _open_row(page, row)
+        click_row(page, row)
         opened.append(wait_acted(page, "!!document.querySelector('[role=dialog]') && "
                                  "/Call \\d+/.test(document.querySelector('[role=dialog]')"
                                  ".innerText)"))

@@ -13,6 +13,7 @@ from evalboard.checks.base import CheckSpec
 from evalboard.monitors.definitions import MonitorSpec, create_monitor
 from evalboard.monitors.worker import run_pass
 from tests.support.apptest import open_page
+from tests.support.browse_rows import results_frame
 from tests.support.calls import T0, add_calls
 
 # (model version, output) of calls 1-8, logged a minute apart
@@ -25,7 +26,7 @@ NEVER_FAILS = MonitorSpec("quiet", (CheckSpec("regex", {"pattern": ".*"}),))
 
 def _ids(at: AppTest, numbers: dict[int, int]) -> list[int]:
     """The listed calls by their number (1-8)."""
-    frame = next((df.value for df in at.dataframe if "id" in df.value.columns), None)
+    frame = results_frame(at)
     return [] if frame is None else [numbers[int(i)] for i in frame["id"]]
 
 

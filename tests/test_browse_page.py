@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.pg_server import SERVER_ENV
 from tests.support.apptest import open_page
+from tests.support.browse_rows import results_data, results_frame
 from tests.support.calls import T0, add_calls, make_rows
 
 
@@ -22,7 +23,8 @@ def app(engine):
 
 
 def _ids(at: AppTest) -> list[int]:
-    frame = next(df.value for df in at.dataframe if "id" in df.value.columns)
+    frame = results_frame(at)
+    assert frame is not None, "no results table"
     return [int(i) for i in frame["id"]]
 
 
@@ -126,26 +128,22 @@ def test_markdown_mode_escapes_html(app, engine):
     assert "**bold**" in rendered and "&lt;img" in rendered and "<img" not in rendered
 
 
-def _selection_script() -> None:
-    import streamlit as st
-
-    from evalboard.ui.browse_results import _open_selected_call
-
-    _open_selected_call(st.session_state.get("selection", []))
-
-
-def test_a_selected_row_opens_its_call_once():
-    # AppTest cannot click a data-frame row, so the selection handler runs on its own.
-    at = AppTest.from_function(_selection_script)
-    at.session_state["selection"] = [91]
-    at.run()
-    assert at.query_params["call"] == "91"
-    at.query_params.pop("call")  # the dialog was closed; the row is still selected
-    at.run()
-    assert "call" not in at.query_params
-    at.session_state["selection"] = [12]
-    at.run()
-    assert at.query_params["call"] == "12"
+def test_the_table_marks_the_open_call_and_shows_missing_values_as_missing(app, engine):
+    add_calls(engine, [{"input": "a", "output": "b", "latency_ms": 812.4, "prompt_tokens": 5,
+                        "completion_tokens": 4,
+                        "created_at": T0},
+                       {"input": "c <b>d</b>", "output": None, "error": "timeout",
+                        "created_at": T0 + timedelta(minutes=1)}])
+    data = results_data(app(call="1"))
+    assert data is not None and data["opened"] == 1
+    columns = [c["name"] for c in data["columns"]]
+    rows = {row[0]: dict(zip(columns, row, strict=True)) for row in data["rows"]}
+    assert rows[1]["latency ms"] == 812 and rows[1]["tokens"] == 9
+    assert rows[1]["status"] == "" and rows[2]["status"] == "error"
+    assert rows[2]["latency ms"] is None and rows[2]["output"] is None  # drawn as "—"
+    assert rows[2]["input"] == "c <b>d</b>"  # text as text: the table sets textContent
+    assert rows[1]["time (UTC)"] == f"{T0:%Y-%m-%d %H:%M:%S}"
+    assert results_data(app())["opened"] is None
 
 
 def test_a_broad_search_is_counted_without_the_split_until_asked(app, two_versions,

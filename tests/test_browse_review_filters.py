@@ -11,17 +11,14 @@ from evalboard.cases.repository import Provenance, create_case
 from evalboard.checks import CheckSpec
 from evalboard.review.annotations import Judgement, annotate, undo_last
 from tests.support.apptest import open_page
+from tests.support.browse_rows import results_frame
 from tests.support.calls import add_calls, make_rows
 
 
 def _ids(at: AppTest, numbers: dict[int, int]) -> list[int]:
     """The listed calls by their number in the fixture (1-20)."""
-    frame = _table(at)
+    frame = results_frame(at)
     return [] if frame is None else [numbers[int(i)] for i in frame["id"]]
-
-
-def _table(at: AppTest):
-    return next((df.value for df in at.dataframe if "id" in df.value.columns), None)
 
 
 def _texts(at: AppTest) -> str:
@@ -86,7 +83,8 @@ def test_review_state_filters_from_the_url(engine, reviewed, params, expected):
 
 def test_the_labels_and_verdict_columns_show_current_judgements(engine, reviewed):
     at = open_page("browse")
-    frame = _table(at)
+    frame = results_frame(at)
+    assert frame is not None
     frame = frame.set_index(frame["id"].map(reviewed))
     assert list(frame.loc[2, "verdict"]) == ["pass", "fail"]  # two reviewers, both shown
     assert list(frame.loc[2, "labels"]) == ["hallucination"]

@@ -168,13 +168,16 @@ def test_browse_and_search(loop: Loop) -> None:
         page.wait_for_url(re.compile(rf"[?&]q={WORD}\b"), timeout=TIMEOUT)
         # the counts per version (sidebar) and the results table follow the search
         page.wait_for_function(
-            "([n, m]) => { const t = document.querySelectorAll("
-            "\"[data-testid='stDataFrame'] table[role='grid']\");"
-            " return t.length >= 2 && +t[0].getAttribute('aria-rowcount') === n + 1"
-            " && +t[1].getAttribute('aria-rowcount') === m + 1; }",
+            "([n, m]) => { const t = document.querySelector("
+            "\"[data-testid='stSidebar'] [data-testid='stDataFrame'] table[role='grid']\");"
+            " return t && +t.getAttribute('aria-rowcount') === n + 1 && document"
+            ".querySelectorAll('[data-testid=browseCalls] tbody tr').length === m; }",
             arg=[len(per_version), expected], timeout=TIMEOUT)
         assert _grid_rows(page, 0) == len(per_version)
-        assert _grid_rows(page, 1) == expected
+        rows = page.locator("[data-testid=browseCalls] tbody tr")
+        assert rows.count() == expected
+        listed = {int(rows.nth(k).get_attribute("data-call") or 0) for k in range(expected)}
+        assert listed == set(matching_ids(loop.engine, CallFilter(search=WORD)))
         sidebar = page.locator("[data-testid='stSidebar']")
         for version, calls in per_version:
             row = sidebar.locator("tr").filter(has_text=version)

@@ -35,6 +35,8 @@ RUN_TIME_FILES = [
     "evalboard/app/entry.py",
     "evalboard/app/app_pages/home.py",
     "evalboard/ui/assets/icon.png",
+    "evalboard/ui/assets/call_table/table.js",
+    "evalboard/ui/assets/review_focus/focus.js",
 ]
 CASES = """\
 suite: wheel

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from functools import partial
 from itertools import islice
 from typing import Any
 
@@ -20,6 +19,7 @@ from evalboard.store.calls_query import SORTS, CallFilter, iter_calls
 from evalboard.store.review_models import VERDICTS
 from evalboard.ui.bulk_label import bulk_panel
 from evalboard.ui.call_detail import open_call_dialog
+from evalboard.ui.call_table import Column, call_table
 from evalboard.ui.label_badges import VERDICT_COLOURS, settings_label_colours
 from evalboard.ui.store import engine_for, store_url
 
@@ -149,11 +149,16 @@ def _frame(page: CallPage, marks: dict[int, CallMarks]) -> pd.DataFrame:
     )
 
 
-def _review_columns(url: str) -> dict[str, Any]:
-    """The verdict and labels columns, in the verdict colours and the labels' colours from
-    Settings."""
-    colours = settings_label_colours(url)
+def _grid_columns() -> dict[str, Any]:
+    """The data grid's columns (bulk mode): the verdict in its colours and the labels in the
+    colours set in Settings."""
+    colours = settings_label_colours(store_url())
     return {
+        "id": st.column_config.NumberColumn(format="%d", width="small"),
+        "time (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+        "input": st.column_config.TextColumn(width="large"),
+        "output": st.column_config.TextColumn(width="large"),
+        "latency ms": st.column_config.NumberColumn(format="%.0f"),
         "verdict": st.column_config.MultiselectColumn(
             "verdict", options=list(VERDICTS), color=[VERDICT_COLOURS[v] for v in VERDICTS],
             help="The current verdicts of the call's reviewers."),
@@ -163,11 +168,23 @@ def _review_columns(url: str) -> dict[str, Any]:
     }
 
 
+# The HTML table's columns (see call_table), by the frame's names: the call's text and what
+# reviewers said first, the figures after (they scroll into view on a narrow screen)
+TABLE_COLUMNS = [
+    Column("id", "open", "3.75rem"), Column("time (UTC)", "time", "6.25rem"),
+    Column("model version", "text", "7.5rem"), Column("input", "text", None),
+    Column("output", "text", None), Column("status", "status", "3.25rem"),
+    Column("verdict", "chips", "4.5rem"), Column("labels", "chips", "8rem"),
+    Column("latency ms", "number", "4.75rem"), Column("tokens", "number", "3.75rem"),
+    Column("source", "text", "5.5rem"),
+]
+
+
 def results_table(
     engine: Engine, f: CallFilter, sort_key: str, counts: MatchCounts, *, bulk: bool = False
 ) -> list[int]:
-    """One page of calls. Selecting a row opens it (and puts it in the URL); in bulk mode rows
-    are selected for labelling instead. Returns the selected call ids."""
+    """One page of calls. Clicking a row opens it (and puts it in the URL); in bulk mode rows
+    are ticked for labelling instead. Returns the ticked call ids."""
     _reset_paging_when_filter_changes(f, sort_key)
     after = _url_cursor(AFTER_PARAM, sort_key)
     before = None if after else _url_cursor(BEFORE_PARAM, sort_key)
@@ -184,26 +201,21 @@ def results_table(
     )
     st.caption(f"Page {number} · calls {first:,}–{first + len(page.rows) - 1:,} of "
                f"{counts.describe()}{note}")
-    row_ids = tuple(row.id for row in page.rows)
+    frame = _frame(page, current_marks(engine, [row.id for row in page.rows]))
     key = f"browse_table_{'bulk' if bulk else 'open'}_{_page_key(f, sort_key, page)}"
-    event = st.dataframe(
-        _frame(page, current_marks(engine, list(row_ids))),
-        hide_index=True, placeholder="—",
-        width="stretch",
-        # a ticked row opens its call in the callback, before the rerun draws the dialog
-        on_select="rerun" if bulk else partial(_open_ticked_row, key, row_ids),
-        selection_mode="multi-row" if bulk else "single-row",
-        key=key,
-        column_config={
-            "id": st.column_config.NumberColumn(format="%d", width="small"),
-            "time (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
-            "input": st.column_config.TextColumn(width="large"),
-            "output": st.column_config.TextColumn(width="large"),
-            "latency ms": st.column_config.NumberColumn(format="%.0f"),
-            **_review_columns(store_url()),
-        },
-    )
-    selected = [page.rows[i].id for i in (event.selection.rows if event is not None else [])]
+    selected: list[int] = []
+    if bulk:
+        event = st.dataframe(
+            frame, hide_index=True, placeholder="—", width="stretch", on_select="rerun",
+            selection_mode="multi-row", key=key, column_config=_grid_columns(),
+        )
+        selected = [page.rows[i].id for i in event.selection.rows]
+    else:
+        call_table(frame, TABLE_COLUMNS, key=key, opened=_opened_call(),
+                   caption=f"Calls {first:,}–{first + len(page.rows) - 1:,}",
+                   colours={"verdict": VERDICT_COLOURS,
+                            "labels": settings_label_colours(store_url())},
+                   on_open=_open_call)
     newer, _, older = st.columns([1, 4, 1])
     # callbacks: the URL moves before the rerun, so a page turn is one run, not two
     newer.button("← Newer", disabled=page.previous_cursor is None, width="stretch",
@@ -233,19 +245,15 @@ def _page_key(f: CallFilter, sort_key: str, page: CallPage) -> str:
     return hashlib.sha1(repr((f, sort_key, where)).encode()).hexdigest()[:16]
 
 
-def _open_ticked_row(key: str, row_ids: tuple[int, ...]) -> None:
-    """The table's selection callback: open the call of the row just ticked."""
-    rows = st.session_state[key].selection.rows
-    _open_selected_call([row_ids[i] for i in rows if i < len(row_ids)])
+def _opened_call() -> int | None:
+    """The call open in the dialog (the dialog itself warns about a malformed id)."""
+    raw = st.query_params.get(CALL_PARAM, "")
+    return int(raw) if raw.isdigit() else None
 
 
-def _open_selected_call(selected_ids: list[int]) -> None:
-    """Open a newly selected row's call; a row still selected after its dialog closed stays shut."""
-    chosen = selected_ids[0] if selected_ids else None
-    if chosen != st.session_state.get("browse_selected"):
-        st.session_state["browse_selected"] = chosen
-        if chosen is not None:
-            st.query_params[CALL_PARAM] = str(chosen)
+def _open_call(call_id: int) -> None:
+    """The table's click, before the rerun: the dialog (drawn first) then shows the call."""
+    st.query_params[CALL_PARAM] = str(call_id)
 
 
 def _export_text(url: str, f: CallFilter, fmt: str) -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -30,25 +29,17 @@ from sqlalchemy import Engine
 
 from evalboard.review.answers import Outcome, acknowledged, apply_actions, parse_actions
 from evalboard.review.focus_feed import answer_json, comment_json, focus_feed
+from evalboard.ui.browser_component import browser_component
 from evalboard.ui.navigation import CASES
 from evalboard.ui.store import store_url
 
-ASSETS = Path(__file__).parent / "assets" / "review_focus"
 COMPONENT_NAME = "evalboard.review_focus"
 MODES = ("Raw", "Markdown")
 _OUTCOMES = "review_focus_outcomes"
 KEEP_OUTCOMES = 50
 
 
-def _asset(name: str) -> str:
-    return (ASSETS / name).read_text(encoding="utf-8")
-
-
-_focus_component = st.components.v2.component(
-    COMPONENT_NAME, html=_asset("focus.html"), css=_asset("focus.css"), js=_asset("focus.js"),
-    # in the page's own DOM (its classes are prefixed eb-): keyboard focus, labels and text
-    # are then where the page's accessibility checks and the browser's tools look
-    isolate_styles=False)
+_focus_component = browser_component(COMPONENT_NAME, "review_focus", "focus")
 
 
 def component_key(session_id: int) -> str:

@@ -80,14 +80,16 @@ def _searches(page: Any, words: list[str]) -> list[float]:
     return times
 
 
+def click_row(page: Any, row: int) -> None:
+    """Click the `row`-th call (0 = first) of Browse's results table, on its input text."""
+    page.locator("[data-testid=browseCalls] tbody tr").nth(row).locator("td").nth(3).click()
+
+
 def _open_calls(page: Any, rounds: int) -> list[float]:
-    """Tick a row of the table (its selection box), wait for the dialog; Escape closes it."""
-    grid = page.locator("[data-testid='stMain'] [data-testid='stDataFrame']").first
-    box = grid.bounding_box()
+    """Click a row of the table, wait for the dialog; Escape closes it."""
     times = []
     for k in range(rounds):
-        row_y = box["y"] + 35 * (k % 5 + 1) + 17  # below the header row
-        times.append(timed(page, lambda y=row_y: page.mouse.click(box["x"] + 16, y),
+        times.append(timed(page, lambda k=k: click_row(page, k % 5),
                            "Tokens (prompt + completion)"))
         _settle(page)
         page.keyboard.press("Escape")
