@@ -29,7 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,10 +87,15 @@ PROBE_JS = """
     if (state === 'notRunning' && eb.sawRunning) eb.ranUntil = performance.now();
   }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
                         attributeFilter: ['data-test-script-state']});
-  eb.arm = () => {
+  eb.arm = (marker) => {
     eb.armed = true; eb.t0 = null; eb.sawRunning = false; eb.ranUntil = null;
     eb.armedTitles = JSON.stringify(eb.title());
+    eb.heldAtArm = marker ? !!eval(marker) : true;
   };
+  // An action has run once the run state was seen running, or once its marker (false when it
+  // was armed) holds: a quick run's messages can all be drawn in one commit, the run state
+  // never changing in the DOM, and the marker comes only from the server's answer.
+  eb.acted = () => eb.sawRunning || !eb.heldAtArm;
   // A quick page's run can arrive in one frame and be drawn in one commit, the run state never
   // changing in the DOM: a navigation has also run once the page's titles are new ones.
   eb.navigated = () => eb.sawRunning || JSON.stringify(eb.title()) !== eb.armedTitles;
@@ -110,7 +115,7 @@ PROBE_JS = """
 
 # Evaluated with the marker's JS expression as `marker`; the frame time when it all holds.
 LOADED_JS = "(marker) => window.__eb && __eb.settled() && eval(marker) ? performance.now() : false"
-ACTED_JS = ("(marker) => window.__eb && __eb.t0 !== null && __eb.sawRunning && __eb.settled()"
+ACTED_JS = ("(marker) => window.__eb && __eb.t0 !== null && __eb.acted() && __eb.settled()"
             " && eval(marker) ? performance.now() - __eb.t0 : false")
 NAVIGATED_JS = ("(marker) => window.__eb && __eb.t0 !== null && __eb.navigated()"
                 " && __eb.settled() && eval(marker) ? performance.now() - __eb.t0 : false")
@@ -131,6 +136,10 @@ def page_marker(spec: PageSpec) -> str:
     """The page's own content: its URL path and a title drawn."""
     return (f"location.pathname.replace(/^\\/+|\\/+$/g, '') === {json.dumps(spec.path)}"
             " && __eb.title().length > 0")
+
+
+DIALOG_MARKER = ("!!document.querySelector('[role=dialog]') && "
+                 "/Call \\d+/.test(document.querySelector('[role=dialog]').innerText)")
 
 
 def text_marker(text: str) -> str:
@@ -166,8 +175,11 @@ def full_load(page: Page, base: str, spec: PageSpec, query: str = "") -> float:
                                         polling="raf").json_value())
 
 
-def wait_acted(page: Page, marker: str) -> float:
-    """ms from the armed action to the new content (after a script run) settled."""
+def acted(page: Page, action: Callable[[], object], marker: str) -> float:
+    """Do `action` (a click, a key); ms from it to the new content (`marker`, false before)
+    settled after the script run it started."""
+    page.evaluate("(marker) => __eb.arm(marker)", marker)
+    action()
     return float(page.wait_for_function(ACTED_JS, arg=marker, polling="raf").json_value())
 
 
@@ -326,19 +338,14 @@ def measure_browse_actions(page: Page, base: str, url: str, figures: StoreFigure
     full_load(page, base, browse)
     turns = []
     for number in range(2, repeats + 2):
-        page.evaluate("__eb.arm()")
-        page.get_by_role("button", name="Older →").click()
-        turns.append(wait_acted(page, text_marker(f"Page {number} ·")))
+        turns.append(acted(page, page.get_by_role("button", name="Older →").click,
+                           text_marker(f"Page {number} ·")))
     figures.actions["Browse page turn (Older →)"] = timing(turns)
 
     full_load(page, base, browse)
     opened = []
     for row in range(repeats):
-        page.evaluate("__eb.arm()")
-        click_row(page, row)
-        opened.append(wait_acted(page, "!!document.querySelector('[role=dialog]') && "
-                                 "/Call \\d+/.test(document.querySelector('[role=dialog]')"
-                                 ".innerText)"))
+        opened.append(acted(page, lambda row=row: click_row(page, row), DIALOG_MARKER))
         page.keyboard.press("Escape")
         page.locator("[role=dialog]").wait_for(state="detached")
         page.wait_for_function(LOADED_JS, arg=url_marker("call", None), polling="raf")
@@ -349,9 +356,7 @@ def measure_browse_actions(page: Page, base: str, url: str, figures: StoreFigure
     searched = []
     for word in search_words(url, repeats):
         box.fill(word)
-        page.evaluate("__eb.arm()")
-        box.press("Enter")
-        searched.append(wait_acted(page, url_marker("q", word)))
+        searched.append(acted(page, lambda: box.press("Enter"), url_marker("q", word)))
     figures.actions["search (Enter to results)"] = timing(searched)
 
     full_load(page, base, browse)
@@ -360,9 +365,8 @@ def measure_browse_actions(page: Page, base: str, url: str, figures: StoreFigure
     toggle.wait_for()
     switched = []
     for k in range(repeats):
-        page.evaluate("__eb.arm()")
-        toggle.click()
-        switched.append(wait_acted(page, url_marker("errors", None if k % 2 else "true")))
+        switched.append(acted(page, toggle.click,
+                              url_marker("errors", None if k % 2 else "true")))
     figures.actions["switch a filter (Errors only)"] = timing(switched)
 
 

@@ -45,7 +45,13 @@ def test_browse_renders_and_hostile_output_stays_text(engine, db_url, browser_pa
         page.goto(base + "/browse")
         page.get_by_text("Browse calls").wait_for(timeout=30_000)
         page.get_by_text("calls 1–50 of 121").wait_for(timeout=30_000)
-        page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
+        # the table shows the hostile output as text
+        first = page.locator("[data-testid=browseCalls] tbody tr").first
+        first.wait_for(timeout=30_000)
+        assert first.get_attribute("data-call") == str(hostile)
+        assert "<script>window.__pwned" in first.inner_text()
+        assert page.locator("[data-testid=browseCalls] script, [data-testid=browseCalls] img"
+                            ).count() == 0
 
         for mode in ("Raw", "Markdown"):
             page.goto(f"{base}/browse?call={hostile}&view={mode}")
@@ -61,6 +67,32 @@ def test_browse_renders_and_hostile_output_stays_text(engine, db_url, browser_pa
             assert page.evaluate("window.__pwned === undefined")
     assert dialogs == []
     assert outside == []
+
+
+def test_a_call_opens_from_the_keyboard(engine, db_url, browser_page, tmp_path):
+    ids = add_calls(engine, make_rows(60)).ids
+    page = browser_page
+    with running_app(db_url, log_path=tmp_path / "server.log") as base:
+        page.goto(base + "/browse")
+        buttons = page.locator("[data-testid=browseCalls] .eb-open")
+        buttons.first.wait_for(timeout=30_000)
+        buttons.first.focus()
+        page.keyboard.press("ArrowDown")  # the second row, the second newest call
+        assert page.evaluate("document.activeElement.dataset.call") == str(ids[-2])
+        page.keyboard.press("Enter")
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text(f"Call {ids[-2]}", exact=True).wait_for(timeout=30_000)
+        page.wait_for_url(f"**call={ids[-2]}**", timeout=30_000)
+        row = page.locator(f"[data-testid=browseCalls] tr[data-call='{ids[-2]}']")
+        row.and_(page.locator("[aria-current=true]")).wait_for(state="attached",
+                                                                timeout=30_000)
+        page.keyboard.press("Escape")
+        dialog.wait_for(state="detached", timeout=30_000)
+        page.wait_for_function("!new URLSearchParams(location.search).has('call')",
+                               timeout=30_000)
+        # the same row opens again with a click (each click is a new request to open)
+        row.locator("td").nth(3).click()
+        dialog.get_by_text(f"Call {ids[-2]}", exact=True).wait_for(timeout=30_000)
 
 
 def test_a_one_megabyte_line_and_invisible_characters_stay_readable(engine, db_url,
