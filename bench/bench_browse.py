@@ -4,7 +4,7 @@
     python -m bench.bench_browse --store sqlite:///copy-of-bench.db --words quixotic,refund
 
 A page turn (Older and Newer), a search (a word, then clearing it), opening a call (a row's
-selection box to the dialog), switching a filter (Errors only on and off), each timed in the
+click to the dialog), switching a filter (Errors only on and off), each timed in the
 page with performance.now() (tests/support/browse_timing.py). The app migrates a store it
 opens: give it a copy of bench/bench.db, not the file itself. Budget (issue 21): p50 < 300 ms.
 """

@@ -142,6 +142,21 @@ DIALOG_MARKER = ("!!document.querySelector('[role=dialog]') && "
                  "/Call \\d+/.test(document.querySelector('[role=dialog]').innerText)")
 
 
+# What Browse's results show: the caption ("Page 1 · calls 1–50 of 3,000") and the listed calls
+RESULTS_JS = ("[...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
+              ".map((e) => e.innerText).filter((t) => t.startsWith('Page ')).join() + '|' + "
+              "[...document.querySelectorAll('[data-testid=browseCalls] tbody tr')]"
+              ".map((r) => r.dataset.call).join()")
+
+
+def results_changed_marker(page: Page) -> str:
+    """Browse's results are no longer what they are now (or the run was seen, for a search
+    that lists the same calls): the URL alone is not enough, as a widget bound to it moves the
+    URL before the run."""
+    before = page.evaluate(f"() => {RESULTS_JS}")
+    return f"(__eb.sawRunning || {RESULTS_JS} !== {json.dumps(before)})"
+
+
 def text_marker(text: str) -> str:
     return f"document.body.innerText.includes({json.dumps(text)})"
 
@@ -356,7 +371,8 @@ def measure_browse_actions(page: Page, base: str, url: str, figures: StoreFigure
     searched = []
     for word in search_words(url, repeats):
         box.fill(word)
-        searched.append(acted(page, lambda: box.press("Enter"), url_marker("q", word)))
+        marker = f"{url_marker('q', word)} && {results_changed_marker(page)}"
+        searched.append(acted(page, lambda: box.press("Enter"), marker))
     figures.actions["search (Enter to results)"] = timing(searched)
 
     full_load(page, base, browse)
@@ -365,8 +381,9 @@ def measure_browse_actions(page: Page, base: str, url: str, figures: StoreFigure
     toggle.wait_for()
     switched = []
     for k in range(repeats):
-        switched.append(acted(page, toggle.click,
-                              url_marker("errors", None if k % 2 else "true")))
+        marker = (f"{url_marker('errors', None if k % 2 else 'true')} && "
+                  f"{results_changed_marker(page)}")
+        switched.append(acted(page, toggle.click, marker))
     figures.actions["switch a filter (Errors only)"] = timing(switched)
 
 

@@ -36,6 +36,7 @@ RUN_TIME_FILES = [
     "evalboard/app/app_pages/home.py",
     "evalboard/ui/assets/icon.png",
     "evalboard/ui/assets/call_table/table.js",
+    "evalboard/ui/assets/common/dom.js",
     "evalboard/ui/assets/review_focus/focus.js",
 ]
 CASES = """\

@@ -8,14 +8,19 @@ from typing import Any
 import streamlit as st
 
 ASSETS = Path(__file__).parent / "assets"
+COMMON_JS = ("dom.js",)
 
 
 def browser_component(name: str, folder: str, stem: str) -> Any:
-    """The component `name` from assets/<folder>/<stem>.html, .css and .js, in the page's own
-    DOM (its classes are prefixed eb-): keyboard focus, labels and text are then where the
-    page's accessibility checks and the browser's tools look."""
-    def asset(suffix: str) -> str:
-        return (ASSETS / folder / f"{stem}.{suffix}").read_text(encoding="utf-8")
+    """The component `name` from assets/<folder>/<stem>.html, .css and .js (after the helpers
+    of assets/common/, which every component's module shares), in the page's own DOM (its
+    classes are prefixed eb-): keyboard focus, labels and text are then where the page's
+    accessibility checks and the browser's tools look."""
+    def asset(path: str) -> str:
+        return (ASSETS / path).read_text(encoding="utf-8")
 
-    return st.components.v2.component(name, html=asset("html"), css=asset("css"),
-                                      js=asset("js"), isolate_styles=False)
+    js = "\n".join(asset(f"common/{common}") for common in COMMON_JS) + "\n" + asset(
+        f"{folder}/{stem}.js")
+    return st.components.v2.component(name, html=asset(f"{folder}/{stem}.html"),
+                                      css=asset(f"{folder}/{stem}.css"), js=js,
+                                      isolate_styles=False)

@@ -4,18 +4,6 @@
 
 const MISSING = "—";
 
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "text") node.textContent = String(value);
-    else if (name === "cls") node.className = value;
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  node.append(...children);
-  return node;
-}
-
 function chips(names, colours, fallback) {
   return names.map((name) => {
     const colour = colours[name] || fallback;
