@@ -144,6 +144,9 @@ def test_the_table_marks_the_open_call_and_shows_missing_values_as_missing(app, 
     assert rows[2]["input"] == "c <b>d</b>"  # text as text: the table sets textContent
     assert rows[1]["time (UTC)"] == f"{T0:%Y-%m-%d %H:%M:%S}"
     assert results_data(app())["opened"] is None
+    # a narrow table leaves out source, then latency and tokens too, and says so
+    assert "source is in each call" in data["dropped"]["wide"]
+    assert "latency ms, tokens and source are in each call" in data["dropped"]["medium"]
 
 
 def test_a_broad_search_is_counted_without_the_split_until_asked(app, two_versions,

@@ -169,14 +169,15 @@ def _grid_columns() -> dict[str, Any]:
 
 
 # The HTML table's columns (see call_table), by the frame's names: the call's text and what
-# reviewers said first, the figures after (they scroll into view on a narrow screen)
+# reviewers said first, then the figures and source (left out on a narrow screen)
 TABLE_COLUMNS = [
-    Column("id", "open", "3.75rem"), Column("time (UTC)", "time", "6.25rem"),
-    Column("model version", "text", "7.5rem"), Column("input", "text", None),
+    Column("id", "open", "3.5rem"), Column("time (UTC)", "time", "5.75rem"),
+    Column("model version", "text", "6.5rem"), Column("input", "text", None),
     Column("output", "text", None), Column("status", "status", "3.25rem"),
-    Column("verdict", "chips", "4.5rem"), Column("labels", "chips", "8rem"),
-    Column("latency ms", "number", "4.75rem"), Column("tokens", "number", "3.75rem"),
-    Column("source", "text", "5.5rem"),
+    Column("verdict", "chips", "4.25rem"), Column("labels", "chips", "7.5rem"),
+    Column("latency ms", "number", "4.5rem", drop="medium"),
+    Column("tokens", "number", "3.75rem", drop="medium"),
+    Column("source", "text", "5.5rem", drop="wide"),
 ]
 
 

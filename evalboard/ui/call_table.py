@@ -28,11 +28,13 @@ _table_component = browser_component(COMPONENT_NAME, "call_table", "table")
 @dataclass(frozen=True)
 class Column:
     """How the table draws a column of the frame: `kind` is open (the call id, a button),
-    text, time, number, status or chips (a list of names in colours)."""
+    text, time, number, status or chips (a list of names in colours). `drop` leaves it out
+    when the table is narrow: "wide" below 58rem, "medium" below 50rem too (table.css)."""
 
     name: str
     kind: str
     width: str | None  # a CSS width; None shares what the others leave
+    drop: str | None = None
 
 
 def _chip_colours(colours: Mapping[str, str]) -> dict[str, dict[str, str]]:
@@ -54,15 +56,35 @@ def _cell(column: Column, value: Any) -> Any:
     return str(value)
 
 
+DROP_ORDER = ("wide", "medium")  # a narrower table leaves out "wide" columns, then "medium"
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _dropped_notes(columns: list[Column]) -> dict[str, str]:
+    """What a narrow table says under it, by how narrow: the columns it leaves out."""
+    notes: dict[str, str] = {}
+    for level, drop in enumerate(DROP_ORDER):
+        left_out = [c.name for c in columns if c.drop in DROP_ORDER[: level + 1]]
+        if left_out:
+            notes[drop] = (f"Too narrow for every column: {_listed(left_out)} "
+                           f"{'is' if len(left_out) == 1 else 'are'} in each call (click a "
+                           "row), or widen the window.")
+    return notes
+
+
 def table_data(frame: pd.DataFrame, columns: list[Column], *, opened: int | None,
                caption: str, colours: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
     """What the component draws: the columns, each row's cells as JSON values, the open call,
     and the chip colours of each chips column (name -> background and readable text)."""
     return {
-        "columns": [{"name": c.name, "kind": c.kind, "width": c.width} for c in columns],
+        "columns": [{"name": c.name, "kind": c.kind, "width": c.width, "drop": c.drop}
+                    for c in columns],
         "rows": [[_cell(c, value) for c, value in zip(columns, row, strict=True)]
                  for row in frame[[c.name for c in columns]].itertuples(index=False)],
-        "opened": opened, "caption": caption,
+        "opened": opened, "caption": caption, "dropped": _dropped_notes(columns),
         "colours": {name: _chip_colours(chips) for name, chips in colours.items()},
         "fallback": {"background": UNSET_COLOUR, "text": readable_text_colour(UNSET_COLOUR)},
     }

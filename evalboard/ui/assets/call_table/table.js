@@ -13,6 +13,12 @@ function chips(names, colours, fallback) {
 }
 
 function cell(column, value, data) {
+  const td = dataCell(column, value, data);
+  if (column.drop) td.classList.add(`eb-drop-${column.drop}`);
+  return td;
+}
+
+function dataCell(column, value, data) {
   if (column.kind === "open") {
     return el("td", {}, el("button", { type: "button", cls: "eb-open", "data-call": value,
                                        "aria-label": `Open call ${value}`, text: value }));
@@ -35,15 +41,21 @@ function cell(column, value, data) {
 }
 
 function render(root, data) {
-  const head = el("tr", {}, ...data.columns.map((c) => el("th", { scope: "col", text: c.name })));
-  const cols = el("colgroup", {}, ...data.columns.map((c) => el("col", { style: c.width ? `width:${c.width}` : null })));
+  // widths on the header cells (a fixed layout reads the first row); a column with `drop`
+  // is left out on a narrow screen rather than cut at the edge of a scrolled table
+  const head = el("tr", {}, ...data.columns.map((c) => el("th", {
+    scope: "col", text: c.name, cls: c.drop ? `eb-drop-${c.drop}` : null,
+    style: c.width ? `width:${c.width}` : null })));
   const body = el("tbody");
   for (const row of data.rows) {
     const tr = el("tr", { "data-call": row[0] });
     tr.append(...data.columns.map((column, i) => cell(column, row[i], data)));
     body.append(tr);
   }
-  root.replaceChildren(el("table", { "aria-label": data.caption }, cols, el("thead", {}, head), body));
+  const table = el("table", { "aria-label": data.caption }, el("thead", {}, head), body);
+  root.replaceChildren(el("div", { cls: "eb-frame" }, table),
+                       ...Object.entries(data.dropped).map(([drop, text]) =>
+                         el("p", { cls: `eb-dropped eb-dropped-${drop}`, text })));
 }
 
 function bind(root, open) {
