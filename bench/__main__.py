@@ -42,7 +42,8 @@ def main() -> int:
     if args.db:
         return max(run("bench.bench_pg_store", "--db", args.db, "--calls", str(args.calls),
                        *(["--reuse"] if args.reuse else [])),
-                   run("bench.bench_pg_writers", "--db", args.db, "--own-database"))
+                   run("bench.bench_pg_writers", "--db", args.db, "--own-database"),
+                   run("bench.bench_pg_prune", "--db", args.db))
     large, small = store_path(args.calls), store_path(args.small)
     codes = []
     for calls, path in ((args.calls, large), (args.small, small)):

@@ -9,12 +9,14 @@ import typer
 from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
-from evalboard.cli.common import DbOption, store
+from evalboard import clock
+from evalboard.cli.common import DbOption, fail, store
 from evalboard.config import DB_URL_ENV
 from evalboard.store import migrate
 from evalboard.store.backup import backup_sqlite
 from evalboard.store.copy import copy_store
 from evalboard.store.engine import make_engine
+from evalboard.store.partitions import PartitionError, PartitionReport, partition_calls_by_month
 from evalboard.store.prune import PruneOptions, PruneReport, parse_age, prune_calls
 
 app = typer.Typer(help="Manage the store: schema, backups, copies, retention.",
@@ -22,17 +24,47 @@ app = typer.Typer(help="Manage the store: schema, backups, copies, retention.",
 
 
 @app.command()
-def upgrade(db: DbOption = None, revision: str = typer.Argument("head")) -> None:
+def upgrade(
+    db: DbOption = None,
+    revision: str = typer.Argument("head"),
+    partition_by_month: Annotated[bool, typer.Option(
+        "--partition-by-month",
+        help="PostgreSQL: then partition the calls by month, so a prune drops whole months "
+             "(once; readers and writers wait meanwhile, about a minute per million calls).")]
+    = False,
+) -> None:
     """Upgrade the store's schema (every command does this before first use)."""
     engine = make_engine(db)
-    before = migrate.current_revision(engine)
-    saved = migrate.upgrade(engine, revision)
-    after = migrate.current_revision(engine)
-    if before == after:
-        typer.echo(f"already at {after}")
-    else:
-        typer.echo(f"upgraded {before or 'an empty store'} -> {after}"
-                   + (f" (backup of {before}: {saved})" if saved else ""))
+    try:
+        if partition_by_month and engine.dialect.name != "postgresql":
+            fail("--partition-by-month needs PostgreSQL; a SQLite store prunes in batches "
+                 "and its file shrinks (nothing was changed)")
+        before = migrate.current_revision(engine)
+        saved = migrate.upgrade(engine, revision)
+        after = migrate.current_revision(engine)
+        if before == after:
+            typer.echo(f"already at {after}")
+        else:
+            typer.echo(f"upgraded {before or 'an empty store'} -> {after}"
+                       + (f" (backup of {before}: {saved})" if saved else ""))
+        if partition_by_month:
+            try:
+                report = partition_calls_by_month(engine, clock.now())
+            except PartitionError as exc:
+                fail(str(exc))
+            typer.echo(partition_line(report))
+    finally:
+        engine.dispose()
+
+
+def partition_line(report: PartitionReport) -> str:
+    """What a conversion to monthly partitions did, in one line."""
+    months = report.months
+    span = f"{months[0]} .. {months[-1]}" if len(months) > 1 else months[0]
+    return (f"partitioned {report.calls:,} calls by month in {report.seconds:.1f} s: "
+            f"{len(months)} month partitions ({span}) and calls_default; "
+            f"{len(report.foreign_keys_dropped)} foreign keys to calls dropped (evalboard keeps "
+            "those references itself)")
 
 
 @app.command()
@@ -146,6 +178,10 @@ def prune_lines(report: PruneReport) -> list[str]:
                      + (f" ({report.space_note})" if report.space_note else ""))
     elif report.space_note:
         lines.append(report.space_note)
+    if report.dropped_months:
+        verb_months = "would drop" if report.dry_run else "dropped"
+        lines.append(f"{verb_months} {len(report.dropped_months)} month partition(s): "
+                     + ", ".join(report.dropped_months))
     if report.archive_files:
         lines.append(f"archived to {len(report.archive_files)} Parquet file(s) under "
                      f"{report.archive_files[0].parent.parent}")

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from evalboard.store.engine import write_connection
 from evalboard.store.ids import IdPool, PrefetchingIdPool
 from evalboard.store.models import Call, ModelVersion, utcnow
+from evalboard.store.partitions import ensure_month_partitions
 from evalboard.store.rollups import RollupDelta
 from evalboard.store.upsert import conflict_insert
 
@@ -149,6 +150,7 @@ def write_calls(
     for row, new_id in zip(missing, ids.take_many(len(missing)), strict=True):
         row["id"] = new_id
     topped_up = range(0)
+    ensure_month_partitions(engine, (row.get("created_at") for row in rows))
     with write_connection(engine) as conn:
         versions = ensure_model_versions(conn, (row["model_version"] for row in rows))
         if isinstance(ids, PrefetchingIdPool):  # the writer holds the lock: top the stock up

@@ -10,6 +10,7 @@ template is never used after its migration.
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -21,10 +22,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from evalboard import clock
 from evalboard.store import open_store
+from evalboard.store.partitions import partition_calls_by_month
 from tests.pg_server import fresh_database
 
 STORE_FILE = "evalboard.db"
+# Set (to anything): PostgreSQL stores of the tests have their calls partitioned by month.
+PARTITIONED_ENV = "EVALBOARD_TEST_PG_PARTITIONED"
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,14 @@ def _migrate(url: str) -> None:
         engine.dispose()
 
 
+def _partition(url: str) -> None:
+    engine = open_store(url)
+    try:
+        partition_calls_by_month(engine, clock.now())
+    finally:
+        engine.dispose()
+
+
 @contextmanager
 def store_template(server: str | None, folder: Path) -> Iterator[StoreTemplate]:
     """Migrate a template store (a file in `folder`, or a database on `server`), yield it, and
@@ -63,7 +76,10 @@ def store_template(server: str | None, folder: Path) -> Iterator[StoreTemplate]:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:
-            _migrate(make_url(server).set(database=name).render_as_string(hide_password=False))
+            url = make_url(server).set(database=name).render_as_string(hide_password=False)
+            _migrate(url)
+            if os.environ.get(PARTITIONED_ENV):
+                _partition(url)
             yield StoreTemplate(server, name)
         finally:
             with admin.connect() as conn:

@@ -1,0 +1,264 @@
+"""PostgreSQL: the calls table partitioned by month, so a prune drops a whole month at once.
+
+`partition_calls_by_month` converts a store once (`evalboard db upgrade --partition-by-month`):
+`calls` becomes a table partitioned by range of `created_at`, one partition a month
+(`calls_y2026m01`) and a default partition (`calls_default`) for calls of months without one
+(the calls a prune kept from a dropped month). A partitioned table's primary key and unique
+constraints must hold the partition key, so the key is `(id, created_at)` and the import key
+`(source, external_id, created_at)`; the foreign keys of other tables to `calls.id` cannot
+exist and are dropped: evalboard's writes keep those references (a call is deleted only by a
+prune, which removes or unlinks what refers to it first).
+
+Writers create a month's partition before its first call is written
+(`ensure_month_partitions`, in its own short transaction), with the next month's, so a month
+rarely starts with DDL under load. A month whose calls are in the default partition already
+(a month a prune dropped) stays there.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from evalboard.errors import EvalboardError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PARTITION = "calls_default"
+_MONTH_NAME = "calls_y{:04d}m{:02d}"
+_BOUNDS = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
+_CREATE_LOCK = "evalboard.calls.partitions"  # an advisory lock: one creator at a time
+_RECHECK_SECONDS = 300.0  # how long a process trusts "this store is not partitioned"
+_CHECK_VIOLATION = "23514"
+
+
+class PartitionError(EvalboardError):
+    """A conversion that cannot run (not PostgreSQL, partitioned already)."""
+
+
+@dataclass(frozen=True)
+class MonthPartition:
+    """One month's partition of the calls: calls with start <= created_at < end."""
+
+    name: str
+    start: datetime
+    end: datetime
+
+
+@dataclass
+class PartitionReport:
+    """What a conversion did."""
+
+    calls: int
+    months: list[str]
+    foreign_keys_dropped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def month_start(moment: datetime) -> datetime:
+    return datetime(moment.year, moment.month, 1)
+
+
+def next_month(start: datetime) -> datetime:
+    return datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
+
+
+def month_name(start: datetime) -> str:
+    return _MONTH_NAME.format(start.year, start.month)
+
+
+def is_partitioned(conn: Connection) -> bool:
+    """True when the store's calls are a partitioned table (PostgreSQL only)."""
+    if conn.dialect.name != "postgresql":
+        return False
+    kind = conn.execute(text("SELECT relkind FROM pg_class WHERE oid = to_regclass('calls')")
+                        ).scalar_one_or_none()
+    return kind == "p"
+
+
+def month_partitions(conn: Connection) -> list[MonthPartition]:
+    """The month partitions of the calls, oldest first (not the default partition)."""
+    rows = conn.execute(text(
+        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
+        " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'calls'::regclass")).all()
+    months = []
+    for name, bound in rows:
+        match = _BOUNDS.search(bound or "")
+        if match:
+            months.append(MonthPartition(name, datetime.fromisoformat(match.group(1)),
+                                         datetime.fromisoformat(match.group(2))))
+    return sorted(months, key=lambda month: month.start)
+
+
+def _months_between(first: datetime, last: datetime) -> list[datetime]:
+    months, start = [], month_start(first)
+    while start <= last:
+        months.append(start)
+        start = next_month(start)
+    return months
+
+
+def _create_month(conn: Connection, start: datetime) -> None:
+    conn.execute(text(
+        f'CREATE TABLE IF NOT EXISTS "{month_name(start)}" PARTITION OF calls'
+        f" FOR VALUES FROM ('{start.isoformat(sep=' ')}') TO "
+        f"('{next_month(start).isoformat(sep=' ')}')"))
+
+
+def _table_columns(conn: Connection, table: str) -> list[str]:
+    """The columns of a table that can be written (not generated ones), in order."""
+    return list(conn.execute(text(
+        "SELECT attname FROM pg_attribute WHERE attrelid = CAST(:table AS regclass)"
+        " AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum"),
+        {"table": table}).scalars())
+
+
+def _columns_sql(conn: Connection, table: str) -> str:
+    """The writable columns of the calls (or a partition of them), quoted, for INSERT ...
+    SELECT."""
+    return ", ".join(f'"{name}"' for name in _table_columns(conn, table))
+
+
+def partition_calls_by_month(engine: Engine, now: datetime) -> PartitionReport:
+    """Convert the calls of a PostgreSQL store into monthly partitions, every row kept.
+
+    One transaction: readers and writers of calls wait until it commits (about a minute per
+    million calls: each row is copied and its search document computed again). Partitions
+    span the first call's month to the month after the later of the last call and `now`.
+    """
+    if engine.dialect.name != "postgresql":
+        raise PartitionError("partitioning calls by month needs PostgreSQL; a SQLite store "
+                             "prunes in batches and its file shrinks")
+    started = time.perf_counter()
+    with engine.connect() as conn, conn.begin():
+        if is_partitioned(conn):
+            raise PartitionError("the calls are partitioned by month already")
+        conn.execute(text("LOCK TABLE calls IN ACCESS EXCLUSIVE MODE"))
+        dropped = _drop_references(conn)
+        indexes = _drop_secondary_indexes(conn)
+        conn.execute(text("ALTER TABLE calls DROP CONSTRAINT uq_calls_source_external_id"))
+        conn.execute(text("ALTER TABLE calls DROP CONSTRAINT pk_calls"))
+        conn.execute(text("ALTER TABLE calls RENAME TO calls_unpartitioned"))
+        conn.execute(text(
+            "CREATE TABLE calls (LIKE calls_unpartitioned INCLUDING DEFAULTS INCLUDING GENERATED"
+            " INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY RANGE (created_at)"))
+        conn.execute(text(f'CREATE TABLE "{DEFAULT_PARTITION}" PARTITION OF calls DEFAULT'))
+        first, last = conn.execute(text(
+            "SELECT min(created_at), max(created_at) FROM calls_unpartitioned")).one()
+        months = _months_between(first or now, next_month(month_start(max(last or now, now))))
+        for start in months:
+            _create_month(conn, start)
+        columns = _columns_sql(conn, "calls_unpartitioned")
+        calls = conn.execute(text(
+            f"INSERT INTO calls ({columns}) SELECT {columns} FROM calls_unpartitioned")).rowcount
+        conn.execute(text("ALTER TABLE calls ADD CONSTRAINT pk_calls PRIMARY KEY (id, created_at)"))
+        conn.execute(text("ALTER TABLE calls ADD CONSTRAINT uq_calls_source_external_id"
+                          " UNIQUE (source, external_id, created_at)"))
+        conn.execute(text(
+            "ALTER TABLE calls ADD CONSTRAINT fk_calls_model_version_id_model_versions"
+            " FOREIGN KEY (model_version_id) REFERENCES model_versions (id)"))
+        for definition in indexes:
+            conn.execute(text(definition))
+        conn.execute(text("DROP TABLE calls_unpartitioned"))
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE calls"))
+    _STATES.pop(engine, None)
+    return PartitionReport(calls=int(calls or 0), months=[month_name(m) for m in months],
+                           foreign_keys_dropped=dropped,
+                           seconds=time.perf_counter() - started)
+
+
+def _drop_references(conn: Connection) -> list[str]:
+    """Drop the foreign keys of other tables to calls; their names."""
+    found = conn.execute(text(
+        "SELECT conrelid::regclass::text, conname FROM pg_constraint"
+        " WHERE confrelid = 'calls'::regclass AND contype = 'f' ORDER BY conname")).all()
+    for table, name in found:
+        conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+    return [name for _, name in found]
+
+
+def _drop_secondary_indexes(conn: Connection) -> list[str]:
+    """Drop the calls' indexes other than the key's and the import key's; their definitions
+    (they are built again on the partitioned table, after the rows are in)."""
+    found = conn.execute(text(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+        " AND tablename = 'calls' AND indexname NOT IN ('pk_calls', 'uq_calls_source_external_id')"
+        " ORDER BY indexname")).all()
+    for name, _ in found:
+        conn.execute(text(f'DROP INDEX "{name}"'))
+    return [definition for _, definition in found]
+
+
+# --- partitions for new months ------------------------------------------------------------
+
+@dataclass
+class _StoreState:
+    """What one process knows of a store's partitions."""
+
+    partitioned: bool | None = None
+    checked_at: float = 0.0
+    months: set[datetime] = field(default_factory=set)  # have a partition, or live in default
+
+
+_STATES: weakref.WeakKeyDictionary[Engine, _StoreState] = weakref.WeakKeyDictionary()
+
+
+def _state(engine: Engine) -> _StoreState:
+    state = _STATES.get(engine)
+    if state is None:
+        state = _STATES[engine] = _StoreState()
+    stale = time.monotonic() - state.checked_at > _RECHECK_SECONDS
+    if state.partitioned is None or (not state.partitioned and stale):
+        with engine.connect() as conn:
+            state.partitioned = is_partitioned(conn)
+        state.checked_at = time.monotonic()
+    return state
+
+
+def ensure_month_partitions(engine: Engine, moments: Iterable[datetime | None]) -> None:
+    """Create the partitions of the months of `moments` (and of each next month) that are
+    missing, before calls of those months are written. A no-op unless the store is
+    partitioned; one catalog query per month a process has not seen yet."""
+    if engine.dialect.name != "postgresql":
+        return
+    starts = {month_start(moment) for moment in moments if moment is not None}
+    state = _STATES.get(engine)
+    if state is not None and state.partitioned is not None and starts <= state.months:
+        return
+    state = _state(engine)
+    if not state.partitioned:
+        return
+    wanted = (starts | {next_month(start) for start in starts}) - state.months
+    if not wanted:
+        return
+    with engine.connect() as conn:
+        existing = {month.start for month in month_partitions(conn)}
+        conn.rollback()
+        for start in sorted(wanted - existing):
+            _create_month_now(conn, start)
+    state.months |= wanted
+
+
+def _create_month_now(conn: Connection, start: datetime) -> None:
+    """One month's partition in its own short transaction; if the default partition holds
+    calls of that month already, the month stays there."""
+    try:
+        with conn.begin():
+            conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                         {"key": _CREATE_LOCK})
+            _create_month(conn, start)
+    except DBAPIError as exc:
+        code = getattr(exc.orig, "sqlstate", None)
+        if code != _CHECK_VIOLATION:
+            log.warning("could not create the partition %s (%s); its calls go to %s",
+                        month_name(start), exc.orig, DEFAULT_PARTITION)
