@@ -260,3 +260,29 @@ def test_upgrade_partitions_by_month_on_postgresql_only(engine: Engine, db_url: 
     assert again.stderr.strip() == "error: the calls are partitioned by month already"
     with Session(engine) as session:
         assert session.scalar(select(Call.id).limit(1)) is not None
+
+
+@pg_only
+def test_deleting_calls_does_what_their_foreign_keys_did(
+        engine: Engine, migrated_template, tmp_path: Path) -> None:
+    """The dropped foreign keys deleted (or unlinked) what referred to a deleted call; on a
+    partitioned store a trigger does: the same rows are left as in one table."""
+    with fresh_store(os.environ[SERVER_ENV], tmp_path, migrated_template) as url:
+        plain = open_store(url)
+        try:
+            for store in (engine, plain):
+                _fill(store, seed=11)
+            partition_calls_by_month(engine, NOW)
+            state = _state(engine)
+            doomed = random.Random(11).sample(
+                state["annotations"] + state["comments"] + state["monitor"] + [
+                    value for value in state["origins"] if value is not None], 30)
+            for store in (engine, plain):
+                with store.begin() as conn:
+                    conn.execute(Call.__table__.delete().where(Call.id.in_(doomed)))
+            after = _state(engine)
+            assert after == _state(plain)
+            assert not set(doomed) & set(after["annotations"] + after["comments"]
+                                         + after["monitor"] + after["origins"])
+        finally:
+            plain.dispose()

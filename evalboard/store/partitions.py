@@ -6,8 +6,10 @@
 (the calls a prune kept from a dropped month). A partitioned table's primary key and unique
 constraints must hold the partition key, so the key is `(id, created_at)` and the import key
 `(source, external_id, created_at)`; the foreign keys of other tables to `calls.id` cannot
-exist and are dropped: evalboard's writes keep those references (a call is deleted only by a
-prune, which removes or unlinks what refers to it first).
+exist and are dropped. What they did when a call was deleted (delete or unlink the rows that
+refer to it) a statement trigger on `calls` does instead; a dropped month fires nothing, so
+prune removes or unlinks what refers to its calls first. (A migration must not add a foreign
+key to `calls.id`: on a partitioned store it cannot be created.)
 
 Writers create a month's partition before its first call is written
 (`ensure_month_partitions`, in its own short transaction), with the next month's, so a month
@@ -24,6 +26,7 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from graphlib import TopologicalSorter
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
@@ -38,6 +41,7 @@ _BOUNDS = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
 _CREATE_LOCK = "evalboard.calls.partitions"  # an advisory lock: one creator at a time
 _RECHECK_SECONDS = 300.0  # how long a process trusts "this store is not partitioned"
 _CHECK_VIOLATION = "23514"
+ON_DELETE_FUNCTION = "evalboard_calls_deleted"  # the trigger, and its function
 
 
 class PartitionError(EvalboardError):
@@ -142,7 +146,7 @@ def partition_calls_by_month(engine: Engine, now: datetime) -> PartitionReport:
         if is_partitioned(conn):
             raise PartitionError("the calls are partitioned by month already")
         conn.execute(text("LOCK TABLE calls IN ACCESS EXCLUSIVE MODE"))
-        dropped = _drop_references(conn)
+        references = _drop_references(conn)
         indexes = _drop_secondary_indexes(conn)
         conn.execute(text("ALTER TABLE calls DROP CONSTRAINT uq_calls_source_external_id"))
         conn.execute(text("ALTER TABLE calls DROP CONSTRAINT pk_calls"))
@@ -168,22 +172,74 @@ def partition_calls_by_month(engine: Engine, now: datetime) -> PartitionReport:
         for definition in indexes:
             conn.execute(text(definition))
         conn.execute(text("DROP TABLE calls_unpartitioned"))
+        _keep_deletes_whole(conn, references)
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE calls"))
     _STATES.pop(engine, None)
     return PartitionReport(calls=int(calls or 0), months=[month_name(m) for m in months],
-                           foreign_keys_dropped=dropped,
+                           foreign_keys_dropped=[reference.name for reference in references],
                            seconds=time.perf_counter() - started)
 
 
-def _drop_references(conn: Connection) -> list[str]:
-    """Drop the foreign keys of other tables to calls; their names."""
-    found = conn.execute(text(
-        "SELECT conrelid::regclass::text, conname FROM pg_constraint"
-        " WHERE confrelid = 'calls'::regclass AND contype = 'f' ORDER BY conname")).all()
-    for table, name in found:
-        conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
-    return [name for _, name in found]
+@dataclass(frozen=True)
+class _Reference:
+    """A foreign key of another table to calls.id and what it does when a call goes."""
+
+    table: str
+    name: str
+    column: str
+    on_delete: str  # pg_constraint.confdeltype: c cascade, n set null, a/r refuse
+
+
+def _drop_references(conn: Connection) -> list[_Reference]:
+    """Drop the foreign keys of other tables to calls; what they were."""
+    found = [_Reference(*row) for row in conn.execute(text(
+        "SELECT c.conrelid::regclass::text, c.conname, a.attname, c.confdeltype"
+        " FROM pg_constraint c JOIN pg_attribute a"
+        " ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]"
+        " WHERE c.confrelid = 'calls'::regclass AND c.contype = 'f' ORDER BY c.conname"))]
+    for reference in found:
+        conn.execute(text(f'ALTER TABLE {reference.table} DROP CONSTRAINT "{reference.name}"'))
+    return found
+
+
+def _on_delete_sql(reference: _Reference) -> str:
+    table, column = reference.table, f'"{reference.column}"'
+    if reference.on_delete == "c":
+        return f"DELETE FROM {table} t USING gone g WHERE t.{column} = g.id;"
+    if reference.on_delete == "n":
+        return f"UPDATE {table} t SET {column} = NULL FROM gone g WHERE t.{column} = g.id;"
+    return (f"IF EXISTS (SELECT 1 FROM {table} t JOIN gone g ON t.{column} = g.id) THEN"
+            f" RAISE foreign_key_violation USING MESSAGE = 'calls are still referenced from"
+            f" {table}.{reference.column}'; END IF;")
+
+
+def _referrers_first(conn: Connection, references: list[_Reference]) -> list[str]:
+    """The referencing tables, each before the tables it refers to (one statement at a time,
+    a row must go before the row it refers to; foreign keys act at once)."""
+    tables = sorted({reference.table for reference in references})
+    graph: TopologicalSorter[str] = TopologicalSorter({table: () for table in tables})
+    for referrer, referred in conn.execute(text(
+            "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint"
+            " WHERE contype = 'f' AND conrelid::regclass::text = ANY(:tables)"
+            " AND confrelid::regclass::text = ANY(:tables) AND conrelid <> confrelid"),
+            {"tables": tables}):
+        graph.add(referred, referrer)
+    return list(graph.static_order())
+
+
+def _keep_deletes_whole(conn: Connection, references: list[_Reference]) -> None:
+    """What the dropped foreign keys did when a call was deleted, as a statement trigger on
+    calls (deleting through `calls`; a dropped partition fires nothing: prune handles it)."""
+    order = {table: k for k, table in enumerate(_referrers_first(conn, references))}
+    ordered = sorted(references, key=lambda reference: order[reference.table])
+    body = "\n    ".join(_on_delete_sql(reference) for reference in ordered)
+    conn.execute(text(
+        f"CREATE OR REPLACE FUNCTION {ON_DELETE_FUNCTION}() RETURNS trigger LANGUAGE plpgsql"
+        f" AS $body$\nBEGIN\n    {body}\n    RETURN NULL;\nEND\n$body$"))
+    conn.execute(text(
+        f"CREATE TRIGGER {ON_DELETE_FUNCTION} AFTER DELETE ON calls REFERENCING OLD TABLE AS"
+        f" gone FOR EACH STATEMENT EXECUTE FUNCTION {ON_DELETE_FUNCTION}()"))
 
 
 def _drop_secondary_indexes(conn: Connection) -> list[str]:
