@@ -179,15 +179,18 @@ def test_a_pruned_month_is_dropped_and_its_kept_calls_stay(engine: Engine,
     assert report.dropped_months == ["calls_y2026m07", "calls_y2026m08"]
     assert report.removed["calls"] == len(old - kept) == dry.removed["calls"]
     assert report.kept_calls == len(kept)
-    with engine.connect() as conn:
-        assert [month.name for month in month_partitions(conn)][:2] == [
-            "calls_y2026m09", "calls_y2026m10"]
-        assert conn.execute(text("SELECT to_regclass('calls_y2026m07')")).scalar() is None
     after = _state(engine)
     assert set(after["calls"]) == set(before["calls"]) - (old - kept)
     where = _where(engine)
-    assert {where[call_id] for call_id in kept if where[call_id] != "calls_y2026m09"} == {
-        DEFAULT_PARTITION}  # the kept calls of dropped months moved to the default partition
+    with engine.connect() as conn:  # each dropped month is a partition of its kept calls now
+        assert [month.name for month in month_partitions(conn)][:3] == [
+            "calls_y2026m07", "calls_y2026m08", "calls_y2026m09"]
+        kept_in = {name: set(conn.execute(text(f"SELECT id FROM {name}")).scalars())
+                   for name in ("calls_y2026m07", "calls_y2026m08")}
+        assert kept_in["calls_y2026m07"] | kept_in["calls_y2026m08"] == {
+            call_id for call_id in kept if where[call_id] != "calls_y2026m09"}
+        assert not conn.execute(text(
+            "SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relname LIKE '%kept%'")).scalar()
     assert set(after["monitor"]) == {call_id for call_id in before["monitor"]
                                      if call_id not in old - kept}
     assert after["annotations"] == before["annotations"]
@@ -199,13 +202,43 @@ def test_a_pruned_month_is_dropped_and_its_kept_calls_stay(engine: Engine,
         old - kept)
     assert any(line.startswith("dropped 2 month partition(s): calls_y2026m07, calls_y2026m08")
                for line in prune_lines(report))
-    # a call of a dropped month can still be logged: it goes to the default partition
+    # a call of a dropped month can still be logged, into its month
     add_calls(engine, [{"input": "late import", "created_at": datetime(2026, 7, 20)}])
     with engine.connect() as conn:
         late = conn.execute(text(
             "SELECT tableoid::regclass::text FROM calls WHERE input_text = 'late import'")
         ).scalar_one()
-    assert late == DEFAULT_PARTITION
+    assert late == "calls_y2026m07"
+    # a month of kept calls is not dropped again; the late call goes in batches
+    again = prune_calls(engine, PruneOptions(NOW - cutoff))
+    assert again.dropped_months == [] and again.removed == {"calls": 1}
+    assert set(_state(engine)["calls"]) == set(after["calls"])
+
+
+@pg_only
+def test_calls_of_a_month_without_a_partition_go_to_the_default_one(engine: Engine) -> None:
+    partition_calls_by_month(engine, NOW)
+    add_calls(engine, make_rows(1, start=datetime(2026, 11, 20)))  # a model version
+    with engine.connect() as conn:
+        conn.execute(text("DELETE FROM calls"))
+        conn.execute(text("ALTER TABLE calls DETACH PARTITION calls_y2026m11"))
+        conn.execute(text("DROP TABLE calls_y2026m11"))
+        conn.execute(text(  # written around evalboard: it lands in the default partition
+            "INSERT INTO calls (id, created_at, model_version_id, source, input_text)"
+            " SELECT 900001, '2026-11-02', id, 'production', 'raw' FROM model_versions"
+            " LIMIT 1"))
+        conn.commit()
+    other = open_store(engine.url.render_as_string(hide_password=False))
+    try:  # November cannot have its partition now: its calls join the default partition
+        add_calls(other, make_rows(2, start=datetime(2026, 11, 3)))
+    finally:
+        other.dispose()
+    with engine.connect() as conn:
+        assert "calls_y2026m11" not in {month.name for month in month_partitions(conn)}
+        november = conn.execute(text(
+            "SELECT DISTINCT tableoid::regclass::text FROM calls"
+            " WHERE created_at >= '2026-11-01'")).scalars().all()
+    assert november == [DEFAULT_PARTITION] and len(_where(engine)) == 3
 
 
 @pg_only

@@ -194,7 +194,8 @@ def prune_calls(engine: Engine, options: PruneOptions,
 def _dry_counts(conn: Connection, options: PruneOptions, cutoff: datetime,
                 report: PruneReport) -> None:
     ids = candidates(options, cutoff).with_only_columns(Call.id)
-    report.dropped_months = [month.name for month in months_to_drop(conn, cutoff)]
+    report.dropped_months = [month.name for month in months_to_drop(conn, cutoff,
+                                                                   options)]
     old = int(conn.execute(select(func.count()).where(Call.created_at < cutoff)).scalar_one())
     for step in steps_for(options):
         report.add({step.table.name: count_step(conn, step, ids)},
