@@ -126,13 +126,15 @@ def _drop_month(engine: Engine, month: MonthPartition, options: PruneOptions,
 
 def _swap(engine: Engine, month: MonthPartition, keeper: str, cutoff: datetime) -> None:
     """Detach the month and attach its kept calls in its place: the only wait for readers
-    and writers. Every lock is taken at once first (calls and all its partitions, as a
-    writer takes them: parent first), so the swap cannot deadlock with a writer; a swap that
+    and writers. Every lock is taken at once first (model versions, then calls and all its
+    partitions, in a writer's order), so the swap cannot deadlock with a writer; a swap that
     waits too long gives way and tries again."""
     for attempt in range(_SWAP_ATTEMPTS):
         try:
             with write_connection(engine) as conn:
                 conn.execute(text(f"SET LOCAL lock_timeout = '{_SWAP_LOCK_TIMEOUT}'"))
+                # attaching checks the calls' foreign key: model_versions first, as writers
+                conn.execute(text("LOCK TABLE model_versions IN SHARE ROW EXCLUSIVE MODE"))
                 conn.execute(text("LOCK TABLE calls IN ACCESS EXCLUSIVE MODE"))
                 conn.execute(text(f'ALTER TABLE calls DETACH PARTITION "{month.name}"'))
                 conn.execute(text(f'ALTER TABLE calls ATTACH PARTITION "{keeper}" FOR VALUES'
