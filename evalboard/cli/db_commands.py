@@ -63,8 +63,8 @@ def partition_line(report: PartitionReport) -> str:
     span = f"{months[0]} .. {months[-1]}" if len(months) > 1 else months[0]
     return (f"partitioned {report.calls:,} calls by month in {report.seconds:.1f} s: "
             f"{len(months)} month partitions ({span}) and calls_default; "
-            f"{len(report.foreign_keys_dropped)} foreign keys to calls dropped (evalboard keeps "
-            "those references itself)")
+            f"{len(report.foreign_keys_dropped)} foreign keys to calls replaced by a trigger "
+            "that does what they did when a call is deleted")
 
 
 @app.command()

@@ -2,8 +2,9 @@
 
 `partition_calls_by_month` converts a store once (`evalboard db upgrade --partition-by-month`):
 `calls` becomes a table partitioned by range of `created_at`, one partition a month
-(`calls_y2026m01`) and a default partition (`calls_default`) for calls of months without one
-(the calls a prune kept from a dropped month). A partitioned table's primary key and unique
+(`calls_y2026m01`) and a default partition (`calls_default`) for calls of months without one.
+A prune replaces a month's partition by one holding only the calls it keeps
+(`prune_months`). A partitioned table's primary key and unique
 constraints must hold the partition key, so the key is `(id, created_at)` and the import key
 `(source, external_id, created_at)`; the foreign keys of other tables to `calls.id` cannot
 exist and are dropped. What they did when a call was deleted (delete or unlink the rows that
@@ -14,7 +15,7 @@ key to `calls.id`: on a partitioned store it cannot be created.)
 Writers create a month's partition before its first call is written
 (`ensure_month_partitions`, in its own short transaction), with the next month's, so a month
 rarely starts with DDL under load. A month whose calls are in the default partition already
-(a month a prune dropped) stays there.
+(written before its partition existed) stays there.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from graphlib import TopologicalSorter
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import ColumnElement, Connection, Engine, MetaData, Table, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from evalboard.errors import EvalboardError
+from evalboard.store.models import Call
 
 log = logging.getLogger(__name__)
 
@@ -117,18 +119,19 @@ def _create_month(conn: Connection, start: datetime) -> None:
         f"('{next_month(start).isoformat(sep=' ')}')"))
 
 
-def _table_columns(conn: Connection, table: str) -> list[str]:
-    """The columns of a table that can be written (not generated ones), in order."""
-    return list(conn.execute(text(
-        "SELECT attname FROM pg_attribute WHERE attrelid = CAST(:table AS regclass)"
-        " AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum"),
-        {"table": table}).scalars())
+def calls_like(name: str) -> Table:
+    """A table with the calls' written columns under another name (a partition, a copy):
+    for INSERT ... SELECT between them (the search document is generated)."""
+    return Call.__table__.to_metadata(MetaData(), name=name)
 
 
-def _columns_sql(conn: Connection, table: str) -> str:
-    """The writable columns of the calls (or a partition of them), quoted, for INSERT ...
-    SELECT."""
-    return ", ".join(f'"{name}"' for name in _table_columns(conn, table))
+def copy_calls(conn: Connection, source: Table, target: Table,
+               where: ColumnElement[bool] | None = None) -> None:
+    """INSERT INTO target SELECT the calls' columns FROM source [WHERE where]."""
+    rows = select(*source.c)
+    if where is not None:
+        rows = rows.where(where)
+    conn.execute(target.insert().from_select([column.name for column in source.c], rows))
 
 
 def partition_calls_by_month(engine: Engine, now: datetime) -> PartitionReport:
@@ -160,9 +163,9 @@ def partition_calls_by_month(engine: Engine, now: datetime) -> PartitionReport:
         months = _months_between(first or now, next_month(month_start(max(last or now, now))))
         for start in months:
             _create_month(conn, start)
-        columns = _columns_sql(conn, "calls_unpartitioned")
-        calls = conn.execute(text(
-            f"INSERT INTO calls ({columns}) SELECT {columns} FROM calls_unpartitioned")).rowcount
+        source = calls_like("calls_unpartitioned")
+        copy_calls(conn, source, Call.__table__)
+        calls = int(conn.execute(select(func.count()).select_from(source)).scalar_one())
         conn.execute(text("ALTER TABLE calls ADD CONSTRAINT pk_calls PRIMARY KEY (id, created_at)"))
         conn.execute(text("ALTER TABLE calls ADD CONSTRAINT uq_calls_source_external_id"
                           " UNIQUE (source, external_id, created_at)"))
@@ -176,7 +179,7 @@ def partition_calls_by_month(engine: Engine, now: datetime) -> PartitionReport:
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE calls"))
     _STATES.pop(engine, None)
-    return PartitionReport(calls=int(calls or 0), months=[month_name(m) for m in months],
+    return PartitionReport(calls=calls, months=[month_name(m) for m in months],
                            foreign_keys_dropped=[reference.name for reference in references],
                            seconds=time.perf_counter() - started)
 
@@ -286,13 +289,10 @@ def ensure_month_partitions(engine: Engine, moments: Iterable[datetime | None]) 
     partitioned; one catalog query per month a process has not seen yet."""
     if engine.dialect.name != "postgresql":
         return
-    starts = {month_start(moment) for moment in moments if moment is not None}
-    state = _STATES.get(engine)
-    if state is not None and state.partitioned is not None and starts <= state.months:
-        return
     state = _state(engine)
     if not state.partitioned:
         return
+    starts = {month_start(moment) for moment in moments if moment is not None}
     wanted = (starts | {next_month(start) for start in starts}) - state.months
     if not wanted:
         return

@@ -20,8 +20,8 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
-    MetaData,
     Table,
+    and_,
     exists,
     func,
     or_,
@@ -32,7 +32,13 @@ from sqlalchemy.exc import OperationalError
 
 from evalboard.store.engine import write_connection
 from evalboard.store.models import Call
-from evalboard.store.partitions import MonthPartition, is_partitioned, month_partitions
+from evalboard.store.partitions import (
+    MonthPartition,
+    calls_like,
+    copy_calls,
+    is_partitioned,
+    month_partitions,
+)
 from evalboard.store.prune_plan import (
     PruneOptions,
     PruneReport,
@@ -60,9 +66,9 @@ def months_to_drop(conn: Connection, cutoff: datetime,
     for month in month_partitions(conn):
         if month.end > cutoff:
             continue
-        table = _partition(month.name)
-        kept = kept_conditions(options, table.c.id)
-        removable = func.count().filter(~or_(*kept)) if kept else func.count()
+        table = calls_like(month.name)
+        is_kept = _kept_clause(options, table)
+        removable = func.count() if is_kept is None else func.count().filter(~is_kept)
         total, gone = conn.execute(select(func.count(), removable).select_from(table)).one()
         if gone and gone * 2 > total:
             chosen.append(month)
@@ -79,8 +85,10 @@ def drop_old_months(engine: Engine, options: PruneOptions, cutoff: datetime,
         _drop_month(engine, month, options, cutoff, report, archive)
 
 
-def _partition(name: str) -> Table:
-    return Call.__table__.to_metadata(MetaData(), name=name)
+def _kept_clause(options: PruneOptions, table: Table) -> ColumnElement[bool] | None:
+    """True for a call of `table` that the prune keeps; None when it keeps none."""
+    kept = kept_conditions(options, table.c.id)
+    return or_(*kept) if kept else None
 
 
 def _dependants(engine: Engine, steps: list[Step], ids: object, report: PruneReport,
@@ -93,9 +101,8 @@ def _dependants(engine: Engine, steps: list[Step], ids: object, report: PruneRep
 
 def _drop_month(engine: Engine, month: MonthPartition, options: PruneOptions,
                 cutoff: datetime, report: PruneReport, archive: RowSink | None) -> None:
-    table = _partition(month.name)
-    kept = kept_conditions(options, table.c.id)
-    is_kept = or_(*kept) if kept else None
+    table = calls_like(month.name)
+    is_kept = _kept_clause(options, table)
     removed = select(table.c.id) if is_kept is None else select(table.c.id).where(~is_kept)
     dependants = steps_for(options)[:-1]  # the last step deletes calls: the drop does that
     _dependants(engine, dependants, removed, report, archive)
@@ -105,9 +112,7 @@ def _drop_month(engine: Engine, month: MonthPartition, options: PruneOptions,
     with write_connection(engine) as conn:
         in_calls = exists().where(Call.id == table.c.id, Call.created_at == table.c.created_at)
         if is_kept is not None:  # kept since the copy: a reviewer was quicker than the prune
-            columns = [column.name for column in table.c]
-            conn.execute(Call.__table__.insert().from_select(
-                columns, select(*table.c).where(is_kept, ~in_calls)))
+            copy_calls(conn, table, Call.__table__, and_(is_kept, ~in_calls))
         conn.execute(table.delete().where(in_calls))  # the detached table: removed calls only
     # anything that came to refer to the month's removed calls before the detach committed
     _dependants(engine, dependants, select(table.c.id), report, archive)
@@ -161,10 +166,7 @@ def _copy_kept(engine: Engine, table: Table, keeper: str, month: MonthPartition,
             f'ALTER TABLE "{keeper}" ADD CONSTRAINT "{keeper}_month" CHECK (created_at >='
             f" '{month.start}' AND created_at < '{month.end}')"))
         if is_kept is not None:
-            columns = [column.name for column in table.c]
-            kept_table = _partition(keeper)
-            conn.execute(kept_table.insert().from_select(
-                columns, select(*table.c).where(is_kept)))
+            copy_calls(conn, table, calls_like(keeper), is_kept)
         conn.execute(text(  # the calls' own foreign key, checked now rather than when attached
             f'ALTER TABLE "{keeper}" ADD FOREIGN KEY (model_version_id)'
             " REFERENCES model_versions (id)"))
